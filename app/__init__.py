@@ -1,0 +1,116 @@
+"""hubdesk: an admin dashboard for JupyterHub groups and named servers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+
+from flask import Flask
+from flask_wtf.csrf import CSRFProtect
+from jupyterhub.services.auth import HubOAuth
+from werkzeug.exceptions import NotFound
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
+
+from .config import Settings
+from .hub import HubClient, make_session
+
+__version__ = "0.1.0"
+
+csrf = CSRFProtect()
+log = logging.getLogger(__name__)
+
+
+def _asset_dir(name: str) -> str:
+    """Templates and static files: inside the package when installed, at the top level in a checkout."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / name, here.parent / name):
+        if candidate.is_dir():
+            return str(candidate)
+    raise RuntimeError(f"hubdesk's {name}/ folder is missing from the installation")
+
+
+def create_app(config: Settings | Mapping | None = None) -> Flask:
+    """Build the hubdesk app.
+
+    ``config`` is a :class:`Settings`, a mapping read like the environment, or
+    None to read ``os.environ``. Raises ``ConfigError`` for a bad setting.
+    """
+    settings = config if isinstance(config, Settings) else Settings.from_env(config)
+
+    app = Flask(
+        __name__,
+        template_folder=_asset_dir("templates"),
+        static_folder=_asset_dir("static"),
+    )
+    app.config.update(
+        HUBDESK=settings,
+        SECRET_KEY=settings.secret_key,
+        SESSION_COOKIE_NAME="hubdesk-session",
+        SESSION_COOKIE_PATH=settings.service_prefix,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.session_hours),
+        WTF_CSRF_TIME_LIMIT=None,  # tied to the session, which expires on its own
+        MAX_CONTENT_LENGTH=16 * 1024 * 1024,
+    )
+    _setup_logging(settings)
+    if not settings.tls_verify:
+        log.warning("HUBDESK_TLS_VERIFY is off: the hub's TLS certificate is NOT checked")
+
+    app.extensions["hubdesk.hub"] = HubClient(
+        settings.api_url,
+        settings.api_token,
+        verify=settings.verify,
+        timeout=(settings.connect_timeout, settings.read_timeout),
+        session=make_session(),
+    )
+    app.extensions["hubdesk.oauth"] = HubOAuth(
+        api_url=settings.api_url,
+        api_token=settings.api_token,
+        oauth_client_id=settings.client_id,
+        oauth_redirect_uri=settings.oauth_callback_url,
+        base_url=settings.service_prefix,
+        hub_prefix=settings.hub_prefix,
+        hub_host=settings.hub_host,
+    )
+
+    csrf.init_app(app)
+
+    from . import auth, errors, groups, main
+
+    auth.init_app(app)
+    errors.init_app(app)
+    app.register_blueprint(main.bp)
+    app.register_blueprint(groups.bp, url_prefix="/groups")
+
+    # JupyterHub's proxy passes the full path (/services/hubdesk/...): mount the
+    # app at the service prefix so that url_for() and cookies carry it.
+    app.wsgi_app = DispatcherMiddleware(NotFound(), {settings.service_prefix.rstrip("/"): app.wsgi_app})
+    return app
+
+
+class _Redact(logging.Filter):
+    """Defence in depth: no log line may carry the service token."""
+
+    def __init__(self, secret: str):
+        super().__init__()
+        self.secret = secret
+
+    def filter(self, record):
+        message = record.getMessage()
+        if self.secret in message:
+            record.msg, record.args = message.replace(self.secret, "[redacted]"), ()
+        return True
+
+
+def _setup_logging(settings: Settings) -> None:
+    logger = logging.getLogger("app")
+    logger.setLevel(settings.log_level)
+    if not any(isinstance(f, _Redact) for f in logger.filters):
+        logger.addFilter(_Redact(settings.api_token))
+    if not logging.getLogger().handlers and not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("[%(levelname).1s %(asctime)s %(name)s] %(message)s"))
+        logger.addHandler(handler)

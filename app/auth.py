@@ -1,0 +1,296 @@
+"""Signing in through the hub's OAuth, the signed-in person, and ``can()``.
+
+The OAuth handshake's state and PKCE verifier live in the signed session
+cookie, not in process memory, so any worker or replica can finish a login
+that another one started. The person's hub token is kept in that cookie
+*encrypted* with a key derived from ``HUBDESK_SECRET_KEY``: the browser carries
+it but can neither read nor use it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import logging
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from urllib.parse import urlencode, urlparse
+
+from cryptography.fernet import Fernet, InvalidToken
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask.sessions import SecureCookieSessionInterface
+
+from . import permissions
+from .hub import HubAPIError, HubClient
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("auth", __name__)
+
+# endpoints that need no signed-in person (and make no identity call)
+PUBLIC_ENDPOINTS = {"static", "main.health", "auth.login", "auth.oauth_callback", "auth.signed_out"}
+
+
+@dataclass
+class Person:
+    """The signed-in person, as the hub describes their OAuth token."""
+
+    name: str
+    admin: bool
+    scopes: frozenset = field(repr=False)
+    token: str = field(repr=False)
+    groups: tuple = ()
+
+
+class TTLCache:
+    """A small thread-safe cache whose entries expire (per process, never required)."""
+
+    def __init__(self, seconds: float, max_entries: int = 2048):
+        self.seconds = seconds
+        self.max_entries = max_entries
+        self._data: dict = {}
+        self._lock = threading.Lock()
+
+    def get(self, key):
+        with self._lock:
+            hit = self._data.get(key)
+            if hit and hit[0] > time.monotonic():
+                return hit[1]
+            self._data.pop(key, None)
+            return None
+
+    def set(self, key, value):
+        now = time.monotonic()
+        with self._lock:
+            if len(self._data) >= self.max_entries:
+                self._data = {k: v for k, v in self._data.items() if v[0] > now}
+                if len(self._data) >= self.max_entries:
+                    self._data.clear()
+            self._data[key] = (now + self.seconds, value)
+
+    def pop(self, key):
+        with self._lock:
+            self._data.pop(key, None)
+
+
+class SessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, with ``Secure`` decided per request when "auto"."""
+
+    def get_cookie_secure(self, app):
+        mode = app.config["HUBDESK"].secure_cookies
+        if mode == "auto":
+            return request.is_secure
+        return mode == "true"
+
+
+def init_app(app):
+    settings = app.config["HUBDESK"]
+    key = hashlib.sha256(b"hubdesk person token\0" + settings.secret_key.encode()).digest()
+    app.extensions["hubdesk.fernet"] = Fernet(base64.urlsafe_b64encode(key))
+    app.extensions["hubdesk.identities"] = TTLCache(settings.identity_cache_seconds)
+    app.extensions["hubdesk.service_scopes"] = TTLCache(60)
+    app.session_interface = SessionInterface()
+    app.before_request(load_person)
+    app.jinja_env.globals["can"] = can
+    app.register_blueprint(bp)
+
+
+# -- the person ---------------------------------------------------------------
+
+
+def _token_key(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _identify(token: str) -> dict | None:
+    """The hub's model of a token's owner (cached briefly); None if the token is dead."""
+    cache = current_app.extensions["hubdesk.identities"]
+    key = _token_key(token)
+    model = cache.get(key)
+    if model is None:
+        try:
+            model = service_client().for_token(token).whoami()
+        except HubAPIError as e:
+            if e.status in (401, 403):
+                return None  # expired or revoked
+            raise
+        cache.set(key, model)
+    return model
+
+
+def _access_scope() -> str:
+    return f"access:services!service={current_app.config['HUBDESK'].service_name}"
+
+
+def load_person():
+    """Before each request: who is signed in, and are they allowed in at all."""
+    g.person = None
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return None
+    sealed = session.get("token")
+    if sealed:
+        try:
+            token = current_app.extensions["hubdesk.fernet"].decrypt(sealed.encode()).decode()
+        except (InvalidToken, ValueError):
+            token = None
+        model = _identify(token) if token else None
+        if model is None:
+            session.clear()
+        else:
+            g.person = Person(
+                name=model["name"],
+                admin=bool(model.get("admin")),
+                scopes=frozenset(model.get("scopes", ())),
+                token=token,
+                groups=tuple(model.get("groups") or ()),
+            )
+    if request.endpoint is None:
+        return None  # a 404 page, shown to anyone
+    if g.person is None:
+        target = (
+            request.script_root + request.full_path.rstrip("?")
+            if request.method == "GET"
+            else url_for("main.home")
+        )
+        return redirect(url_for("auth.login", next=target))
+    if _access_scope() not in g.person.scopes:
+        abort(403, description="Your hub account is not allowed to use hubdesk.")
+    return None
+
+
+def service_client() -> HubClient:
+    """The hub client acting with hubdesk's own service token."""
+    return current_app.extensions["hubdesk.hub"]
+
+
+def person_client() -> HubClient:
+    """A hub client acting as the signed-in person (the hub filters what it returns)."""
+    return service_client().for_token(g.person.token)
+
+
+def service_scopes() -> frozenset:
+    """The service token's own scopes: hubdesk offers nothing beyond them."""
+    cache = current_app.extensions["hubdesk.service_scopes"]
+    scopes = cache.get("service")
+    if scopes is None:
+        scopes = frozenset(service_client().whoami().get("scopes", ()))
+        cache.set("service", scopes)
+    return scopes
+
+
+def can(action: str, **target) -> bool:
+    """May the signed-in person do ``action`` to ``target`` through hubdesk?
+
+    Both the person's scopes and the service token's must allow it. Views call
+    this before any hub call that changes something; templates call it to
+    decide which actions to show.
+    """
+    person = g.get("person")
+    if person is None:
+        return False
+    if not permissions.allowed(person.scopes, action, **target):
+        return False
+    if not permissions.ACTIONS[action].service:
+        return True
+    return permissions.allowed(service_scopes(), action, **target)
+
+
+def require(action: str, **target) -> None:
+    """Abort with 403 (and no hub call) unless ``can(action, **target)``."""
+    if not can(action, **target):
+        words = permissions.ACTIONS[action].words
+        abort(403, description=f"Your hub scopes do not let you {words} here.")
+
+
+# -- sign-in ------------------------------------------------------------------
+
+
+def safe_next(target: str | None) -> str:
+    """A redirect target that stays inside hubdesk (no open redirects)."""
+    prefix = current_app.config["HUBDESK"].service_prefix
+    home = url_for("main.home")
+    if not target or any(c in target for c in "\\\r\n\t") or target.startswith("//"):
+        return home
+    parsed = urlparse(target)
+    if parsed.scheme or parsed.netloc or not parsed.path.startswith(prefix):
+        return home
+    return target
+
+
+@bp.route("/login")
+def login():
+    settings = current_app.config["HUBDESK"]
+    oauth = current_app.extensions["hubdesk.oauth"]
+    state = secrets.token_urlsafe(24)
+    verifier, challenge, method = oauth.generate_pkce_code_challenge()
+    session["oauth"] = {
+        "state": state,
+        "verifier": verifier,
+        "next": safe_next(request.args.get("next")),
+    }
+    query = urlencode(
+        {"state": state, "code_challenge": challenge, "code_challenge_method": method}
+    )
+    log.debug("sending a browser to the hub to sign in (%s)", settings.authorize_url)
+    return redirect(f"{oauth.login_url}&{query}")
+
+
+@bp.route("/oauth_callback")
+def oauth_callback():
+    settings = current_app.config["HUBDESK"]
+    pending = session.pop("oauth", None)
+    state = request.args.get("state", "")
+    if request.args.get("error"):
+        abort(403, description="The hub did not let you sign in to hubdesk.")
+    if not pending or not state or not hmac.compare_digest(state, pending["state"]):
+        abort(400, description="This sign-in link is stale or was started elsewhere. Please sign in again.")
+    code = request.args.get("code", "")
+    if not code:
+        abort(400, description="The hub sent no sign-in code. Please sign in again.")
+    try:
+        token = service_client().token_for_code(
+            client_id=settings.client_id,
+            code=code,
+            redirect_uri=settings.oauth_callback_url,
+            code_verifier=pending["verifier"],
+        )
+    except HubAPIError as e:
+        log.warning("the hub refused a sign-in code: %s %s", e.status, e.message)
+        abort(400, description="This sign-in link has expired. Please sign in again.")
+    model = _identify(token)
+    if model is None:
+        abort(403, description="The hub did not confirm who you are. Please sign in again.")
+    session.clear()
+    session.permanent = True
+    session["token"] = current_app.extensions["hubdesk.fernet"].encrypt(token.encode()).decode()
+    log.info("%s signed in", model["name"])
+    return redirect(safe_next(pending.get("next")))
+
+
+@bp.route("/logout", methods=["GET", "POST"])
+def logout():
+    if request.method == "GET":
+        return render_template("auth/logout.html")
+    log.info("%s signed out", g.person.name)
+    current_app.extensions["hubdesk.identities"].pop(_token_key(g.person.token))
+    session.clear()
+    return redirect(url_for("auth.signed_out"))
+
+
+@bp.route("/signed-out")
+def signed_out():
+    settings = current_app.config["HUBDESK"]
+    return render_template("auth/signed_out.html", hub_logout=f"{settings.hub_host}{settings.hub_prefix}logout")

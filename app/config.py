@@ -1,0 +1,177 @@
+"""hubdesk's settings: the one place that reads the environment.
+
+JupyterHub gives a managed service its ``JUPYTERHUB_*`` variables; an external
+service sets the same names itself. hubdesk's own settings start with
+``HUBDESK_``. A missing or wrong setting raises :class:`ConfigError` with one
+line that names it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+log = logging.getLogger(__name__)
+
+
+class ConfigError(Exception):
+    """A setting is missing or wrong; the message names it."""
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _flag(env, name, default):
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    raise ConfigError(f"{name}={env[name]!r}: expected true or false")
+
+
+def _number(env, name, default, *, kind=float, minimum=0):
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r}: expected a number") from None
+    if value < minimum:
+        raise ConfigError(f"{name}={raw!r}: must be at least {minimum}")
+    return value
+
+
+def _read_file(env, name):
+    path = env[name]
+    try:
+        return Path(path).read_text(encoding="utf-8").strip()
+    except OSError as e:
+        raise ConfigError(f"{name}={path!r}: cannot read it ({e.strerror})") from None
+
+
+def _secret(env, name, file_name):
+    """A secret given inline (``NAME``) or as a file (``NAME_FILE``, e.g. a Kubernetes secret)."""
+    if env.get(file_name):
+        value = _read_file(env, file_name)
+        if not value:
+            raise ConfigError(f"{file_name}={env[file_name]!r}: the file is empty")
+        return value
+    return env.get(name, "").strip()
+
+
+def _prefix(value):
+    value = value or "/"
+    if not value.startswith("/"):
+        value = "/" + value
+    return value if value.endswith("/") else value + "/"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything hubdesk can be told. See the README's configuration table."""
+
+    api_url: str
+    api_token: str = field(repr=False)
+    secret_key: str = field(repr=False)
+    service_name: str = "hubdesk"
+    service_prefix: str = "/services/hubdesk/"
+    client_id: str = "service-hubdesk"
+    oauth_callback_url: str = "/services/hubdesk/oauth_callback"
+    hub_prefix: str = "/hub/"
+    hub_host: str = ""
+    tls_verify: bool = True
+    ca_bundle: str = ""
+    connect_timeout: float = 3.05
+    read_timeout: float = 30.0
+    identity_cache_seconds: float = 30.0
+    session_hours: float = 8.0
+    secure_cookies: str = "auto"  # auto: Secure when the request came over https
+    log_level: str = "INFO"
+
+    @property
+    def verify(self):
+        """What ``requests`` takes as ``verify``: a CA bundle path, or a bool."""
+        if not self.tls_verify:
+            return False
+        return self.ca_bundle or True
+
+    @property
+    def authorize_url(self):
+        """Where browsers start the hub's OAuth flow."""
+        return f"{self.hub_host}{self.hub_prefix}api/oauth2/authorize"
+
+    @classmethod
+    def from_env(cls, env=None) -> Settings:
+        env = os.environ if env is None else env
+
+        api_url = env.get("JUPYTERHUB_API_URL", "").strip().rstrip("/")
+        if not api_url:
+            raise ConfigError(
+                "JUPYTERHUB_API_URL is not set: the hub's API URL, e.g. http://hub:8081/hub/api"
+            )
+        parsed = urlparse(api_url)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise ConfigError(
+                f"JUPYTERHUB_API_URL={api_url!r}: expected an http:// or https:// URL"
+            )
+
+        token = _secret(env, "JUPYTERHUB_API_TOKEN", "HUBDESK_API_TOKEN_FILE")
+        if not token:
+            raise ConfigError(
+                "JUPYTERHUB_API_TOKEN is not set (nor HUBDESK_API_TOKEN_FILE): "
+                "hubdesk needs the service's API token"
+            )
+
+        secret_key = _secret(env, "HUBDESK_SECRET_KEY", "HUBDESK_SECRET_KEY_FILE")
+        if not secret_key:
+            raise ConfigError(
+                "HUBDESK_SECRET_KEY is not set (nor HUBDESK_SECRET_KEY_FILE): it signs "
+                "sessions and must be the same in every worker and replica "
+                '(make one with: python -c "import secrets; print(secrets.token_hex(32))")'
+            )
+        if len(secret_key) < 32:
+            raise ConfigError("HUBDESK_SECRET_KEY is too short: use at least 32 characters")
+
+        name = env.get("JUPYTERHUB_SERVICE_NAME", "").strip() or "hubdesk"
+        prefix = _prefix(env.get("JUPYTERHUB_SERVICE_PREFIX", "").strip() or f"/services/{name}/")
+
+        ca_bundle = env.get("HUBDESK_CA_BUNDLE", "").strip()
+        if ca_bundle and not Path(ca_bundle).is_file():
+            raise ConfigError(f"HUBDESK_CA_BUNDLE={ca_bundle!r}: no such file")
+
+        secure = env.get("HUBDESK_SECURE_COOKIES", "").strip().lower() or "auto"
+        if secure not in ("auto", "true", "false"):
+            raise ConfigError(f"HUBDESK_SECURE_COOKIES={secure!r}: expected auto, true or false")
+
+        level = env.get("HUBDESK_LOG_LEVEL", "").strip().upper() or "INFO"
+        if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise ConfigError(f"HUBDESK_LOG_LEVEL={level!r}: expected DEBUG, INFO, WARNING or ERROR")
+
+        return cls(
+            api_url=api_url,
+            api_token=token,
+            secret_key=secret_key,
+            service_name=name,
+            service_prefix=prefix,
+            client_id=env.get("JUPYTERHUB_CLIENT_ID", "").strip() or f"service-{name}",
+            oauth_callback_url=env.get("JUPYTERHUB_OAUTH_CALLBACK_URL", "").strip()
+            or f"{prefix}oauth_callback",
+            hub_prefix=_prefix(env.get("JUPYTERHUB_BASE_URL", "").strip()) + "hub/",
+            hub_host=env.get("JUPYTERHUB_HOST", "").strip().rstrip("/"),
+            tls_verify=_flag(env, "HUBDESK_TLS_VERIFY", True),
+            ca_bundle=ca_bundle,
+            connect_timeout=_number(env, "HUBDESK_CONNECT_TIMEOUT", 3.05, minimum=0.1),
+            read_timeout=_number(env, "HUBDESK_READ_TIMEOUT", 30.0, minimum=0.1),
+            identity_cache_seconds=_number(env, "HUBDESK_IDENTITY_CACHE_SECONDS", 30.0),
+            session_hours=_number(env, "HUBDESK_SESSION_HOURS", 8.0, minimum=0.1),
+            secure_cookies=secure,
+            log_level=level,
+        )

@@ -1,0 +1,136 @@
+"""``hubdesk-demo``: a real local JupyterHub with hubdesk as a managed service.
+
+The hub launches hubdesk with gunicorn exactly as in production; DummyAuthenticator
+with one shared password, named servers, a mock single-user server, demo users,
+groups and the staff roles from the README. Ctrl-C stops everything it started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+from .devhub import (
+    OAUTH_CLIENT_ALLOWED_SCOPES,
+    SERVICE_NAME,
+    LocalHub,
+    free_port,
+    hub_roles,
+)
+
+STUDENTS_A = ["mrossi", "student1", "student2", "student3"]
+STUDENTS_B = ["student4", "student5"]
+LOGINS = [
+    ("admin", "hub admin: everything"),
+    ("helpdesk", "help-desk: users and servers of class-a"),
+    ("teacher", "teacher: members and servers of class-a"),
+    ("mrossi", "plain user: no access to hubdesk"),
+]
+
+
+def build_hub(root: Path, port: int) -> LocalHub:
+    service_port = free_port()
+    return LocalHub(
+        root=root,
+        public_port=port,
+        users={
+            "admin": {"admin": True},
+            "helpdesk": {},
+            "teacher": {},
+            **{name: {} for name in STUDENTS_A + STUDENTS_B},
+        },
+        groups={
+            "class-a": {"users": STUDENTS_A, "properties": {"course": "Intro to Python"}},
+            "class-b": {"users": STUDENTS_B, "properties": {}},
+        },
+        roles=hub_roles(helpdesk=["helpdesk"], teacher=["teacher"]),
+        services=[
+            {
+                "name": SERVICE_NAME,
+                "url": f"http://127.0.0.1:{service_port}",
+                "command": [
+                    sys.executable,
+                    "-m",
+                    "gunicorn",
+                    "-c",
+                    "python:app.gunicorn_conf",
+                    "app.wsgi:application",
+                ],
+                "environment": {
+                    "HUBDESK_SECRET_KEY": secrets.token_hex(32),
+                    "HUBDESK_WORKERS": "2",
+                },
+                "oauth_no_confirm": True,
+                "oauth_client_allowed_scopes": OAUTH_CLIENT_ALLOWED_SCOPES,
+            }
+        ],
+    )
+
+
+def wait_for(url: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(url, timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"{url} did not answer within {timeout:.0f} s")
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="hubdesk-demo", description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=8000, help="the hub's public port (default 8000)")
+    parser.add_argument("--dir", help="where the hub keeps its files (default: a new temp dir)")
+    args = parser.parse_args(argv)
+
+    root = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="hubdesk-demo-"))
+    hub = build_hub(root, args.port)
+    log_path = root / "jupyterhub.log"
+    root.mkdir(parents=True, exist_ok=True)
+
+    signal.signal(signal.SIGTERM, _interrupt)  # SIGTERM ends the demo like Ctrl-C
+    with open(log_path, "ab") as log:
+        try:
+            print(f"Starting JupyterHub on http://127.0.0.1:{args.port} (log: {log_path}) ...", flush=True)
+            hub.start(log=log)
+            wait_for(f"{hub.public_url}/services/{SERVICE_NAME}/health", timeout=60)
+            print(
+                f"\nhubdesk is ready: {hub.public_url}/services/{SERVICE_NAME}/\n\n"
+                f"Sign in with any of these users; the password is: {hub.password}\n"
+                + "".join(f"  {name:<10} {what}\n" for name, what in LOGINS)
+                + "\nPress Ctrl-C to stop the hub, hubdesk and every server they started.",
+                flush=True,
+            )
+            while hub.process.poll() is None:
+                time.sleep(0.5)
+            print(f"JupyterHub exited (code {hub.process.returncode}); see {log_path}", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            print("\nStopping ...", flush=True)
+            return 0
+        except RuntimeError as e:
+            print(f"hubdesk-demo: {e}", file=sys.stderr)
+            return 1
+        finally:
+            hub.stop()
+            if not args.dir:
+                import shutil
+
+                shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

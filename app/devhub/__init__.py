@@ -1,0 +1,230 @@
+"""A real JupyterHub on loopback, for the embedded demo and the test suite.
+
+Both run the same hub configuration (``jupyterhub_config.py`` beside this file);
+only the settings differ: the demo registers hubdesk as a *managed* service
+(the hub launches gunicorn, as in production), the tests as an *external*
+service they run themselves.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+CONFIG_FILE = Path(__file__).with_name("jupyterhub_config.py")
+SERVICE_NAME = "hubdesk"
+
+# What the service token may do: every hubdesk feature (see app.permissions.FEATURES).
+SERVICE_SCOPES = [
+    "list:users",
+    "read:users",
+    "admin:users",
+    "admin:groups",
+    "read:roles:groups",
+    "admin:servers",
+    "read:hub",
+]
+# What a person may delegate to hubdesk when they sign in (intersected with their own).
+OAUTH_CLIENT_ALLOWED_SCOPES = [
+    "list:users",
+    "read:users",
+    "admin:users",
+    "admin:groups",
+    "read:roles:groups",
+    "admin:servers",
+    "admin-ui",
+]
+
+
+def hub_roles(*, helpdesk=(), teacher=(), group="class-a", service=SERVICE_NAME) -> list[dict]:
+    """The roles of the README: hubdesk's service token, and staff restricted to one group.
+
+    Hub admins need no role: the hub's ``admin`` role already holds every scope.
+    """
+    access = f"access:services!service={service}"
+    return [
+        {"name": f"{service}-service", "scopes": SERVICE_SCOPES, "services": [service]},
+        {
+            "name": f"{service}-helpdesk-{group}",
+            "description": f"Help-desk: find users of {group}, start and stop their servers",
+            "scopes": [
+                access,
+                f"list:users!group={group}",
+                f"read:users!group={group}",
+                f"servers!group={group}",
+            ],
+            "users": list(helpdesk),
+        },
+        {
+            "name": f"{service}-teacher-{group}",
+            "description": f"Teacher: manage the members and servers of {group}",
+            "scopes": [
+                access,
+                f"list:groups!group={group}",
+                f"groups!group={group}",
+                f"list:users!group={group}",
+                f"read:users!group={group}",
+                f"servers!group={group}",
+            ],
+            "users": list(teacher),
+        },
+    ]
+
+
+def free_port() -> int:
+    """A free TCP port on loopback (the OS picks it)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def proxy_command() -> list[str]:
+    """The PyPI configurable-http-proxy installed beside this Python."""
+    exe = Path(sys.executable).with_name("configurable-http-proxy")
+    if exe.exists():
+        return [str(exe)]
+    found = shutil.which("configurable-http-proxy")
+    if not found:
+        raise RuntimeError(
+            "configurable-http-proxy not found: pip install configurable-http-proxy"
+        )
+    return [found]
+
+
+@dataclass
+class LocalHub:
+    """A JupyterHub process on loopback ports, in its own directory."""
+
+    root: Path
+    password: str = field(default_factory=lambda: secrets.token_urlsafe(12))
+    public_port: int = field(default_factory=free_port)
+    hub_port: int = field(default_factory=free_port)
+    proxy_api_port: int = field(default_factory=free_port)
+    users: dict = field(default_factory=dict)  # name -> {"admin": bool}
+    groups: dict = field(default_factory=dict)
+    roles: list = field(default_factory=list)
+    services: list = field(default_factory=list)
+    named_server_limit_per_user: int = 0
+    log_level: str = "INFO"
+    process: subprocess.Popen | None = None
+
+    @property
+    def public_url(self) -> str:
+        return f"http://127.0.0.1:{self.public_port}"
+
+    @property
+    def api_url(self) -> str:
+        """The hub's API, straight at the hub (not through the proxy)."""
+        return f"http://127.0.0.1:{self.hub_port}/hub/api"
+
+    def write_settings(self) -> Path:
+        self.root.mkdir(parents=True, exist_ok=True)
+        settings = {
+            "root": str(self.root),
+            "public_port": self.public_port,
+            "hub_port": self.hub_port,
+            "proxy_api_port": self.proxy_api_port,
+            "proxy_command": proxy_command(),
+            "proxy_auth_token": secrets.token_hex(16),
+            "password": self.password,
+            "users": sorted(self.users),
+            "admin_users": sorted(n for n, u in self.users.items() if u.get("admin")),
+            "groups": self.groups,
+            "roles": self.roles,
+            "services": self.services,
+            "named_server_limit_per_user": self.named_server_limit_per_user,
+            "log_level": self.log_level,
+            "marker": str(self.root),
+        }
+        path = self.root / "settings.json"
+        path.write_text(json.dumps(settings, indent=2), encoding="utf-8")
+        path.chmod(0o600)
+        return path
+
+    def start(self, *, log=None, timeout: float = 60) -> None:
+        """Start the hub and wait until its API answers."""
+        settings = self.write_settings()
+        env = dict(os.environ, HUBDESK_DEVHUB_SETTINGS=str(settings))
+        env["HUBDESK_DEVHUB"] = str(self.root)
+        # the proxy and the mock servers must come from this environment
+        env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env["PATH"]])
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "jupyterhub", "-f", str(CONFIG_FILE)],
+            cwd=self.root,
+            env=env,
+            stdout=log or subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # one process group: stop() ends the hub's children too
+        )
+        self.wait_until_up(timeout)
+
+    def wait_until_up(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"JupyterHub exited with code {self.process.returncode}; see its log in {self.root}"
+                )
+            try:
+                if requests.get(self.public_url + "/hub/api/", timeout=1).ok:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"JupyterHub did not answer within {timeout:.0f} s")
+
+    def stop(self, timeout: float = 20) -> None:
+        """Stop the hub, its proxy, its services and its servers."""
+        proc, self.process = self.process, None
+        if proc is None or proc.poll() is not None:
+            return
+        pgid = os.getpgid(proc.pid)
+        # the hub stops its managed services and spawned servers on SIGTERM
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            pass
+        try:
+            os.killpg(pgid, signal.SIGKILL)  # anything left in the group
+        except ProcessLookupError:
+            pass
+        proc.wait()
+        # servers and managed services run in sessions of their own; they carry
+        # our marker in their environment, so nothing survives a hub that died
+        for pid in processes_marked(self.marker):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    @property
+    def marker(self) -> str:
+        """An environment entry that every process this hub starts carries."""
+        return f"HUBDESK_DEVHUB={self.root}"
+
+
+def processes_marked(marker: str) -> list[int]:
+    """Pids of processes whose environment holds ``marker`` (Linux /proc)."""
+    needle = marker.encode() + b"\0"
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if needle in (entry / "environ").read_bytes():
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found

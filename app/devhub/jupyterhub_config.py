@@ -1,0 +1,52 @@
+# JupyterHub configuration for hubdesk's embedded demo hub and its test suite.
+#
+# Everything that varies (ports, services, users, groups, roles) comes from a JSON
+# file named by HUBDESK_DEVHUB_SETTINGS, written by app.devhub.write_settings().
+# Loopback only, DummyAuthenticator, named servers on, and the mock single-user
+# server that ships inside the jupyterhub wheel, so spawns are real and fast.
+import json
+import os
+import sys
+
+c = get_config()  # noqa: F821 (provided by JupyterHub when it loads this file)
+
+with open(os.environ["HUBDESK_DEVHUB_SETTINGS"], encoding="utf-8") as f:
+    s = json.load(f)
+
+c.JupyterHub.ip = "127.0.0.1"
+c.JupyterHub.port = s["public_port"]
+c.JupyterHub.hub_ip = "127.0.0.1"
+c.JupyterHub.hub_port = s["hub_port"]
+c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{s['proxy_api_port']}"
+c.ConfigurableHTTPProxy.command = s["proxy_command"]
+c.ConfigurableHTTPProxy.auth_token = s["proxy_auth_token"]
+c.ConfigurableHTTPProxy.should_start = True
+c.JupyterHub.cookie_secret_file = os.path.join(s["root"], "jupyterhub_cookie_secret")
+c.JupyterHub.db_url = "sqlite:///" + os.path.join(s["root"], "jupyterhub.sqlite")
+c.JupyterHub.pid_file = os.path.join(s["root"], "jupyterhub.pid")
+c.JupyterHub.cleanup_servers = True
+c.JupyterHub.cleanup_proxy = True
+c.JupyterHub.log_level = s.get("log_level", "INFO")
+
+c.JupyterHub.authenticator_class = "dummy"
+c.DummyAuthenticator.password = s["password"]
+c.Authenticator.allowed_users = set(s["users"])
+c.Authenticator.admin_users = set(s["admin_users"])
+
+c.JupyterHub.allow_named_servers = True
+c.JupyterHub.named_server_limit_per_user = s.get("named_server_limit_per_user", 0)
+c.JupyterHub.spawner_class = "simple"
+c.SimpleLocalProcessSpawner.home_dir_template = os.path.join(
+    s["root"], "home", "{username}"
+)
+c.Spawner.cmd = [sys.executable, "-m", "jupyterhub.tests.mocksu"]
+c.Spawner.environment = {"HUBDESK_DEVHUB": s["marker"]}  # see LocalHub.stop()
+c.Spawner.start_timeout = 30
+c.Spawner.http_timeout = 30
+
+c.JupyterHub.load_groups = s["groups"]
+c.JupyterHub.load_roles = s["roles"]
+for service in s["services"]:
+    if "command" in service:
+        service.setdefault("environment", {})["HUBDESK_DEVHUB"] = s["marker"]
+c.JupyterHub.services = s["services"]

@@ -1,0 +1,68 @@
+"""Error pages: what went wrong in words, and a way back. Never a stack trace."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from .hub import HubAPIError, HubUnreachable
+
+log = logging.getLogger(__name__)
+
+TITLES = {
+    400: "Bad request",
+    403: "Not allowed",
+    404: "Not found",
+    405: "Not allowed",
+    413: "Too large",
+    500: "Something went wrong",
+    502: "The hub refused",
+    503: "The hub is unreachable",
+}
+
+
+def error_page(status: int, message: str):
+    return (
+        render_template(
+            "error.html", status=status, title=TITLES.get(status, "Error"), message=message
+        ),
+        status,
+    )
+
+
+def init_app(app):
+    @app.errorhandler(CSRFError)
+    def csrf_error(e):
+        return error_page(
+            400,
+            "This form has expired or did not come from hubdesk, so nothing was changed. "
+            "Go back, reload the page and try again.",
+        )
+
+    @app.errorhandler(HubUnreachable)
+    def hub_unreachable(e):
+        log.warning("hub unreachable on %s %s: %s", request.method, request.path, e.reason)
+        message = f"hubdesk cannot reach JupyterHub right now ({e.reason}). Try again in a moment."
+        if e.maybe_applied:
+            message += " Your change may or may not have been made: check before repeating it."
+        return error_page(503, message)
+
+    @app.errorhandler(HubAPIError)
+    def hub_error(e):
+        # views turn the errors they expect into messages; this is for the rest
+        log.warning("hub answered %s to %s %s: %s", e.status, e.method, e.path, e.message)
+        if e.status in (403, 404):
+            return error_page(e.status, f"The hub says: {e.message}")
+        return error_page(502, f"The hub answered {e.status}: {e.message}")
+
+    @app.errorhandler(HTTPException)
+    def http_error(e):
+        return error_page(e.code or 500, e.description or "")
+
+    @app.errorhandler(Exception)
+    def unexpected(e):
+        log.exception("unexpected error on %s %s", request.method, request.path)
+        return error_page(500, "hubdesk hit an unexpected error. It has been logged.")

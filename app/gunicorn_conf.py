@@ -1,0 +1,49 @@
+"""gunicorn settings for hubdesk (the Docker image, the demo and production).
+
+Threads, not processes, carry concurrency: a page spends most of its time
+waiting for the hub, and a thread waiting on a socket costs little.
+"""
+
+import os
+import sys
+from urllib.parse import urlparse
+
+
+def _bind():
+    if os.environ.get("HUBDESK_BIND"):
+        return os.environ["HUBDESK_BIND"]
+    # a managed JupyterHub service is told where to listen
+    url = os.environ.get("JUPYTERHUB_SERVICE_URL")
+    if url:
+        parsed = urlparse(url)
+        return f"{parsed.hostname}:{parsed.port or 80}"
+    return "0.0.0.0:8000"
+
+
+bind = _bind()
+wsgi_app = "app.wsgi:application"
+workers = int(os.environ.get("HUBDESK_WORKERS", "2"))
+worker_class = "gthread"
+threads = int(os.environ.get("HUBDESK_THREADS", "8"))
+# a worker silent for this long is restarted; hub calls time out well before
+timeout = int(os.environ.get("HUBDESK_WORKER_TIMEOUT", "60"))
+graceful_timeout = 20
+keepalive = 5
+# X-Forwarded-Proto and friends are believed only from these addresses
+forwarded_allow_ips = os.environ.get("HUBDESK_FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+accesslog = "-"
+errorlog = "-"
+loglevel = os.environ.get("HUBDESK_LOG_LEVEL", "info").lower()
+# request line and timing only: no query strings with secrets ever reach here
+access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
+
+
+def on_starting(server):
+    """Check the settings once, before any worker forks: one clear line if wrong."""
+    from app.config import ConfigError, Settings
+
+    try:
+        Settings.from_env()
+    except ConfigError as e:
+        sys.stderr.write(f"hubdesk: configuration error: {e}\n")
+        sys.exit(4)

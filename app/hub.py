@@ -1,0 +1,294 @@
+"""The only module that speaks HTTP to the JupyterHub REST API.
+
+One pooled ``requests.Session`` per process; every call has connect and read
+timeouts; only idempotent reads are retried (connection errors, 502/503/504).
+Hub errors become :class:`HubAPIError` carrying the status and the hub's own
+message; a hub that cannot be reached becomes :class:`HubUnreachable`.
+
+The token travels only in the ``Authorization`` header: it is never part of a
+URL, a log line or an exception message.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http import HTTPStatus
+from urllib.parse import quote
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+log = logging.getLogger(__name__)
+
+PAGINATION_ACCEPT = "application/jupyterhub-pagination+json"
+# the hub's api_page_max_limit default; larger pages are silently cut to it
+MAX_PAGE = 200
+
+
+class HubError(Exception):
+    """Something went wrong talking to the hub."""
+
+
+class HubUnreachable(HubError):
+    """The hub could not be reached, or did not answer in time."""
+
+    def __init__(self, reason: str, *, maybe_applied: bool = False):
+        self.reason = reason
+        # a request that timed out after it was sent may still have been carried out
+        self.maybe_applied = maybe_applied
+        super().__init__(f"The hub could not be reached: {reason}")
+
+
+class HubAPIError(HubError):
+    """The hub answered with an error status."""
+
+    def __init__(self, status: int, message: str, *, method: str = "", path: str = ""):
+        self.status = status
+        self.message = message
+        self.method = method
+        self.path = path
+        super().__init__(f"{status}: {message}")
+
+
+@dataclass
+class Page:
+    """One page of a paginated hub list."""
+
+    items: list
+    offset: int
+    limit: int
+    total: int | None
+    next_offset: int | None
+
+
+def _quote(segment: str) -> str:
+    # names may hold '/', '?', '#', '%', spaces or non-Latin letters
+    return quote(str(segment), safe="")
+
+
+def _error_message(response: requests.Response) -> str:
+    """The hub's own words for an error (``No such user: x``), else the reason phrase."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and body.get("message"):
+        return str(body["message"])
+    try:
+        return HTTPStatus(response.status_code).phrase
+    except ValueError:
+        return f"HTTP {response.status_code}"
+
+
+def make_session(*, retries: int = 2, pool_size: int = 20) -> requests.Session:
+    """A pooled session that retries only what is safe to retry."""
+    retry = Retry(
+        total=retries,
+        connect=retries,  # the request never left: safe for any method
+        read=retries,
+        status=retries,
+        other=0,
+        allowed_methods=frozenset({"GET", "HEAD", "OPTIONS"}),
+        status_forcelist=(502, 503, 504),
+        backoff_factor=0.2,
+        raise_on_status=False,
+        respect_retry_after_header=True,
+    )
+    session = requests.Session()
+    adapter = HTTPAdapter(max_retries=retry, pool_connections=4, pool_maxsize=pool_size)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    session.headers["User-Agent"] = "hubdesk"
+    return session
+
+
+class HubClient:
+    """A client for one hub API, acting with one token.
+
+    ``for_token()`` gives a client acting as someone else (a signed-in person's
+    OAuth token) that shares the same connection pool.
+    """
+
+    def __init__(
+        self,
+        api_url: str,
+        token: str,
+        *,
+        verify: bool | str = True,
+        timeout: tuple[float, float] = (3.05, 30.0),
+        session: requests.Session | None = None,
+    ):
+        self.api_url = api_url.rstrip("/")
+        self._token = token
+        self.verify = verify
+        self.timeout = timeout
+        self.session = session or make_session()
+
+    def __repr__(self):
+        return f"<HubClient {self.api_url}>"
+
+    def for_token(self, token: str) -> HubClient:
+        """The same hub and pool, acting with another token."""
+        return HubClient(
+            self.api_url, token, verify=self.verify, timeout=self.timeout, session=self.session
+        )
+
+    # -- plumbing ---------------------------------------------------------------
+
+    def url(self, *segments: str) -> str:
+        return "/".join([self.api_url, *map(_quote, segments)])
+
+    def request(
+        self,
+        method: str,
+        *segments: str,
+        params: dict | None = None,
+        json=None,
+        data=None,
+        headers: dict | None = None,
+        timeout: tuple[float, float] | None = None,
+        auth: bool = True,
+    ) -> requests.Response:
+        """Send one request; raise HubAPIError for 4xx/5xx and HubUnreachable when down."""
+        path = "/" + "/".join(map(_quote, segments))
+        all_headers = {"Accept": "application/json"}
+        if auth:
+            all_headers["Authorization"] = f"token {self._token}"
+        all_headers.update(headers or {})
+        start = time.perf_counter()
+        try:
+            response = self.session.request(
+                method,
+                self.api_url + path,
+                params=params,
+                json=json,
+                data=data,
+                headers=all_headers,
+                timeout=timeout or self.timeout,
+                verify=self.verify,
+                allow_redirects=False,
+            )
+        except requests.ConnectTimeout:
+            raise HubUnreachable("the connection timed out") from None
+        except requests.Timeout:
+            raise HubUnreachable(
+                f"no answer within {(timeout or self.timeout)[1]:g} s",
+                maybe_applied=method not in ("GET", "HEAD"),
+            ) from None
+        except requests.exceptions.SSLError:
+            raise HubUnreachable(
+                "TLS verification failed (see HUBDESK_CA_BUNDLE)"
+            ) from None
+        except requests.ConnectionError:
+            raise HubUnreachable("connection refused or lost") from None
+        elapsed = (time.perf_counter() - start) * 1000
+        log.debug("hub %s %s -> %s (%.1f ms)", method, path, response.status_code, elapsed)
+        if response.status_code in (502, 503, 504):
+            # the proxy in front of the hub answered: the hub itself is not there,
+            # or (for a POST) may still be working on it
+            raise HubUnreachable(
+                f"{response.status_code} {_error_message(response)}",
+                maybe_applied=method not in ("GET", "HEAD"),
+            )
+        if response.status_code >= 400:
+            raise HubAPIError(
+                response.status_code, _error_message(response), method=method, path=path
+            )
+        return response
+
+    def get_json(self, *segments: str, params: dict | None = None):
+        return self.request("GET", *segments, params=params).json()
+
+    def page(self, *segments: str, offset: int = 0, limit: int = 50, params=None) -> Page:
+        """One page of a paginated list (``/users``, ``/groups``, ``/proxy``)."""
+        query = dict(params or {}, offset=max(0, int(offset)), limit=max(1, min(int(limit), MAX_PAGE)))
+        body = self.request(
+            "GET", *segments, params=query, headers={"Accept": PAGINATION_ACCEPT}
+        ).json()
+        if isinstance(body, list):  # an old hub without pagination
+            return Page(body, query["offset"], query["limit"], None, None)
+        info = body.get("_pagination") or {}
+        nxt = info.get("next")
+        return Page(
+            items=body.get("items", []),
+            offset=info.get("offset", query["offset"]),
+            limit=info.get("limit", query["limit"]),
+            total=info.get("total"),
+            next_offset=nxt.get("offset") if nxt else None,
+        )
+
+    def iter_items(self, *segments: str, params=None, page_size: int = MAX_PAGE) -> Iterator:
+        """Every item of a paginated list, following ``_pagination.next``."""
+        offset = 0
+        while True:
+            page = self.page(*segments, offset=offset, limit=page_size, params=params)
+            yield from page.items
+            if page.next_offset is None or not page.items:
+                return
+            offset = page.next_offset
+
+    # -- the hub ----------------------------------------------------------------
+
+    def version(self, *, timeout: tuple[float, float] | None = None) -> str:
+        """The hub's version (``GET /``, no token needed)."""
+        return self.request("GET", auth=False, timeout=timeout).json()["version"]
+
+    def whoami(self) -> dict:
+        """The model of this client's token owner, with the token's expanded scopes."""
+        return self.get_json("user")
+
+    def token_for_code(self, *, client_id: str, code: str, redirect_uri: str, code_verifier: str) -> str:
+        """Finish OAuth: trade a code for the person's access token.
+
+        The client secret of a service is its API token, i.e. this client's token.
+        """
+        body = self.request(
+            "POST",
+            "oauth2",
+            "token",
+            data={
+                "client_id": client_id,
+                "client_secret": self._token,
+                "grant_type": "authorization_code",
+                "code": code,
+                "redirect_uri": redirect_uri,
+                "code_verifier": code_verifier,
+            },
+            auth=False,
+        ).json()
+        return body["access_token"]
+
+    def count(self, *segments: str, params=None) -> int | None:
+        """How many items a paginated list has (one tiny page)."""
+        return self.page(*segments, limit=1, params=params).total
+
+    # -- groups -----------------------------------------------------------------
+
+    def list_groups(self, *, offset: int = 0, limit: int = 50) -> Page:
+        return self.page("groups", offset=offset, limit=limit)
+
+    def iter_groups(self) -> Iterator[dict]:
+        return self.iter_items("groups")
+
+    def get_group(self, name: str) -> dict:
+        return self.get_json("groups", name)
+
+    def create_group(self, name: str, users: list[str] | None = None) -> dict:
+        """Create a group (201); 409 when it exists, 400 for an unknown member."""
+        body = {"users": list(users)} if users else None
+        return self.request("POST", "groups", name, json=body).json()
+
+    def delete_group(self, name: str) -> None:
+        self.request("DELETE", "groups", name)
+
+    # -- users ------------------------------------------------------------------
+
+    def list_users(self, *, offset: int = 0, limit: int = 50, **filters) -> Page:
+        return self.page("users", offset=offset, limit=limit, params=filters)
+
+    def get_user(self, name: str) -> dict:
+        return self.get_json("users", name)

@@ -1,0 +1,73 @@
+"""Home, status and health pages."""
+
+from __future__ import annotations
+
+import time
+
+from flask import Blueprint, current_app, g, jsonify, render_template
+
+from . import permissions
+from .auth import can, person_client, require, service_client, service_scopes
+from .hub import HubError, HubUnreachable
+
+bp = Blueprint("main", __name__)
+
+
+@bp.route("/")
+def home():
+    person, hub = g.person, person_client()
+    counts = {}
+    if can("list_groups"):
+        counts["groups"] = hub.count("groups")
+    if can("list_users"):
+        counts["users"] = hub.count("users")
+        counts["users with running servers"] = hub.count("users", params={"state": "active"})
+    abilities = []
+    for name, action in permissions.ACTIONS.items():
+        reach = permissions.reach(person.scopes, name, me=person.name)
+        if reach is not None:
+            abilities.append((action.words, reach))
+    return render_template(
+        "home.html",
+        version=service_client().version(),
+        counts=counts,
+        abilities=abilities,
+    )
+
+
+@bp.route("/status")
+def status():
+    require("admin_status")
+    settings = current_app.config["HUBDESK"]
+    service = service_client()
+    start = time.perf_counter()
+    version = service.version()
+    latency_ms = (time.perf_counter() - start) * 1000
+    identity = service.whoami()
+    have = service_scopes()
+    features = [
+        (action, permissions.allowed(have, name))
+        for name, action in permissions.ACTIONS.items()
+        if action.service
+    ]
+    return render_template(
+        "status.html",
+        settings=settings,
+        version=version,
+        latency_ms=latency_ms,
+        identity=identity,
+        scopes=sorted(have),
+        features=features,
+    )
+
+
+@bp.route("/health")
+def health():
+    """For load balancers and Kubernetes probes: is the hub there? Nothing else."""
+    try:
+        service_client().version(timeout=(2, 5))
+    except HubUnreachable:
+        return jsonify(status="unavailable", hub="down"), 503
+    except HubError:
+        return jsonify(status="degraded", hub="error"), 503
+    return jsonify(status="ok", hub="up")

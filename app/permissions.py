@@ -1,0 +1,113 @@
+"""Who may do what: the one place that turns hub scopes into yes or no.
+
+Pure logic, no Flask and no HTTP: :func:`allowed` answers "may someone holding
+these (expanded) scopes do ACTION to this user, group or server?". It uses the
+hub's own ``check_scopes`` and adds what that function leaves out: a
+``!group=G`` filter grants access to a user (or their servers) when the user is
+a member of G, so callers pass the target user's groups.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from jupyterhub.services.auth import check_scopes
+
+
+@dataclass(frozen=True)
+class Action:
+    """Something a person can do through hubdesk."""
+
+    scopes: tuple[str, ...]  # any one of these suffices (filtered to the target)
+    target: str  # "hub", "group", "user" or "server"
+    words: str  # what it lets you do, for the home and status pages
+    listing: bool = False  # a list the hub filters itself: any filter is enough
+    service: bool = True  # done with the service token, so it must hold the scope too
+
+
+ACTIONS: dict[str, Action] = {
+    "list_groups": Action(("list:groups",), "hub", "see groups", listing=True),
+    "read_group": Action(("read:groups",), "group", "read groups and their members"),
+    "create_group": Action(("admin:groups",), "hub", "create groups"),
+    "delete_group": Action(("delete:groups",), "group", "delete groups"),
+    "edit_group": Action(("groups",), "group", "change the members and properties of groups"),
+    "read_group_roles": Action(("read:roles:groups",), "group", "see the roles of groups"),
+    "list_users": Action(("list:users",), "hub", "find users", listing=True),
+    "read_user": Action(("read:users",), "user", "read users and their groups"),
+    "create_users": Action(("admin:users",), "hub", "create users"),
+    "read_servers": Action(("read:servers",), "server", "see servers"),
+    # start:servers is new in JupyterHub 6; on 5.x only `servers` lets you start
+    "start_server": Action(("start:servers", "servers"), "server", "start servers"),
+    "stop_server": Action(("delete:servers",), "server", "stop and remove servers"),
+    "admin_status": Action(("admin-ui",), "hub", "see hubdesk's status page", service=False),
+}
+
+
+def _filters(base_scopes: Iterable[str], *, user=None, server=None, group=None, user_groups=()):
+    """The filtered scopes, any one of which grants the action on the target."""
+    wanted = set()
+    for base in base_scopes:
+        if group is not None:
+            wanted.add(f"{base}!group={group}")
+        if user is not None:
+            if server is not None:
+                # the default server is named "" (filter "user/")
+                wanted.add(f"{base}!server={user}/{server}")
+            else:
+                wanted.add(f"{base}!user={user}")
+            wanted.update(f"{base}!group={g}" for g in user_groups)
+    return wanted
+
+
+def allowed(
+    scopes: Iterable[str],
+    action: str,
+    *,
+    user: str | None = None,
+    server: str | None = None,
+    group: str | None = None,
+    user_groups: Iterable[str] = (),
+) -> bool:
+    """May someone holding ``scopes`` (expanded, as the hub reports them) do ``action``?
+
+    Without a target, the question is "may they do it to anything at all"
+    (what menus and the home page need); with a target it is exact.
+    """
+    spec = ACTIONS[action]
+    have = set(scopes)
+    if spec.target == "hub" and not spec.listing:
+        return bool(check_scopes(set(spec.scopes), have))
+    targeted = user is not None or group is not None
+    if not targeted:
+        # to something, somewhere: any filter of the scope will do
+        return any(s.partition("!")[0] in spec.scopes for s in have)
+    return bool(check_scopes(_filters(spec.scopes, user=user, server=server, group=group, user_groups=user_groups), have))
+
+
+def reach(scopes: Iterable[str], action: str, *, me: str = "") -> list[str] | None:
+    """How far an action reaches, in words.
+
+    ``None`` when the scopes do not grant it, ``[]`` when it reaches everything,
+    else the list of things it is limited to (``group class-a``, ``yourself``).
+    """
+    spec = ACTIONS[action]
+    limits = []
+    for scope in sorted(set(scopes)):
+        base, _, filt = scope.partition("!")
+        if base not in spec.scopes:
+            continue
+        if not filt:
+            return []
+        kind, _, value = filt.partition("=")
+        if kind == "user" and value == me:
+            limits.append("yourself")
+        elif kind == "server":
+            limits.append(f"server {value}")
+        else:
+            limits.append(f"{kind} {value}")
+    if not limits:
+        return None
+    if spec.target == "hub" and not spec.listing:
+        return None  # needs the scope without a filter
+    return sorted(set(limits))

@@ -1,0 +1,162 @@
+"""The test stack: a real JupyterHub on loopback and hubdesk registered with it.
+
+One hub per test session (it takes a second or two to start). hubdesk runs in
+this process, in a thread, as an *external* JupyterHub service behind the hub's
+proxy, so tests can read its logs; every request a test makes goes through the
+proxy and every sign-in through the hub's login form and OAuth redirects.
+Tests make their own groups (``unique()``) so that they never depend on order.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+import threading
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import requests
+from werkzeug.serving import make_server
+
+from app import create_app
+from app.devhub import OAUTH_CLIENT_ALLOWED_SCOPES, SERVICE_NAME, LocalHub, free_port, hub_roles
+from app.hub import HubClient
+
+PREFIX = f"/services/{SERVICE_NAME}/"
+USERS = {
+    "admin": {"admin": True},
+    "helpdesk": {},
+    "teacher": {},
+    "student": {},  # class-a, no access to hubdesk
+    "outsider": {},  # class-b
+    "mrossi": {},
+}
+
+
+class Recorder(logging.Handler):
+    """Keeps every log line of the session (the token-leak test reads them)."""
+
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record):
+        self.lines.append(self.format(record))
+
+
+@dataclass
+class Stack:
+    hub: LocalHub
+    token: str
+    secret_key: str
+    env: dict
+    app: object
+    service_port: int
+    log: Recorder
+    pages: list = field(default_factory=list)  # (url, status, headers, text) of every hubdesk answer
+
+    def url(self, path: str = "") -> str:
+        """A hubdesk URL through the hub's proxy."""
+        return f"{self.hub.public_url}{PREFIX}{path}"
+
+    @property
+    def api(self) -> HubClient:
+        """The hub's API with the service token: for checking the hub's state."""
+        return HubClient(self.hub.api_url, self.token)
+
+    def record(self, response, *args, **kwargs):
+        if PREFIX in response.url:
+            self.pages.append((response.url, response.status_code, dict(response.headers), response.text))
+
+    def session(self) -> requests.Session:
+        s = requests.Session()
+        s.hooks["response"].append(self.record)
+        return s
+
+    def hub_login(self, username: str, s: requests.Session | None = None):
+        """Open hubdesk and sign in on the hub's login form, like a person."""
+        s = s or self.session()
+        r = s.get(self.url())
+        assert "/hub/login" in r.url, r.url
+        xsrf = re.search(r'name="_xsrf" value="([^"]+)"', r.text).group(1)
+        r = s.post(r.url, data={"username": username, "password": self.hub.password, "_xsrf": xsrf})
+        return s, r
+
+    def signin(self, username: str) -> requests.Session:
+        """A requests session signed in to hubdesk as ``username``."""
+        s, r = self.hub_login(username)
+        assert r.status_code == 200 and r.url == self.url(), (r.status_code, r.url)
+        return s
+
+
+def unique(prefix: str = "t") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def csrf_token(text: str) -> str:
+    return re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', text).group(1)
+
+
+def settings_env(hub: LocalHub, token: str, secret_key: str, **extra) -> dict:
+    """The environment a JupyterHub service gets, plus hubdesk's own settings."""
+    return {
+        "JUPYTERHUB_API_URL": hub.api_url,
+        "JUPYTERHUB_API_TOKEN": token,
+        "JUPYTERHUB_SERVICE_NAME": SERVICE_NAME,
+        "JUPYTERHUB_SERVICE_PREFIX": PREFIX,
+        "JUPYTERHUB_CLIENT_ID": f"service-{SERVICE_NAME}",
+        "JUPYTERHUB_OAUTH_CALLBACK_URL": f"{PREFIX}oauth_callback",
+        "HUBDESK_SECRET_KEY": secret_key,
+        "HUBDESK_LOG_LEVEL": "DEBUG",
+        **extra,
+    }
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory):
+    root: Path = tmp_path_factory.mktemp("hub")
+    token, secret_key, service_port = secrets.token_hex(32), secrets.token_hex(32), free_port()
+    hub = LocalHub(
+        root=root,
+        users=USERS,
+        groups={
+            "class-a": {"users": ["student"], "properties": {}},
+            "class-b": {"users": ["outsider"], "properties": {}},
+        },
+        roles=hub_roles(helpdesk=["helpdesk"], teacher=["teacher"]),
+        services=[
+            {
+                "name": SERVICE_NAME,
+                "url": f"http://127.0.0.1:{service_port}",
+                "api_token": token,
+                "oauth_no_confirm": True,
+                "oauth_client_allowed_scopes": OAUTH_CLIENT_ALLOWED_SCOPES,
+            }
+        ],
+    )
+    recorder = Recorder()
+    recorder.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
+    logging.getLogger().addHandler(recorder)
+
+    env = settings_env(hub, token, secret_key)
+    app = create_app(env)
+    # start hubdesk first: the hub waits for its external services at start-up
+    server = make_server("127.0.0.1", service_port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    with open(root / "jupyterhub.log", "wb") as hub_log:
+        hub.start(log=hub_log)
+        try:
+            yield Stack(hub, token, secret_key, env, app, service_port, recorder)
+        finally:
+            hub.stop()
+            server.shutdown()
+            logging.getLogger().removeHandler(recorder)
+
+
+@pytest.fixture
+def admin(stack):
+    return stack.signin("admin")
