@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 
 def _asset_dir(name: str) -> str:
-    """Templates and static files: inside the package when installed, at the top level in a checkout."""
+    """Templates and static files: in the package when installed, at the top in a checkout."""
     here = Path(__file__).resolve().parent
     for candidate in (here / name, here.parent / name):
         if candidate.is_dir():
@@ -87,7 +87,9 @@ def create_app(config: Settings | Mapping | None = None) -> Flask:
 
     # JupyterHub's proxy passes the full path (/services/hubdesk/...): mount the
     # app at the service prefix so that url_for() and cookies carry it.
-    app.wsgi_app = DispatcherMiddleware(NotFound(), {settings.service_prefix.rstrip("/"): app.wsgi_app})
+    app.wsgi_app = DispatcherMiddleware(
+        NotFound(), {settings.service_prefix.rstrip("/"): app.wsgi_app}
+    )
     return app
 
 
@@ -112,5 +114,7 @@ def _setup_logging(settings: Settings) -> None:
         logger.addFilter(_Redact(settings.api_token))
     if not logging.getLogger().handlers and not logger.handlers:
         handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("[%(levelname).1s %(asctime)s %(name)s] %(message)s"))
+        handler.setFormatter(
+            logging.Formatter("[%(levelname).1s %(asctime)s %(name)s] %(message)s")
+        )
         logger.addHandler(handler)

@@ -153,7 +153,9 @@ class Settings:
 
         level = env.get("HUBDESK_LOG_LEVEL", "").strip().upper() or "INFO"
         if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
-            raise ConfigError(f"HUBDESK_LOG_LEVEL={level!r}: expected DEBUG, INFO, WARNING or ERROR")
+            raise ConfigError(
+                f"HUBDESK_LOG_LEVEL={level!r}: expected DEBUG, INFO, WARNING or ERROR"
+            )
 
         return cls(
             api_url=api_url,

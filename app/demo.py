@@ -92,7 +92,9 @@ def _interrupt(signum, frame):
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="hubdesk-demo", description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=8000, help="the hub's public port (default 8000)")
+    parser.add_argument(
+        "--port", type=int, default=8000, help="the hub's public port (default 8000)"
+    )
     parser.add_argument("--dir", help="where the hub keeps its files (default: a new temp dir)")
     args = parser.parse_args(argv)
 
@@ -104,7 +106,10 @@ def main(argv=None) -> int:
     signal.signal(signal.SIGTERM, _interrupt)  # SIGTERM ends the demo like Ctrl-C
     with open(log_path, "ab") as log:
         try:
-            print(f"Starting JupyterHub on http://127.0.0.1:{args.port} (log: {log_path}) ...", flush=True)
+            print(
+                f"Starting JupyterHub on http://127.0.0.1:{args.port} (log: {log_path}) ...",
+                flush=True,
+            )
             hub.start(log=log)
             wait_for(f"{hub.public_url}/services/{SERVICE_NAME}/health", timeout=60)
             print(
@@ -116,7 +121,10 @@ def main(argv=None) -> int:
             )
             while hub.process.poll() is None:
                 time.sleep(0.5)
-            print(f"JupyterHub exited (code {hub.process.returncode}); see {log_path}", file=sys.stderr)
+            print(
+                f"JupyterHub exited (code {hub.process.returncode}); see {log_path}",
+                file=sys.stderr,
+            )
             return 1
         except KeyboardInterrupt:
             print("\nStopping ...", flush=True)

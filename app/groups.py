@@ -57,7 +57,9 @@ def create():
             service_client().create_group(name)
         except HubAPIError as e:
             if e.status == 409:
-                form.name.errors.append(f"A group called “{name}” already exists. Nothing was changed.")
+                form.name.errors.append(
+                    f"A group called “{name}” already exists. Nothing was changed."
+                )
             else:
                 form.name.errors.append(f"The hub refused: {e.message}")
         else:

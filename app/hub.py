@@ -180,9 +180,7 @@ class HubClient:
                 maybe_applied=method not in ("GET", "HEAD"),
             ) from None
         except requests.exceptions.SSLError:
-            raise HubUnreachable(
-                "TLS verification failed (see HUBDESK_CA_BUNDLE)"
-            ) from None
+            raise HubUnreachable("TLS verification failed (see HUBDESK_CA_BUNDLE)") from None
         except requests.ConnectionError:
             raise HubUnreachable("connection refused or lost") from None
         elapsed = (time.perf_counter() - start) * 1000
@@ -205,7 +203,9 @@ class HubClient:
 
     def page(self, *segments: str, offset: int = 0, limit: int = 50, params=None) -> Page:
         """One page of a paginated list (``/users``, ``/groups``, ``/proxy``)."""
-        query = dict(params or {}, offset=max(0, int(offset)), limit=max(1, min(int(limit), MAX_PAGE)))
+        query = dict(
+            params or {}, offset=max(0, int(offset)), limit=max(1, min(int(limit), MAX_PAGE))
+        )
         body = self.request(
             "GET", *segments, params=query, headers={"Accept": PAGINATION_ACCEPT}
         ).json()
@@ -241,7 +241,9 @@ class HubClient:
         """The model of this client's token owner, with the token's expanded scopes."""
         return self.get_json("user")
 
-    def token_for_code(self, *, client_id: str, code: str, redirect_uri: str, code_verifier: str) -> str:
+    def token_for_code(
+        self, *, client_id: str, code: str, redirect_uri: str, code_verifier: str
+    ) -> str:
         """Finish OAuth: trade a code for the person's access token.
 
         The client secret of a service is its API token, i.e. this client's token.

@@ -44,22 +44,6 @@ ACTIONS: dict[str, Action] = {
 }
 
 
-def _filters(base_scopes: Iterable[str], *, user=None, server=None, group=None, user_groups=()):
-    """The filtered scopes, any one of which grants the action on the target."""
-    wanted = set()
-    for base in base_scopes:
-        if group is not None:
-            wanted.add(f"{base}!group={group}")
-        if user is not None:
-            if server is not None:
-                # the default server is named "" (filter "user/")
-                wanted.add(f"{base}!server={user}/{server}")
-            else:
-                wanted.add(f"{base}!user={user}")
-            wanted.update(f"{base}!group={g}" for g in user_groups)
-    return wanted
-
-
 def allowed(
     scopes: Iterable[str],
     action: str,
@@ -78,11 +62,24 @@ def allowed(
     have = set(scopes)
     if spec.target == "hub" and not spec.listing:
         return bool(check_scopes(set(spec.scopes), have))
-    targeted = user is not None or group is not None
-    if not targeted:
+    if user is None and group is None:
         # to something, somewhere: any filter of the scope will do
         return any(s.partition("!")[0] in spec.scopes for s in have)
-    return bool(check_scopes(_filters(spec.scopes, user=user, server=server, group=group, user_groups=user_groups), have))
+
+    # group filters: the hub's check_scopes cannot tell whether a user is in a
+    # group, so match them here against the group (or the user's groups)
+    groups = [group] if group is not None else list(user_groups)
+    if any(f"{base}!group={g}" in have for base in spec.scopes for g in groups):
+        return True
+    if user is None:
+        wanted = {f"{base}!group={group}" for base in spec.scopes}
+    elif server is None:
+        wanted = {f"{base}!user={user}" for base in spec.scopes}
+    else:
+        # the default server is named "" (filter "user/")
+        wanted = {f"{base}!server={user}/{server}" for base in spec.scopes}
+    # the rest (no filter, !user=, !server=) is check_scopes' job
+    return bool(check_scopes(wanted, {s for s in have if "!group=" not in s}))
 
 
 def reach(scopes: Iterable[str], action: str, *, me: str = "") -> list[str] | None:

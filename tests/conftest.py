@@ -56,7 +56,9 @@ class Stack:
     app: object
     service_port: int
     log: Recorder
-    pages: list = field(default_factory=list)  # (url, status, headers, text) of every hubdesk answer
+    pages: list = field(
+        default_factory=list
+    )  # (url, status, headers, text) of every hubdesk answer
 
     def url(self, path: str = "") -> str:
         """A hubdesk URL through the hub's proxy."""
@@ -69,7 +71,9 @@ class Stack:
 
     def record(self, response, *args, **kwargs):
         if PREFIX in response.url:
-            self.pages.append((response.url, response.status_code, dict(response.headers), response.text))
+            self.pages.append(
+                (response.url, response.status_code, dict(response.headers), response.text)
+            )
 
     def session(self) -> requests.Session:
         s = requests.Session()

@@ -66,7 +66,13 @@ def test_callback_without_a_pending_login_is_refused(stack):
 
 @pytest.mark.parametrize(
     "target",
-    ["https://evil.example/", "//evil.example/x", "/hub/admin", "/\\evil.example", "javascript:alert(1)"],
+    [
+        "https://evil.example/",
+        "//evil.example/x",
+        "/hub/admin",
+        "/\\evil.example",
+        "javascript:alert(1)",
+    ],
 )
 def test_next_cannot_leave_hubdesk(stack, target):
     s = stack.session()
@@ -118,3 +124,13 @@ def test_unknown_page_is_a_404_page(stack, admin):
     r = admin.get(stack.url("no/such/page"))
     assert r.status_code == 404
     assert "Not found" in r.text
+
+
+def test_session_cookie_is_secure_behind_https(stack):
+    client = stack.app.test_client()
+    r = client.get(f"{PREFIX}login", base_url="https://hub.example.org")
+    cookie = r.headers["Set-Cookie"]
+    assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert f"Path={PREFIX}" in cookie
+    r = client.get(f"{PREFIX}login", base_url="http://hub.example.org")
+    assert "Secure" not in r.headers["Set-Cookie"]

@@ -33,7 +33,6 @@ SERVICE_SCOPES = [
     "admin:groups",
     "read:roles:groups",
     "admin:servers",
-    "read:hub",
 ]
 # What a person may delegate to hubdesk when they sign in (intersected with their own).
 OAUTH_CLIENT_ALLOWED_SCOPES = [
@@ -96,9 +95,7 @@ def proxy_command() -> list[str]:
         return [str(exe)]
     found = shutil.which("configurable-http-proxy")
     if not found:
-        raise RuntimeError(
-            "configurable-http-proxy not found: pip install configurable-http-proxy"
-        )
+        raise RuntimeError("configurable-http-proxy not found: pip install configurable-http-proxy")
     return [found]
 
 
@@ -174,7 +171,8 @@ class LocalHub:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(
-                    f"JupyterHub exited with code {self.process.returncode}; see its log in {self.root}"
+                    f"JupyterHub exited with code {self.process.returncode};"
+                    f" see its log in {self.root}"
                 )
             try:
                 if requests.get(self.public_url + "/hub/api/", timeout=1).ok:

@@ -36,9 +36,7 @@ c.Authenticator.admin_users = set(s["admin_users"])
 c.JupyterHub.allow_named_servers = True
 c.JupyterHub.named_server_limit_per_user = s.get("named_server_limit_per_user", 0)
 c.JupyterHub.spawner_class = "simple"
-c.SimpleLocalProcessSpawner.home_dir_template = os.path.join(
-    s["root"], "home", "{username}"
-)
+c.SimpleLocalProcessSpawner.home_dir_template = os.path.join(s["root"], "home", "{username}")
 c.Spawner.cmd = [sys.executable, "-m", "jupyterhub.tests.mocksu"]
 c.Spawner.environment = {"HUBDESK_DEVHUB": s["marker"]}  # see LocalHub.stop()
 c.Spawner.start_timeout = 30

@@ -1,0 +1,118 @@
+"""Settings: read from the environment in one place, one clear line when wrong."""
+
+import subprocess
+import sys
+
+import pytest
+
+from app.config import ConfigError, Settings
+
+GOOD = {
+    "JUPYTERHUB_API_URL": "http://hub:8081/hub/api",
+    "JUPYTERHUB_API_TOKEN": "t" * 32,
+    "HUBDESK_SECRET_KEY": "k" * 64,
+}
+
+
+def settings(**changes):
+    env = dict(GOOD)
+    for name, value in changes.items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
+    return Settings.from_env(env)
+
+
+def test_defaults_follow_the_jupyterhub_service_conventions():
+    s = settings()
+    assert s.service_name == "hubdesk"
+    assert s.service_prefix == "/services/hubdesk/"
+    assert s.client_id == "service-hubdesk"
+    assert s.oauth_callback_url == "/services/hubdesk/oauth_callback"
+    assert s.authorize_url == "/hub/api/oauth2/authorize"
+    assert s.verify is True
+
+
+def test_service_variables_are_used():
+    s = settings(
+        JUPYTERHUB_SERVICE_NAME="desk",
+        JUPYTERHUB_SERVICE_PREFIX="/services/desk",
+        JUPYTERHUB_BASE_URL="/jupyter/",
+        JUPYTERHUB_HOST="https://hub.example.org",
+    )
+    assert s.service_prefix == "/services/desk/"
+    assert s.client_id == "service-desk"
+    assert s.authorize_url == "https://hub.example.org/jupyter/hub/api/oauth2/authorize"
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"JUPYTERHUB_API_URL": None}, "JUPYTERHUB_API_URL"),
+        ({"JUPYTERHUB_API_URL": "hub:8081"}, "JUPYTERHUB_API_URL"),
+        ({"JUPYTERHUB_API_TOKEN": None}, "JUPYTERHUB_API_TOKEN"),
+        ({"HUBDESK_SECRET_KEY": None}, "HUBDESK_SECRET_KEY"),
+        ({"HUBDESK_SECRET_KEY": "short"}, "HUBDESK_SECRET_KEY"),
+        ({"HUBDESK_TLS_VERIFY": "maybe"}, "HUBDESK_TLS_VERIFY"),
+        ({"HUBDESK_READ_TIMEOUT": "soon"}, "HUBDESK_READ_TIMEOUT"),
+        ({"HUBDESK_READ_TIMEOUT": "0"}, "HUBDESK_READ_TIMEOUT"),
+        ({"HUBDESK_CA_BUNDLE": "/no/such/ca.pem"}, "HUBDESK_CA_BUNDLE"),
+        ({"HUBDESK_API_TOKEN_FILE": "/no/such/token"}, "HUBDESK_API_TOKEN_FILE"),
+        ({"HUBDESK_SECURE_COOKIES": "sometimes"}, "HUBDESK_SECURE_COOKIES"),
+        ({"HUBDESK_LOG_LEVEL": "LOUD"}, "HUBDESK_LOG_LEVEL"),
+    ],
+)
+def test_a_bad_setting_is_named(change, named):
+    with pytest.raises(ConfigError) as e:
+        settings(**change)
+    message = str(e.value)
+    assert message.startswith(named)
+    assert "\n" not in message
+
+
+def test_secrets_from_files(tmp_path):
+    token, key = tmp_path / "token", tmp_path / "key"
+    token.write_text("from-a-kubernetes-secret\n")
+    key.write_text("s" * 40)
+    s = settings(
+        JUPYTERHUB_API_TOKEN=None,
+        HUBDESK_API_TOKEN_FILE=str(token),
+        HUBDESK_SECRET_KEY=None,
+        HUBDESK_SECRET_KEY_FILE=str(key),
+    )
+    assert s.api_token == "from-a-kubernetes-secret"
+    assert s.secret_key == "s" * 40
+
+
+def test_secrets_stay_out_of_repr():
+    text = repr(settings())
+    assert "t" * 32 not in text and "k" * 64 not in text
+
+
+def test_tls_verification_is_on_unless_turned_off(tmp_path):
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("---")
+    assert settings(HUBDESK_CA_BUNDLE=str(bundle)).verify == str(bundle)
+    assert settings(HUBDESK_TLS_VERIFY="false").verify is False
+
+
+def test_turning_tls_verification_off_logs_a_warning(caplog):
+    from app import create_app
+
+    create_app(dict(GOOD, HUBDESK_TLS_VERIFY="false"))
+    assert any("NOT checked" in r.getMessage() for r in caplog.records)
+
+
+def test_wsgi_entry_point_stops_with_one_line():
+    result = subprocess.run(
+        [sys.executable, "-c", "import app.wsgi"],
+        env={"PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 4
+    assert result.stderr.strip().splitlines() == [
+        result.stderr.strip()
+    ] and result.stderr.startswith("hubdesk: configuration error: JUPYTERHUB_API_URL")

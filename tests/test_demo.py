@@ -1,0 +1,69 @@
+"""The README's first command: hubdesk-demo starts a real hub with hubdesk managed by it."""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+from app.devhub import free_port, processes_marked
+
+
+def test_demo_starts_signs_in_and_leaves_nothing_behind(tmp_path):
+    port = free_port()
+    root = tmp_path / "demo"
+    demo = subprocess.Popen(
+        [
+            str(Path(sys.executable).with_name("hubdesk-demo")),
+            "--port",
+            str(port),
+            "--dir",
+            str(root),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    output = []
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            line = demo.stdout.readline()
+            if not line:
+                break
+            output.append(line)
+            if line.startswith("Press Ctrl-C"):
+                break
+        text = "".join(output)
+        assert "hubdesk is ready" in text, text
+        url = re.search(r"hubdesk is ready: (\S+)", text).group(1)
+        password = re.search(r"the password is: (\S+)", text).group(1)
+        for login in ("admin", "helpdesk", "teacher"):
+            assert re.search(rf"^\s+{login}\s", text, re.M)
+
+        # managed by the hub, served by gunicorn, signed in to through the hub's OAuth
+        assert requests.get(url + "health", timeout=5).json() == {"status": "ok", "hub": "up"}
+        s = requests.Session()
+        r = s.get(url)
+        xsrf = re.search(r'name="_xsrf" value="([^"]+)"', r.text).group(1)
+        r = s.post(r.url, data={"username": "admin", "password": password, "_xsrf": xsrf})
+        assert r.url == url and "Hello, admin" in r.text
+        assert processes_marked(f"HUBDESK_DEVHUB={root}")  # gunicorn runs with the marker
+    finally:
+        demo.send_signal(signal.SIGINT)  # Ctrl-C
+        try:
+            code = demo.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            demo.kill()
+            raise
+        finally:
+            demo.stdout.close()
+    assert code == 0
+    leftovers = processes_marked(f"HUBDESK_DEVHUB={root}")
+    assert leftovers == [], [
+        Path(f"/proc/{p}/cmdline").read_bytes() for p in leftovers if os.path.exists(f"/proc/{p}")
+    ]

@@ -1,0 +1,170 @@
+"""hubdesk under gunicorn, started with exactly the Docker image's command.
+
+The in-thread hubdesk of the ``stack`` fixture is where people sign in; a
+second hubdesk, under gunicorn with several worker processes, must accept the
+same session (they share HUBDESK_SECRET_KEY, as replicas of a deployment do).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import requests
+from conftest import PREFIX
+from test_packaging import healthcheck_cmd, image_cmd
+
+from app.devhub import free_port
+
+START_TIMEOUT = 60  # seconds for gunicorn to boot and answer /health
+STOP_TIMEOUT = 30  # more than gunicorn_conf.graceful_timeout
+POLL_INTERVAL = 0.2
+CONFIG_ERROR = "hubdesk: configuration error: HUBDESK_SECRET_KEY"
+
+
+def gunicorn_command() -> list[str]:
+    """The image's CMD, run with the gunicorn installed beside this Python."""
+    program, *args = image_cmd()
+    assert program == "gunicorn"
+    exe = Path(sys.executable).with_name("gunicorn")
+    return [str(exe), *args] if exe.exists() else [sys.executable, "-m", "gunicorn", *args]
+
+
+def base_env(**changes) -> dict:
+    """This process's environment without any hubdesk or hub setting of its own."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTERHUB_", "HUBDESK_"))}
+    env.update(changes)
+    return env
+
+
+def stop(process: subprocess.Popen) -> None:
+    """SIGTERM (gunicorn's graceful stop); SIGKILL to its process group if it hangs."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)  # its own session: gunicorn and its workers
+            process.wait(timeout=10)
+
+
+@contextmanager
+def gunicorn(env: dict, cwd: Path):
+    """gunicorn running the image's command; its output goes to cwd/gunicorn.log."""
+    log_path = cwd / "gunicorn.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            gunicorn_command(),
+            cwd=cwd,  # not the checkout: the installed package is what gets imported
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            yield process, log_path
+        finally:
+            stop(process)
+            assert process.poll() is not None, "gunicorn is still running"
+
+
+def wait_healthy(process: subprocess.Popen, url: str, log_path: Path) -> requests.Response:
+    deadline = time.monotonic() + START_TIMEOUT
+    last = None
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            log = log_path.read_text(errors="replace")
+            pytest.fail(f"gunicorn exited with {process.returncode}:\n{log}")
+        try:
+            r = requests.get(url, timeout=5)
+            if r.status_code == 200:
+                return r
+            last = f"{r.status_code} {r.text[:200]}"
+        except requests.ConnectionError as e:
+            last = repr(e)
+        time.sleep(POLL_INTERVAL)
+    pytest.fail(
+        f"{url} did not answer 200 within {START_TIMEOUT}s (last: {last}):\n"
+        f"{log_path.read_text(errors='replace')}"
+    )
+
+
+def test_gunicorn_serves_the_sessions_of_another_instance(stack, tmp_path):
+    port = free_port()
+    bind = f"127.0.0.1:{port}"
+    env = base_env(**stack.env, HUBDESK_BIND=bind, HUBDESK_WORKERS="2")
+    base = f"http://{bind}{PREFIX}"
+
+    with gunicorn(env, tmp_path) as (process, log_path):
+        health = wait_healthy(process, f"{base}health", log_path)
+        assert health.json() == {"status": "ok", "hub": "up"}
+
+        # the image's HEALTHCHECK agrees
+        check = subprocess.run(
+            [sys.executable, *healthcheck_cmd()[1:]],
+            env=base_env(HUBDESK_BIND=bind, JUPYTERHUB_SERVICE_PREFIX=PREFIX),
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert check.returncode == 0, check.stderr
+
+        # signed in on the in-thread hubdesk, through the hub's proxy and OAuth...
+        admin = stack.signin("admin")
+        cookie = admin.cookies.get("hubdesk-session", path=PREFIX)
+        assert cookie
+        # ...and so signed in on gunicorn's, asked directly, not through the proxy
+        r = requests.get(
+            base, cookies={"hubdesk-session": cookie}, allow_redirects=False, timeout=30
+        )
+        assert r.status_code == 200, (r.status_code, r.headers.get("Location"))
+        assert "Hello, admin" in r.text
+
+        # two worker processes; a new connection each time, so either may answer
+        for i in range(10):
+            r = requests.get(
+                base,
+                cookies={"hubdesk-session": cookie},
+                headers={"Connection": "close"},
+                allow_redirects=False,
+                timeout=30,
+            )
+            assert r.status_code == 200 and "Hello, admin" in r.text, (i, r.status_code)
+
+        log = log_path.read_text(errors="replace")
+        assert log.count("Booting worker with pid") >= 2, log
+
+    assert process.returncode == 0, log_path.read_text(errors="replace")
+    assert stack.token not in log_path.read_text(errors="replace")
+
+
+def test_gunicorn_refuses_to_start_without_a_secret_key(stack, tmp_path):
+    env = base_env(**stack.env, HUBDESK_BIND=f"127.0.0.1:{free_port()}")
+    del env["HUBDESK_SECRET_KEY"]
+    process = subprocess.Popen(
+        gunicorn_command(),
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        _, stderr = process.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        stop(process)
+        process.communicate()
+        pytest.fail("gunicorn did not exit within 20 s without HUBDESK_SECRET_KEY")
+    finally:
+        stop(process)
+    assert process.returncode != 0, stderr
+    lines = [line for line in stderr.splitlines() if line.startswith(CONFIG_ERROR)]
+    # the on_starting hook checks once, in the arbiter, before any worker forks
+    assert len(lines) == 1, stderr

@@ -1,0 +1,85 @@
+"""The hub client against the real hub: pagination, typed errors, names in URLs."""
+
+import pytest
+from conftest import unique
+
+from app.devhub import free_port
+from app.hub import HubAPIError, HubClient, HubUnreachable
+
+
+@pytest.fixture(scope="module")
+def many_groups(stack):
+    """More groups than one API page (the hub's default page is 50)."""
+    prefix = unique("page")
+    names = [f"{prefix}-{i:03d}" for i in range(60)]
+    for name in names:
+        stack.api.create_group(name)
+    yield names
+    for name in names:
+        stack.api.delete_group(name)
+
+
+def test_iterator_follows_pagination_across_pages(stack, many_groups):
+    first = stack.api.list_groups(limit=50)
+    assert len(first.items) == 50 and first.next_offset == 50
+    assert first.total >= 62
+    seen = [g["name"] for g in stack.api.iter_items("groups", page_size=50)]
+    assert set(many_groups) <= set(seen)
+    assert len(seen) == len(set(seen)) == first.total
+
+
+def test_page_limit_is_capped_at_the_hub_maximum(stack, many_groups):
+    page = stack.api.list_groups(limit=10_000)
+    assert page.limit <= 200
+
+
+@pytest.mark.parametrize(
+    "name", ["a b", "x?y", "groupe-été", "50%", "a#b&c", "<script>x</script>", "日本語"]
+)
+def test_names_are_url_encoded(stack, name):
+    name = f"{name}-{unique()}"
+    created = stack.api.create_group(name)
+    try:
+        assert created["name"] == name
+        assert stack.api.get_group(name)["name"] == name
+    finally:
+        stack.api.delete_group(name)
+
+
+def test_hub_errors_carry_status_and_the_hubs_words(stack):
+    name = unique("dup")
+    stack.api.create_group(name)
+    try:
+        with pytest.raises(HubAPIError) as e:
+            stack.api.create_group(name)
+        assert e.value.status == 409
+        assert name in e.value.message
+    finally:
+        stack.api.delete_group(name)
+    with pytest.raises(HubAPIError) as e:
+        stack.api.create_group(unique(), users=["no-such-person"])
+    assert e.value.status == 400 and "no-such-person" in e.value.message
+    with pytest.raises(HubAPIError) as e:
+        stack.api.get_group(unique("missing"))
+    assert e.value.status == 404
+
+
+def test_a_bad_token_is_a_403_not_a_crash(stack):
+    with pytest.raises(HubAPIError) as e:
+        HubClient(stack.hub.api_url, "not-a-token").list_groups()
+    assert e.value.status == 403
+    assert "not-a-token" not in str(e.value)
+
+
+def test_an_unreachable_hub_is_its_own_error(stack):
+    dead = HubClient(f"http://127.0.0.1:{free_port()}/hub/api", stack.token, timeout=(0.5, 1))
+    with pytest.raises(HubUnreachable) as e:
+        dead.list_groups()
+    assert stack.token not in str(e.value)
+    assert not e.value.maybe_applied
+
+
+def test_whoami_reports_the_service_and_its_scopes(stack):
+    me = stack.api.whoami()
+    assert me["kind"] == "service" and me["name"] == "hubdesk"
+    assert "admin:groups" in me["scopes"]

@@ -1,0 +1,118 @@
+"""The one permission function: scopes in, yes or no out (no hub, no Flask)."""
+
+import pytest
+from jupyterhub.scopes import expand_scopes
+
+from app.permissions import ACTIONS, allowed, reach
+
+
+def expand(*scopes):
+    """Scopes as the hub reports them: expanded (servers -> start:servers, ...)."""
+    return expand_scopes(set(scopes))
+
+
+ADMIN = {
+    "admin:groups",
+    "groups",
+    "read:groups",
+    "list:groups",
+    "delete:groups",
+    "list:users",
+    "read:users",
+    "admin:users",
+    "servers",
+    "read:servers",
+    "start:servers",
+    "delete:servers",
+    "admin-ui",
+    "read:roles:groups",
+}
+HELPDESK = {
+    "list:users!group=class-a",
+    "read:users!group=class-a",
+    "servers!group=class-a",
+    "start:servers!group=class-a",
+    "delete:servers!group=class-a",
+    "read:servers!group=class-a",
+    "servers!user=helpdesk",
+    "start:servers!user=helpdesk",
+}
+TEACHER = {"groups!group=class-a", "read:groups!group=class-a", "list:groups!group=class-a"}
+
+
+def test_every_action_names_scopes_and_words():
+    for name, action in ACTIONS.items():
+        assert action.scopes and action.words, name
+        assert action.target in {"hub", "group", "user", "server"}
+
+
+@pytest.mark.parametrize(
+    ("scopes", "action", "target", "expected"),
+    [
+        (ADMIN, "create_group", {}, True),
+        (TEACHER, "create_group", {}, False),
+        ({"admin:groups!group=class-a"}, "create_group", {}, False),  # needs it unfiltered
+        (TEACHER, "edit_group", {"group": "class-a"}, True),
+        (TEACHER, "edit_group", {"group": "class-b"}, False),
+        (TEACHER, "edit_group", {}, True),  # somewhere: shows the menu
+        (TEACHER, "delete_group", {"group": "class-a"}, False),
+        (TEACHER, "list_groups", {}, True),
+        (HELPDESK, "list_groups", {}, False),
+        (HELPDESK, "list_users", {}, True),
+        # a group filter reaches the group's members, and their servers
+        (HELPDESK, "read_user", {"user": "ann", "user_groups": ["class-a"]}, True),
+        (HELPDESK, "read_user", {"user": "bob", "user_groups": ["class-b"]}, False),
+        (HELPDESK, "read_user", {"user": "bob"}, False),
+        (
+            HELPDESK,
+            "start_server",
+            {"user": "ann", "server": "labs", "user_groups": ["x", "class-a"]},
+            True,
+        ),
+        (
+            HELPDESK,
+            "start_server",
+            {"user": "bob", "server": "labs", "user_groups": ["class-b"]},
+            False,
+        ),
+        (HELPDESK, "start_server", {"user": "helpdesk", "server": "", "user_groups": []}, True),
+        (
+            HELPDESK,
+            "stop_server",
+            {"user": "ann", "server": "labs", "user_groups": ["class-a"]},
+            True,
+        ),
+        (expand("servers!server=ann/labs"), "stop_server", {"user": "ann", "server": "labs"}, True),
+        (
+            expand("servers!server=ann/labs"),
+            "stop_server",
+            {"user": "ann", "server": "other"},
+            False,
+        ),
+        (expand("servers!user=ann"), "start_server", {"user": "ann", "server": "labs"}, True),
+        (expand("servers!user=ann"), "start_server", {"user": "bob", "server": "labs"}, False),
+        # JupyterHub 5.x has no start:servers: `servers` lets you start
+        ({"servers"}, "start_server", {"user": "ann", "server": "x"}, True),
+        ({"read:servers"}, "start_server", {"user": "ann", "server": "x"}, False),
+        (ADMIN, "admin_status", {}, True),
+        (HELPDESK, "admin_status", {}, False),
+        (set(), "list_users", {}, False),
+    ],
+)
+def test_allowed(scopes, action, target, expected):
+    assert allowed(scopes, action, **target) is expected
+
+
+def test_tricky_group_names_do_not_widen_access():
+    scopes = {"groups!group=a b"}
+    assert allowed(scopes, "edit_group", group="a b")
+    assert not allowed(scopes, "edit_group", group="a")
+    assert not allowed(scopes, "edit_group", group="a b!x")
+
+
+def test_reach_in_words():
+    assert reach(ADMIN, "create_group") == []
+    assert reach(TEACHER, "create_group") is None
+    assert reach(TEACHER, "edit_group") == ["group class-a"]
+    assert reach(HELPDESK, "start_server", me="helpdesk") == ["group class-a", "yourself"]
+    assert reach(HELPDESK, "list_groups") is None

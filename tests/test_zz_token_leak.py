@@ -1,0 +1,54 @@
+"""No hub token in any page, header, redirect or log line (runs last: sees the whole session)."""
+
+import base64
+import zlib
+
+from conftest import csrf_token
+
+
+def person_token(stack, session_cookie):
+    """The person's hub token, recovered the way only the server can."""
+    app = stack.app
+    data = app.session_interface.get_signing_serializer(app).loads(session_cookie)
+    return app.extensions["hubdesk.fernet"].decrypt(data["token"].encode()).decode()
+
+
+def cookie_payload(cookie):
+    """What a browser could read from the session cookie without the key."""
+    body = cookie.lstrip(".").split(".")[0]
+    raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+    return zlib.decompress(raw) if cookie.startswith(".") else raw
+
+
+def test_no_token_anywhere(stack):
+    tokens = {"service": stack.token}
+    for name in ("admin", "helpdesk", "teacher"):
+        s = stack.signin(name)
+        cookie = s.cookies["hubdesk-session"]
+        token = person_token(stack, cookie)
+        tokens[name] = token
+        assert token.encode() not in cookie_payload(cookie)  # sealed, not just signed
+        for path in (
+            "",
+            "groups/",
+            "groups/?limit=25&offset=9999",
+            "groups/new",
+            "status",
+            "health",
+            "nope",
+        ):
+            s.get(stack.url(path))
+        s.post(stack.url("groups/new"), data={"name": "x"})  # CSRF failure page
+        s.post(
+            stack.url("groups/new"),
+            data={"name": "a/b", "csrf_token": csrf_token(s.get(stack.url()).text)},
+        )
+        s.post(stack.url("logout"), data={"csrf_token": csrf_token(s.get(stack.url()).text)})
+
+    assert len(stack.pages) > 50 and len(stack.log.lines) > 50
+    for who, token in tokens.items():
+        for url, status, headers, text in stack.pages:
+            assert token not in text, (who, url, status)
+            assert token not in url and token not in str(headers), (who, url)
+        for line in stack.log.lines:
+            assert token not in line, (who, line)
