@@ -24,6 +24,13 @@ TITLES = {
 }
 
 
+MESSAGES = {
+    404: "There is no such page in hubdesk. Check the address, or start again from the home page.",
+    405: "That page cannot be used this way.",
+    413: "That upload is too large.",
+}
+
+
 def error_page(status: int, message: str):
     return (
         render_template(
@@ -60,7 +67,11 @@ def init_app(app):
 
     @app.errorhandler(HTTPException)
     def http_error(e):
-        return error_page(e.code or 500, e.description or "")
+        code = e.code or 500
+        # werkzeug's stock wording unless a view said something of its own
+        if e.description == type(e).description:
+            return error_page(code, MESSAGES.get(code, e.description))
+        return error_page(code, e.description)
 
     @app.errorhandler(Exception)
     def unexpected(e):

@@ -134,3 +134,8 @@ def test_session_cookie_is_secure_behind_https(stack):
     assert f"Path={PREFIX}" in cookie
     r = client.get(f"{PREFIX}login", base_url="http://hub.example.org")
     assert "Secure" not in r.headers["Set-Cookie"]
+
+
+def test_counts_are_what_a_restricted_person_may_see(stack):
+    page = stack.signin("teacher").get(stack.url()).text
+    assert re.search(r'display-6">1</div>\s*<div class="text-muted">groups you may see', page)
