@@ -14,6 +14,7 @@ from werkzeug.exceptions import NotFound
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from .config import Settings
+from .groups.directory import GroupDirectory
 from .hub import HubClient, make_session
 
 __version__ = "0.1.0"
@@ -76,14 +77,17 @@ def create_app(config: Settings | Mapping | None = None) -> Flask:
         hub_host=settings.hub_host,
     )
 
+    app.extensions["hubdesk.groups"] = GroupDirectory(settings.group_cache_seconds)
+
     csrf.init_app(app)
 
-    from . import auth, errors, groups, main
+    from . import auth, errors, groups, main, users
 
     auth.init_app(app)
     errors.init_app(app)
     app.register_blueprint(main.bp)
     app.register_blueprint(groups.bp, url_prefix="/groups")
+    app.register_blueprint(users.bp, url_prefix="/users")
 
     # JupyterHub's proxy passes the full path (/services/hubdesk/...): mount the
     # app at the service prefix so that url_for() and cookies carry it.

@@ -93,6 +93,8 @@ class Settings:
     read_timeout: float = 30.0
     identity_cache_seconds: float = 30.0
     session_hours: float = 8.0
+    group_cache_seconds: float = 30.0
+    membership_chunk: int = 500
     secure_cookies: str = "auto"  # auto: Secure when the request came over https
     log_level: str = "INFO"
 
@@ -174,6 +176,8 @@ class Settings:
             read_timeout=_number(env, "HUBDESK_READ_TIMEOUT", 30.0, minimum=0.1),
             identity_cache_seconds=_number(env, "HUBDESK_IDENTITY_CACHE_SECONDS", 30.0),
             session_hours=_number(env, "HUBDESK_SESSION_HOURS", 8.0, minimum=0.1),
+            group_cache_seconds=_number(env, "HUBDESK_GROUP_CACHE_SECONDS", 30.0),
+            membership_chunk=_number(env, "HUBDESK_MEMBERSHIP_CHUNK", 500, kind=int, minimum=1),
             secure_cookies=secure,
             log_level=level,
         )

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from http import HTTPStatus
 from urllib.parse import quote
@@ -287,6 +288,17 @@ class HubClient:
     def delete_group(self, name: str) -> None:
         self.request("DELETE", "groups", name)
 
+    def add_group_members(self, name: str, users: list[str]) -> dict:
+        """Add users to a group (adding a member again is not an error); 400 for an unknown user."""
+        return self.request("POST", "groups", name, "users", json={"users": list(users)}).json()
+
+    def remove_group_members(self, name: str, users: list[str]) -> dict:
+        return self.request("DELETE", "groups", name, "users", json={"users": list(users)}).json()
+
+    def set_group_properties(self, name: str, properties: dict) -> dict:
+        """Replace a group's whole properties dict."""
+        return self.request("PUT", "groups", name, "properties", json=properties).json()
+
     # -- users ------------------------------------------------------------------
 
     def list_users(self, *, offset: int = 0, limit: int = 50, **filters) -> Page:
@@ -294,3 +306,28 @@ class HubClient:
 
     def get_user(self, name: str) -> dict:
         return self.get_json("users", name)
+
+    def create_users(self, names: list[str]) -> list[dict]:
+        """Create users in one call (201); 409 if one exists, 400 for an invalid name."""
+        return self.request("POST", "users", json={"usernames": list(names)}).json()
+
+    def existing_users(self, names: Iterable[str], *, workers: int = 8) -> set[str]:
+        """Which of these names are users on the hub (one small GET each, a few at a time).
+
+        O(names), never O(hub): fine for a roster, and it never lists every user.
+        """
+
+        def exists(name):
+            try:
+                self.request("GET", "users", name)
+            except HubAPIError as e:
+                if e.status == 404:
+                    return None
+                raise
+            return name
+
+        names = list(dict.fromkeys(names))
+        if not names:
+            return set()
+        with ThreadPoolExecutor(max_workers=min(workers, len(names))) as pool:
+            return {name for name in pool.map(exists, names) if name is not None}

@@ -145,7 +145,8 @@ def stack(tmp_path_factory):
     recorder.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
     logging.getLogger().addHandler(recorder)
 
-    env = settings_env(hub, token, secret_key)
+    # small chunks, so that tests of bulk changes cross chunk boundaries cheaply
+    env = settings_env(hub, token, secret_key, HUBDESK_MEMBERSHIP_CHUNK="40")
     app = create_app(env)
     # start hubdesk first: the hub waits for its external services at start-up
     server = make_server("127.0.0.1", service_port, app, threaded=True)

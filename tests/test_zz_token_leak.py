@@ -32,15 +32,22 @@ def test_no_token_anywhere(stack):
             "",
             "groups/",
             "groups/?limit=25&offset=9999",
-            "groups/new",
+            "groups/?q=class",
+            "groups/class-a",
+            "groups/class-a/properties",
+            "groups/class-a/sync",
+            "groups/class-a/delete",
+            "groups/no-such-group",
+            "users/student",
+            "users/no-such-user",
             "status",
             "health",
             "nope",
         ):
             s.get(stack.url(path))
-        s.post(stack.url("groups/new"), data={"name": "x"})  # CSRF failure page
+        s.post(stack.url("groups/"), data={"name": "x"})  # CSRF failure page
         s.post(
-            stack.url("groups/new"),
+            stack.url("groups/"),
             data={"name": "a/b", "csrf_token": csrf_token(s.get(stack.url()).text)},
         )
         s.post(stack.url("logout"), data={"csrf_token": csrf_token(s.get(stack.url()).text)})

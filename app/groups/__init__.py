@@ -1,0 +1,5 @@
+"""Groups: list and search, create, delete, members in bulk, properties."""
+
+from .views import bp
+
+__all__ = ["bp"]

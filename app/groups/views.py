@@ -1,0 +1,485 @@
+"""Pages and actions for groups.
+
+Reads go to the hub with the signed-in person's own token (the hub filters);
+changes go with the service token, after ``require()`` said yes for that exact
+group. Every change is a CSRF-protected POST that ends in a redirect and a
+flash message saying what happened (Post/Redirect/Get).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+
+from ..auth import can, person_client, require, service_client
+from ..hub import HubAPIError
+from ..names import NamesError, check_group_name, names_from, roster_diff
+from . import ops
+from .directory import search
+from .forms import ConfirmForm, CreateGroupForm, DeleteForm, MembersForm, PropertiesForm
+
+bp = Blueprint("groups", __name__)
+
+PAGE_SIZES = (25, 50, 100, 200)
+MEMBER_PAGE_SIZES = (50, 100, 200, 500)
+
+
+def _int_arg(name: str, default: int, *, allowed=None) -> int:
+    try:
+        value = int(request.args.get(name, default))
+    except ValueError:
+        return default
+    if allowed is not None and value not in allowed:
+        return default
+    return max(0, value)
+
+
+def _directory():
+    return current_app.extensions["hubdesk.groups"]
+
+
+def _changed() -> None:
+    """After any change made here: the next list or search reads the hub again."""
+    _directory().invalidate()
+
+
+def _load_group(name: str) -> dict:
+    """The group as the signed-in person may see it; 404 if there is none."""
+    require("read_group", group=name)
+    try:
+        return person_client().get_group(name)
+    except HubAPIError as e:
+        if e.status == 404:
+            abort(404, description=f"There is no group called “{name}”.")
+        raise
+
+
+def _flash_result(result: ops.MembershipResult, group: str) -> None:
+    flash(result.summary(group), "success" if result.ok else "warning")
+
+
+def _names_json(names) -> str:
+    return json.dumps(list(names), ensure_ascii=False)
+
+
+def _names_from_json(raw: str) -> list[str]:
+    try:
+        names = json.loads(raw or "[]")
+    except ValueError:
+        abort(400, description="The list of names was damaged on the way. Please start again.")
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        abort(400, description="The list of names was damaged on the way. Please start again.")
+    return names
+
+
+# -- list, search, create -------------------------------------------------------
+
+
+@bp.route("/", methods=["GET"])
+def index(create_form=None):
+    require("list_groups")
+    query = request.args.get("q", "")[:255]
+    limit = _int_arg("limit", 50, allowed=PAGE_SIZES)
+    offset = _int_arg("offset", 0)
+    visible = [
+        e for e in _directory().entries(service_client()) if can("list_groups", group=e.name)
+    ]
+    found = search(visible, query)
+    rows = found[offset : offset + limit]
+    page = {
+        "offset": offset,
+        "limit": limit,
+        "total": len(found),
+        "prev": max(0, offset - limit) if offset > 0 else None,
+        "next": offset + limit if offset + limit < len(found) else None,
+    }
+    return render_template(
+        "groups/index.html",
+        rows=rows,
+        page=page,
+        query=query,
+        page_sizes=PAGE_SIZES,
+        all_count=len(visible),
+        form=create_form or CreateGroupForm(),
+    )
+
+
+@bp.route("/", methods=["POST"])
+def create():
+    require("create_group")
+    form = CreateGroupForm()
+    if not form.validate_on_submit():
+        abort(400, description="This form has expired. Nothing was changed.")
+    try:
+        name = check_group_name(form.name.data or "")
+    except NamesError as e:
+        form.name.errors = [str(e)]
+        return index(create_form=form), 400
+    try:
+        members = names_from(form.names.data or "", form.upload())
+    except NamesError as e:
+        form.names.errors = [str(e)]
+        return index(create_form=form), 400
+
+    hub = service_client()
+    unknown = []
+    if members:
+        known = hub.existing_users(members)
+        unknown = [n for n in members if n not in known]
+    try:
+        hub.create_group(name)
+    except HubAPIError as e:
+        if e.status == 409:
+            form.name.errors = [f"A group called “{name}” already exists. Nothing was changed."]
+        else:
+            form.name.errors = [f"The hub refused: {e.message}"]
+        return index(create_form=form), 400
+    _changed()
+    flash(f"Created group “{name}”.", "success")
+    known_members = [n for n in members if n not in unknown]
+    if known_members:
+        _flash_result(ops.add_members(hub, name, known_members, chunk_size=_chunk()), name)
+    if unknown:
+        # nothing added for them yet: offer the usual choices on the group page
+        return render_template(
+            "groups/add_preview.html",
+            group={"name": name},
+            to_add=[],
+            already=known_members,
+            unknown=unknown,
+            form=ConfirmForm(formdata=None, names=_names_json(unknown)),
+        )
+    return redirect(url_for(".show", name=name))
+
+
+def _chunk() -> int:
+    return current_app.config["HUBDESK"].membership_chunk
+
+
+# -- one group --------------------------------------------------------------------
+
+
+@bp.route("/<name>")
+def show(name):
+    group = _load_group(name)
+    members = sorted(group.get("users", ()), key=lambda n: (n.casefold(), n))
+    member_query = request.args.get("mq", "")[:255]
+    limit = _int_arg("mlimit", 50, allowed=MEMBER_PAGE_SIZES)
+    offset = _int_arg("moffset", 0)
+    needle = member_query.strip().casefold()
+    found = [m for m in members if needle in m.casefold()] if needle else members
+    page = {
+        "offset": offset,
+        "limit": limit,
+        "total": len(found),
+        "prev": max(0, offset - limit) if offset > 0 else None,
+        "next": offset + limit if offset + limit < len(found) else None,
+    }
+    properties = group.get("properties") or {}
+    return render_template(
+        "groups/show.html",
+        group=group,
+        members=found[offset : offset + limit],
+        member_count=len(members),
+        member_query=member_query,
+        page=page,
+        page_sizes=MEMBER_PAGE_SIZES,
+        properties={k: json.dumps(v, ensure_ascii=False, indent=1) for k, v in properties.items()},
+        add_form=MembersForm(),
+        remove_form=MembersForm(),
+    )
+
+
+@bp.route("/<name>/add", methods=["POST"])
+def add(name):
+    require("edit_group", group=name)
+    if request.form.get("confirm"):
+        form = ConfirmForm()
+        if not form.validate_on_submit():
+            abort(400, description="This form has expired. Nothing was changed.")
+        names = _names_from_json(form.names.data)
+        create = bool(form.create_missing.data)
+        if create:
+            require("create_users")
+        result = ops.add_members(
+            service_client(), name, names, chunk_size=_chunk(), create_missing=create
+        )
+        _changed()
+        _flash_result(result, name)
+        return redirect(url_for(".show", name=name))
+
+    form = MembersForm()
+    if not form.validate_on_submit():
+        abort(400, description="This form has expired. Nothing was changed.")
+    try:
+        names = names_from(form.names.data or "", form.upload())
+    except NamesError as e:
+        flash(str(e), "error")
+        return redirect(url_for(".show", name=name))
+    if not names:
+        flash("No names were given, so nothing was changed.", "info")
+        return redirect(url_for(".show", name=name))
+    group = _load_group(name)
+    members = set(group.get("users", ()))
+    already = [n for n in names if n in members]
+    candidates = [n for n in names if n not in members]
+    hub = service_client()
+    known = hub.existing_users(candidates)
+    to_add = [n for n in candidates if n in known]
+    unknown = [n for n in candidates if n not in known]
+    if not unknown:
+        # every name checks out: no need for a second step
+        result = ops.add_members(hub, name, to_add, chunk_size=_chunk())
+        result.unchanged = already
+        _changed()
+        _flash_result(result, name)
+        return redirect(url_for(".show", name=name))
+    return render_template(
+        "groups/add_preview.html",
+        group=group,
+        to_add=to_add,
+        already=already,
+        unknown=unknown,
+        form=ConfirmForm(formdata=None, names=_names_json(to_add)),
+        create_form=ConfirmForm(formdata=None, names=_names_json(to_add + unknown)),
+    )
+
+
+@bp.route("/<name>/remove", methods=["POST"])
+def remove(name):
+    require("edit_group", group=name)
+    if request.form.get("confirm"):
+        form = ConfirmForm()
+        if not form.validate_on_submit():
+            abort(400, description="This form has expired. Nothing was changed.")
+        result = ops.remove_members(
+            service_client(), name, _names_from_json(form.names.data), chunk_size=_chunk()
+        )
+        _changed()
+        _flash_result(result, name)
+        return redirect(url_for(".show", name=name))
+
+    form = MembersForm()
+    if not form.validate_on_submit():
+        abort(400, description="This form has expired. Nothing was changed.")
+    try:
+        names = names_from(
+            "\n".join([*request.form.getlist("member"), form.names.data or ""]), form.upload()
+        )
+    except NamesError as e:
+        flash(str(e), "error")
+        return redirect(url_for(".show", name=name))
+    if not names:
+        flash("No members were chosen, so nothing was changed.", "info")
+        return redirect(url_for(".show", name=name))
+    group = _load_group(name)
+    members = set(group.get("users", ()))
+    return render_template(
+        "groups/remove_confirm.html",
+        group=group,
+        to_remove=[n for n in names if n in members],
+        not_members=[n for n in names if n not in members],
+        form=ConfirmForm(formdata=None, names=_names_json([n for n in names if n in members])),
+    )
+
+
+@bp.route("/<name>/sync", methods=["GET", "POST"])
+def sync(name):
+    require("edit_group", group=name)
+    group = _load_group(name)
+    if request.method == "POST" and request.form.get("confirm"):
+        form = ConfirmForm()
+        if not form.validate_on_submit():
+            abort(400, description="This form has expired. Nothing was changed.")
+        hub = service_client()
+        added = ops.add_members(hub, name, _names_from_json(form.names.data), chunk_size=_chunk())
+        removed = ops.remove_members(
+            hub, name, _names_from_json(form.remove.data), chunk_size=_chunk()
+        )
+        _changed()
+        flash(
+            f"Synced “{name}” to the roster. {added.summary(name)} {removed.summary(name)}",
+            "success" if added.ok and removed.ok else "warning",
+        )
+        return redirect(url_for(".show", name=name))
+
+    form = MembersForm()
+    if request.method == "POST" and form.validate_on_submit():
+        try:
+            roster = names_from(form.names.data or "", form.upload())
+        except NamesError as e:
+            form.names.errors = [str(e)]
+        else:
+            if not roster:
+                form.names.errors = [
+                    "The roster is empty. To remove every member, use the member list."
+                ]
+            else:
+                members = list(group.get("users", ()))
+                candidates = [n for n in roster if n not in set(members)]
+                diff = roster_diff(roster, members, service_client().existing_users(candidates))
+                confirm = ConfirmForm(
+                    formdata=None,
+                    names=_names_json(diff.to_add),
+                    remove=_names_json(diff.to_remove),
+                )
+                return render_template(
+                    "groups/sync_preview.html", group=group, diff=diff, form=confirm
+                )
+    elif request.method == "POST":
+        abort(400, description="This form has expired. Nothing was changed.")
+    return render_template("groups/sync.html", group=group, form=form)
+
+
+# -- properties -------------------------------------------------------------------
+
+
+def _digest(properties: dict) -> str:
+    canonical = json.dumps(properties, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _rows(properties: dict, extra: int = 3) -> list[dict]:
+    rows = []
+    for key, value in properties.items():
+        if isinstance(value, str):
+            rows.append({"key": key, "kind": "text", "value": value})
+        else:
+            rows.append(
+                {"key": key, "kind": "json", "value": json.dumps(value, ensure_ascii=False)}
+            )
+    return rows + [{"key": "", "kind": "text", "value": ""} for _ in range(extra)]
+
+
+def parse_rows(keys, kinds, values) -> tuple[dict, list[str]]:
+    """The properties a person typed: each value is text, or JSON when marked so."""
+    properties, errors = {}, []
+    for key, kind, value in zip(keys, kinds, values, strict=False):
+        key = key.strip()
+        if not key:
+            if value.strip():
+                errors.append(f"The value “{value[:40]}” has no key.")
+            continue
+        if key in properties:
+            errors.append(f"The key “{key}” appears twice.")
+            continue
+        if kind == "json":
+            try:
+                properties[key] = json.loads(value)
+            except ValueError as e:
+                errors.append(
+                    f"The value of “{key}” is not valid JSON ({e.msg} at character {e.pos + 1})."
+                    " For plain text, choose “text”."
+                )
+        else:
+            properties[key] = value
+    return properties, errors
+
+
+def property_changes(old: dict, new: dict) -> list[tuple[str, str, str | None, str | None]]:
+    """(key, what, old JSON, new JSON) for every key that differs."""
+    changes = []
+    for key in sorted(old.keys() | new.keys()):
+        before = json.dumps(old[key], ensure_ascii=False) if key in old else None
+        after = json.dumps(new[key], ensure_ascii=False) if key in new else None
+        if key not in new:
+            changes.append((key, "removed", before, None))
+        elif key not in old:
+            changes.append((key, "added", None, after))
+        elif old[key] != new[key] or type(old[key]) is not type(new[key]):
+            changes.append((key, "changed", before, after))
+    return changes
+
+
+@bp.route("/<name>/properties", methods=["GET", "POST"])
+def properties(name):
+    require("edit_group", group=name)
+    group = _load_group(name)
+    current = group.get("properties") or {}
+    form = PropertiesForm()
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            abort(400, description="This form has expired. Nothing was changed.")
+        if form.confirm.data:
+            if form.base.data != _digest(current):
+                flash(
+                    "The properties changed while you were editing them, so nothing was saved. "
+                    "Here they are as they are now.",
+                    "warning",
+                )
+                return redirect(url_for(".properties", name=name))
+            try:
+                new = json.loads(form.properties.data)
+            except ValueError:
+                new = None
+            if not isinstance(new, dict):
+                abort(400, description="The properties were damaged on the way. Nothing was saved.")
+            service_client().set_group_properties(name, new)
+            flash(f"Saved the properties of “{name}”.", "success")
+            return redirect(url_for(".show", name=name))
+        new, errors = parse_rows(
+            request.form.getlist("key"), request.form.getlist("kind"), request.form.getlist("value")
+        )
+        rows = [
+            {"key": k, "kind": t, "value": v}
+            for k, t, v in zip(
+                request.form.getlist("key"),
+                request.form.getlist("kind"),
+                request.form.getlist("value"),
+                strict=False,
+            )
+        ]
+        if errors:
+            return render_template(
+                "groups/properties.html", group=group, rows=rows, errors=errors, form=form
+            ), 400
+        changes = property_changes(current, new)
+        if not changes:
+            flash("Nothing changed, so nothing was saved.", "info")
+            return redirect(url_for(".show", name=name))
+        confirm = PropertiesForm(
+            formdata=None,
+            confirm="yes",
+            properties=json.dumps(new, ensure_ascii=False),
+            base=_digest(current),
+        )
+        return render_template(
+            "groups/properties_preview.html", group=group, changes=changes, form=confirm
+        )
+    extra = min(_int_arg("extra", 3), 50)
+    return render_template(
+        "groups/properties.html", group=group, rows=_rows(current, extra), errors=[], form=form
+    )
+
+
+# -- delete -----------------------------------------------------------------------
+
+
+@bp.route("/<name>/delete", methods=["GET", "POST"])
+def delete(name):
+    require("delete_group", group=name)
+    group = _load_group(name)
+    form = DeleteForm()
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            abort(400, description="This form has expired. Nothing was changed.")
+        service_client().delete_group(name)
+        _changed()
+        flash(
+            f"Deleted group “{name}”. Its {len(group.get('users', ()))} members"
+            " keep their accounts.",
+            "success",
+        )
+        return redirect(url_for(".index"))
+    return render_template("groups/delete.html", group=group, form=form)
