@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import time
 
-from flask import Blueprint, current_app, g, jsonify, render_template
+from flask import Blueprint, current_app, g, jsonify, render_template, url_for
 
 from . import permissions
 from .auth import can, person_client, require, service_client, service_scopes
+from .groups import visible_groups
 from .hub import HubError, HubUnreachable
 
 bp = Blueprint("main", __name__)
@@ -16,17 +17,13 @@ bp = Blueprint("main", __name__)
 @bp.route("/")
 def home():
     person, hub = g.person, person_client()
-    counts = {}
+    counts = []  # (number, one, many, link)
     if can("list_groups"):
-        if permissions.reach(person.scopes, "list_groups") == []:
-            counts["groups"] = hub.count("groups")
-        else:
-            # JupyterHub 6.1's _pagination.total counts every group, even for a
-            # filtered list:groups; a filtered list is short, so count it
-            counts["groups"] = sum(1 for _ in hub.iter_groups())
+        counts.append((len(visible_groups()), "group", "groups", url_for("groups.index")))
     if can("list_users"):
-        counts["users"] = hub.count("users")
-        counts["users with running servers"] = hub.count("users", params={"state": "active"})
+        counts.append((hub.count("users"), "user", "users", None))
+        active = hub.count("users", params={"state": "active"})
+        counts.append((active, "user with running servers", "users with running servers", None))
     abilities = []
     for name, action in permissions.ACTIONS.items():
         reach = permissions.reach(person.scopes, name, me=person.name)

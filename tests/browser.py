@@ -20,6 +20,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
+# README screenshots are rewritten only when asked (HUBDESK_UPDATE_SCREENSHOTS=1);
+# otherwise they land with the other artifacts, so a test run leaves git clean
+SCREENSHOTS = ROOT / "docs" if os.environ.get("HUBDESK_UPDATE_SCREENSHOTS") else ARTIFACTS
 TIMEOUT_MS = 15_000  # the hub's OAuth dance is several redirects; be patient, never sleep
 
 CHROMIUM_ARGS = [

@@ -11,7 +11,7 @@ def test_admin_signs_in_and_sees_home(stack, admin):
     page = admin.get(stack.url()).text
     assert "Hello, admin" in page
     assert "JupyterHub 6." in page or "JupyterHub 5." in page
-    assert re.search(r"\d+</div>\s*<div class=\"text-muted\">groups", page)
+    assert re.search(r'\d+</div>\s*<div class="text-muted"><a [^>]+>groups</a>', page)
 
 
 def test_signin_sends_state_and_pkce(stack):
@@ -138,4 +138,4 @@ def test_session_cookie_is_secure_behind_https(stack):
 
 def test_counts_are_what_a_restricted_person_may_see(stack):
     page = stack.signin("teacher").get(stack.url()).text
-    assert re.search(r'display-6">1</div>\s*<div class="text-muted">groups you may see', page)
+    assert re.search(r'display-6">1</div>\s*<div class="text-muted"><a [^>]+>group</a> visible to you', page)

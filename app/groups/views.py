@@ -49,6 +49,11 @@ def _directory():
     return current_app.extensions["hubdesk.groups"]
 
 
+def visible_groups():
+    """Every group the signed-in person may list, sorted by name."""
+    return [e for e in _directory().entries(service_client()) if can("list_groups", group=e.name)]
+
+
 def _changed() -> None:
     """After any change made here: the next list or search reads the hub again."""
     _directory().invalidate()
@@ -63,6 +68,11 @@ def _load_group(name: str) -> dict:
         if e.status == 404:
             abort(404, description=f"There is no group called “{name}”.")
         raise
+
+
+def _shown(value) -> str:
+    """A property value as a person reads it: text as it is, anything else as JSON."""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
 def _flash_result(result: ops.MembershipResult, group: str) -> None:
@@ -195,7 +205,7 @@ def show(name):
         member_query=member_query,
         page=page,
         page_sizes=MEMBER_PAGE_SIZES,
-        properties={k: json.dumps(v, ensure_ascii=False, indent=1) for k, v in properties.items()},
+        properties={k: _shown(v) for k, v in properties.items()},
         add_form=MembersForm(),
         remove_form=MembersForm(),
     )
@@ -476,9 +486,10 @@ def delete(name):
             abort(400, description="This form has expired. Nothing was changed.")
         service_client().delete_group(name)
         _changed()
+        n = len(group.get("users", ()))
+        kept = {0: "It had no members.", 1: "Its 1 member keeps their account."}
         flash(
-            f"Deleted group “{name}”. Its {len(group.get('users', ()))} members"
-            " keep their accounts.",
+            f"Deleted group “{name}”. {kept.get(n, f'Its {n} members keep their accounts.')}",
             "success",
         )
         return redirect(url_for(".index"))
