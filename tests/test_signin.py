@@ -138,4 +138,5 @@ def test_session_cookie_is_secure_behind_https(stack):
 
 def test_counts_are_what_a_restricted_person_may_see(stack):
     page = stack.signin("teacher").get(stack.url()).text
-    assert re.search(r'display-6">1</div>\s*<div class="text-muted"><a [^>]+>group</a> visible to you', page)
+    card = r'display-6">1</div>\s*<div class="text-muted"><a [^>]+>group</a> visible to you'
+    assert re.search(card, page)
