@@ -208,6 +208,17 @@ def can(action: str, **target) -> bool:
     return permissions.allowed(service_scopes(), action, **target)
 
 
+def reachable_groups(action: str) -> set[str] | None:
+    """The groups ``can(action, group=...)`` admits: ``None`` for all of them, else their names."""
+    person = permissions.group_filter(g.person.scopes, action)
+    if not permissions.ACTIONS[action].service:
+        return person
+    service = permissions.group_filter(service_scopes(), action)
+    if person is None or service is None:
+        return service if person is None else person
+    return person & service
+
+
 def require(action: str, **target) -> None:
     """Abort with 403 (and no hub call) unless ``can(action, **target)``."""
     if not can(action, **target):

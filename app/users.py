@@ -7,7 +7,7 @@ from flask_wtf import FlaskForm
 from wtforms import StringField
 
 from .auth import can, person_client, require, service_client
-from .groups import ops
+from .groups import ops, visible_groups
 from .hub import HubAPIError
 from .names import NamesError, check_group_name
 
@@ -36,13 +36,8 @@ def _load_user(name: str) -> dict:
 def show(name):
     user = _load_user(name)
     groups = sorted(user.get("groups") or (), key=str.casefold)
-    directory = current_app.extensions["hubdesk.groups"]
     # groups this person could add the user to, for the form's suggestions
-    choices = [
-        e.name
-        for e in directory.entries(service_client())
-        if e.name not in groups and can("edit_group", group=e.name)
-    ][:500]
+    choices = [e.name for e in visible_groups("edit_group") if e.name not in groups][:500]
     return render_template(
         "users/show.html", user=user, groups=groups, choices=choices, form=GroupChoiceForm()
     )
@@ -74,7 +69,7 @@ def change_groups(name):
             raise
         flash(f"There is no group called “{group}”. Nothing was changed.", "error")
         return redirect(url_for(".show", name=name))
-    current_app.extensions["hubdesk.groups"].invalidate()
+    current_app.extensions["hubdesk.groups"].note(group, result.size)
     if result.done:
         where = "to" if action == "add" else "from"
         flash(f"{result.verb.capitalize()} {name} {where} “{group}”.", "success")

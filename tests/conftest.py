@@ -75,6 +75,10 @@ class Stack:
                 (response.url, response.status_code, dict(response.headers), response.text)
             )
 
+    def groups_changed_elsewhere(self) -> None:
+        """Groups were changed behind hubdesk's back (through the API): drop its copy."""
+        self.app.extensions["hubdesk.groups"].invalidate()
+
     def session(self) -> requests.Session:
         s = requests.Session()
         s.hooks["response"].append(self.record)

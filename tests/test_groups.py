@@ -4,6 +4,7 @@ import html
 import io
 import json
 import re
+import time
 
 import pytest
 from conftest import csrf_token, unique
@@ -102,9 +103,11 @@ def many(stack):
     names = [f"{prefix}-{i:03d}" for i in range(205)]
     for name in names:
         stack.api.create_group(name)
+    stack.groups_changed_elsewhere()
     yield prefix, names
     for name in names:
         stack.api.delete_group(name)
+    stack.groups_changed_elsewhere()
 
 
 def test_search_across_more_than_one_api_page(stack, admin, many):
@@ -131,6 +134,23 @@ def test_a_teacher_lists_and_finds_only_their_group(stack):
     assert ">class-a</a>" in page and "class-b" not in page
     assert "1–1 of 1" in page
     assert ">class-a</a>" in teacher.get(stack.url("groups/?q=CLASS")).text
+
+
+def test_changes_made_elsewhere_show_up_within_the_cache_lifetime(stack, admin):
+    directory = stack.app.extensions["hubdesk.groups"]
+    admin.get(stack.url("groups/"))  # a copy exists
+    name = unique("elsewhere")
+    stack.api.create_group(name)
+    seconds, directory.seconds = directory.seconds, 0.2
+    try:
+        deadline = time.monotonic() + 10
+        while f">{name}</a>" not in admin.get(stack.url(f"groups/?q={name}")).text:
+            assert time.monotonic() < deadline, "the group never showed up"
+            time.sleep(0.1)  # polling for a state, with a deadline
+    finally:
+        directory.seconds = seconds
+        stack.api.delete_group(name)
+        stack.groups_changed_elsewhere()
 
 
 def test_a_new_group_shows_up_in_search_at_once(stack, admin):
@@ -172,6 +192,7 @@ def test_create_with_unknown_initial_members_lists_them(stack, admin, users):
     try:
         assert f"nobody-{name}" in r.text and 'data-testid="unknown"' in r.text
         assert members(stack, name) == [a]  # the known one is in
+        assert "Create the 1 missing user and add everyone" in r.text
     finally:
         stack.api.delete_group(name)
 

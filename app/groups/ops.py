@@ -25,6 +25,7 @@ class MembershipResult:
     unchanged: list[str] = field(default_factory=list)  # already members / were not members
     failed: dict[str, str] = field(default_factory=dict)  # name -> the reason, in words
     created: list[str] = field(default_factory=list)  # users created on the way
+    size: int = 0  # the group's member count afterwards, as the hub says
 
     @property
     def ok(self) -> bool:
@@ -104,6 +105,7 @@ def add_members(
     for part in chunks([n for n in todo if n not in failed], chunk_size):
         _send(hub.add_group_members, group, part, failed)
     after = set(hub.get_group(group).get("users", ()))
+    result.size = len(after)
     result.done = [n for n in todo if n in after]
     result.failed = {n: failed.get(n, "not a member afterwards") for n in todo if n not in after}
     return result
@@ -121,6 +123,7 @@ def remove_members(
     for part in chunks(todo, chunk_size):
         _send(hub.remove_group_members, group, part, failed)
     after = set(hub.get_group(group).get("users", ()))
+    result.size = len(after)
     result.done = [n for n in todo if n not in after]
     result.failed = {n: failed.get(n, "still a member afterwards") for n in todo if n in after}
     return result

@@ -22,7 +22,7 @@ from flask import (
     url_for,
 )
 
-from ..auth import can, person_client, require, service_client
+from ..auth import person_client, reachable_groups, require, service_client
 from ..hub import HubAPIError
 from ..names import NamesError, check_group_name, names_from, roster_diff
 from . import ops
@@ -49,14 +49,11 @@ def _directory():
     return current_app.extensions["hubdesk.groups"]
 
 
-def visible_groups():
-    """Every group the signed-in person may list, sorted by name."""
-    return [e for e in _directory().entries(service_client()) if can("list_groups", group=e.name)]
-
-
-def _changed() -> None:
-    """After any change made here: the next list or search reads the hub again."""
-    _directory().invalidate()
+def visible_groups(action: str = "list_groups"):
+    """Every group the signed-in person may list (or act on), sorted by name."""
+    entries = _directory().entries(service_client())
+    allowed = reachable_groups(action)
+    return entries if allowed is None else [e for e in entries if e.name in allowed]
 
 
 def _load_group(name: str) -> dict:
@@ -102,9 +99,7 @@ def index(create_form=None):
     query = request.args.get("q", "")[:255]
     limit = _int_arg("limit", 50, allowed=PAGE_SIZES)
     offset = _int_arg("offset", 0)
-    visible = [
-        e for e in _directory().entries(service_client()) if can("list_groups", group=e.name)
-    ]
+    visible = visible_groups()
     found = search(visible, query)
     rows = found[offset : offset + limit]
     page = {
@@ -155,11 +150,11 @@ def create():
         else:
             form.name.errors = [f"The hub refused: {e.message}"]
         return index(create_form=form), 400
-    _changed()
+    _directory().note(name, 0)
     flash(f"Created group “{name}”.", "success")
     known_members = [n for n in members if n not in unknown]
     if known_members:
-        _flash_result(ops.add_members(hub, name, known_members, chunk_size=_chunk()), name)
+        _flash_result(_add(hub, name, known_members), name)
     if unknown:
         # nothing added for them yet: offer the usual choices on the group page
         return render_template(
@@ -168,13 +163,25 @@ def create():
             to_add=[],
             already=known_members,
             unknown=unknown,
-            form=ConfirmForm(formdata=None, names=_names_json(unknown)),
+            form=ConfirmForm(formdata=None, names="[]"),
+            create_form=ConfirmForm(formdata=None, names=_names_json(unknown)),
         )
     return redirect(url_for(".show", name=name))
 
 
-def _chunk() -> int:
-    return current_app.config["HUBDESK"].membership_chunk
+def _add(hub, group: str, names: list[str], *, create_missing: bool = False):
+    """Add members in chunks; the group list learns the new size at once."""
+    chunk = current_app.config["HUBDESK"].membership_chunk
+    result = ops.add_members(hub, group, names, chunk_size=chunk, create_missing=create_missing)
+    _directory().note(group, result.size)
+    return result
+
+
+def _remove(hub, group: str, names: list[str]):
+    chunk = current_app.config["HUBDESK"].membership_chunk
+    result = ops.remove_members(hub, group, names, chunk_size=chunk)
+    _directory().note(group, result.size)
+    return result
 
 
 # -- one group --------------------------------------------------------------------
@@ -222,11 +229,7 @@ def add(name):
         create = bool(form.create_missing.data)
         if create:
             require("create_users")
-        result = ops.add_members(
-            service_client(), name, names, chunk_size=_chunk(), create_missing=create
-        )
-        _changed()
-        _flash_result(result, name)
+        _flash_result(_add(service_client(), name, names, create_missing=create), name)
         return redirect(url_for(".show", name=name))
 
     form = MembersForm()
@@ -250,9 +253,8 @@ def add(name):
     unknown = [n for n in candidates if n not in known]
     if not unknown:
         # every name checks out: no need for a second step
-        result = ops.add_members(hub, name, to_add, chunk_size=_chunk())
+        result = _add(hub, name, to_add)
         result.unchanged = already
-        _changed()
         _flash_result(result, name)
         return redirect(url_for(".show", name=name))
     return render_template(
@@ -273,11 +275,7 @@ def remove(name):
         form = ConfirmForm()
         if not form.validate_on_submit():
             abort(400, description="This form has expired. Nothing was changed.")
-        result = ops.remove_members(
-            service_client(), name, _names_from_json(form.names.data), chunk_size=_chunk()
-        )
-        _changed()
-        _flash_result(result, name)
+        _flash_result(_remove(service_client(), name, _names_from_json(form.names.data)), name)
         return redirect(url_for(".show", name=name))
 
     form = MembersForm()
@@ -313,11 +311,8 @@ def sync(name):
         if not form.validate_on_submit():
             abort(400, description="This form has expired. Nothing was changed.")
         hub = service_client()
-        added = ops.add_members(hub, name, _names_from_json(form.names.data), chunk_size=_chunk())
-        removed = ops.remove_members(
-            hub, name, _names_from_json(form.remove.data), chunk_size=_chunk()
-        )
-        _changed()
+        added = _add(hub, name, _names_from_json(form.names.data))
+        removed = _remove(hub, name, _names_from_json(form.remove.data))
         flash(
             f"Synced “{name}” to the roster. {added.summary(name)} {removed.summary(name)}",
             "success" if added.ok and removed.ok else "warning",
@@ -485,7 +480,7 @@ def delete(name):
         if not form.validate_on_submit():
             abort(400, description="This form has expired. Nothing was changed.")
         service_client().delete_group(name)
-        _changed()
+        _directory().forget(name)
         n = len(group.get("users", ()))
         kept = {0: "It had no members.", 1: "Its 1 member keeps their account."}
         flash(
