@@ -16,6 +16,7 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from .config import Settings
 from .groups.directory import GroupDirectory
 from .hub import HubClient, make_session
+from .servers.jobs import JobStore
 
 __version__ = "0.1.0"
 
@@ -78,16 +79,18 @@ def create_app(config: Settings | Mapping | None = None) -> Flask:
     )
 
     app.extensions["hubdesk.groups"] = GroupDirectory(settings.group_cache_seconds)
+    app.extensions["hubdesk.jobs"] = JobStore(settings.state_dir)
 
     csrf.init_app(app)
 
-    from . import auth, errors, groups, main, users
+    from . import auth, errors, groups, main, servers, users
 
     auth.init_app(app)
     errors.init_app(app)
     app.register_blueprint(main.bp)
     app.register_blueprint(groups.bp, url_prefix="/groups")
     app.register_blueprint(users.bp, url_prefix="/users")
+    app.register_blueprint(servers.bp)
 
     # JupyterHub's proxy passes the full path (/services/hubdesk/...): mount the
     # app at the service prefix so that url_for() and cookies carry it.

@@ -181,6 +181,20 @@ def person_client() -> HubClient:
     return service_client().for_token(g.person.token)
 
 
+def load_user(name: str, *, include_stopped_servers: bool = False) -> dict:
+    """The user as the signed-in person may see them (the hub applies their filters)."""
+    if not can("read_user", user=name) and not can("read_user"):
+        abort(403, description="Your hub scopes do not let you read users.")
+    try:
+        return person_client().get_user(name, include_stopped_servers=include_stopped_servers)
+    except HubAPIError as e:
+        if e.status == 404:
+            abort(404, description=f"There is no user called “{name}” that you may see.")
+        if e.status == 403:
+            abort(403, description=f"Your hub scopes do not let you see “{name}”.")
+        raise
+
+
 def service_scopes() -> frozenset:
     """The service token's own scopes: hubdesk offers nothing beyond them."""
     cache = current_app.extensions["hubdesk.service_scopes"]

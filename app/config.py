@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import logging
 import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
+
+from .profiles import ProfileError
+from .profiles import load as load_profiles
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +99,9 @@ class Settings:
     session_hours: float = 8.0
     group_cache_seconds: float = 30.0
     membership_chunk: int = 500
+    profiles: tuple = ()  # app.profiles.Profile, from HUBDESK_PROFILES
+    bulk_concurrency: int = 5
+    state_dir: str = ""
     secure_cookies: str = "auto"  # auto: Secure when the request came over https
     log_level: str = "INFO"
 
@@ -159,6 +166,17 @@ class Settings:
                 f"HUBDESK_LOG_LEVEL={level!r}: expected DEBUG, INFO, WARNING or ERROR"
             )
 
+        profiles = ()
+        if env.get("HUBDESK_PROFILES", "").strip():
+            try:
+                profiles = tuple(load_profiles(env["HUBDESK_PROFILES"].strip()))
+            except ProfileError as e:
+                raise ConfigError(f"HUBDESK_PROFILES: {e}") from None
+
+        state_dir = env.get("HUBDESK_STATE_DIR", "").strip() or os.path.join(
+            tempfile.gettempdir(), f"hubdesk-{name}"
+        )
+
         return cls(
             api_url=api_url,
             api_token=token,
@@ -178,6 +196,9 @@ class Settings:
             session_hours=_number(env, "HUBDESK_SESSION_HOURS", 8.0, minimum=0.1),
             group_cache_seconds=_number(env, "HUBDESK_GROUP_CACHE_SECONDS", 30.0),
             membership_chunk=_number(env, "HUBDESK_MEMBERSHIP_CHUNK", 500, kind=int, minimum=1),
+            profiles=profiles,
+            bulk_concurrency=_number(env, "HUBDESK_BULK_CONCURRENCY", 5, kind=int, minimum=1),
+            state_dir=state_dir,
             secure_cookies=secure,
             log_level=level,
         )

@@ -19,6 +19,7 @@ import requests
 
 from .devhub import (
     OAUTH_CLIENT_ALLOWED_SCOPES,
+    PROFILES_FILE,
     SERVICE_NAME,
     LocalHub,
     free_port,
@@ -51,6 +52,7 @@ def build_hub(root: Path, port: int) -> LocalHub:
             "class-b": {"users": STUDENTS_B, "properties": {}},
         },
         roles=hub_roles(helpdesk=["helpdesk"], teacher=["teacher"]),
+        named_server_limit_per_user=5,
         services=[
             {
                 "name": SERVICE_NAME,
@@ -66,6 +68,8 @@ def build_hub(root: Path, port: int) -> LocalHub:
                 "environment": {
                     "HUBDESK_SECRET_KEY": secrets.token_hex(32),
                     "HUBDESK_WORKERS": "2",
+                    "HUBDESK_PROFILES": str(PROFILES_FILE),
+                    "HUBDESK_STATE_DIR": str(root / "hubdesk-state"),
                 },
                 "oauth_no_confirm": True,
                 "oauth_client_allowed_scopes": OAUTH_CLIENT_ALLOWED_SCOPES,

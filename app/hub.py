@@ -11,6 +11,7 @@ URL, a log line or an exception message.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Iterable, Iterator
@@ -304,8 +305,67 @@ class HubClient:
     def list_users(self, *, offset: int = 0, limit: int = 50, **filters) -> Page:
         return self.page("users", offset=offset, limit=limit, params=filters)
 
-    def get_user(self, name: str) -> dict:
-        return self.get_json("users", name)
+    def get_user(self, name: str, *, include_stopped_servers: bool = False) -> dict:
+        params = {"include_stopped_servers": "1"} if include_stopped_servers else None
+        return self.get_json("users", name, params=params)
+
+    def iter_users(self, **filters) -> Iterator[dict]:
+        return self.iter_items("users", params=filters)
+
+    # -- servers ----------------------------------------------------------------
+
+    @staticmethod
+    def _server_path(user: str, server: str) -> tuple[str, ...]:
+        # the default server ("") has its own endpoint
+        return ("users", user, "servers", server) if server else ("users", user, "server")
+
+    def start_server(self, user: str, server: str = "", user_options: dict | None = None) -> int:
+        """Start a server: 201 when ready, 202 while it comes up.
+
+        The body is the user_options, flat: what JupyterHub 5.x and 6.x both take.
+        """
+        response = self.request("POST", *self._server_path(user, server), json=user_options or None)
+        return response.status_code
+
+    def stop_server(self, user: str, server: str = "", *, remove: bool = False) -> int:
+        """Stop a server (204, or 202 while stopping); ``remove`` also deletes a named one."""
+        body = {"remove": True} if remove else None
+        return self.request("DELETE", *self._server_path(user, server), json=body).status_code
+
+    def progress(self, user: str, server: str = "", *, seconds: float = 600) -> Iterator[dict]:
+        """The hub's spawn progress events (``text/event-stream``), as dicts, as they come.
+
+        Ends with an event holding ``ready`` or ``failed``, or when the hub closes the
+        stream, or after ``seconds``. 400 (HubAPIError) when the server is not starting.
+        """
+        path = "/" + "/".join(map(_quote, [*self._server_path(user, server), "progress"]))
+        deadline = time.monotonic() + seconds
+        try:
+            with self.session.get(
+                self.api_url + path,
+                headers={"Authorization": f"token {self._token}", "Accept": "text/event-stream"},
+                stream=True,
+                timeout=(self.timeout[0], 60),  # the hub sends a keep-alive line every few s
+                verify=self.verify,
+                allow_redirects=False,
+            ) as response:
+                if response.status_code >= 400:
+                    raise HubAPIError(
+                        response.status_code, _error_message(response), method="GET", path=path
+                    )
+                for line in response.iter_lines(decode_unicode=True):
+                    if line and line.startswith("data:"):
+                        try:
+                            event = json.loads(line[5:])
+                        except ValueError:
+                            continue
+                        yield event
+                        if event.get("ready") or event.get("failed"):
+                            return
+                    if time.monotonic() > deadline:
+                        return
+        except requests.RequestException:
+            raise HubUnreachable("the progress stream broke off") from None
 
     def create_users(self, names: list[str]) -> list[dict]:
         """Create users in one call (201); 409 if one exists, 400 for an invalid name."""

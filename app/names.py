@@ -178,6 +178,30 @@ def check_group_name(name: str) -> str:
     return name
 
 
+SERVER_NAME_RULES = (
+    "1–30 characters: lowercase letters, digits and single hyphens, "
+    "starting with a letter and ending with a letter or digit"
+)
+_SERVER_NAME = re.compile(r"[a-z](?:[a-z0-9]|-(?=[a-z0-9])){0,29}")
+
+
+def check_server_name(name: str, *, hub_major: int = 6) -> str:
+    """A named server's name as the hub will take it, or :class:`NamesError`.
+
+    JupyterHub 6 takes only "safe slugs" for new servers (``SERVER_NAME_RULES``);
+    5.x took anything without ``/``.
+    """
+    name = name.strip()
+    if not name:
+        raise NamesError("A server name cannot be empty.")
+    if hub_major >= 6:
+        if not _SERVER_NAME.fullmatch(name):
+            raise NamesError(f"“{name}” is not a valid server name: use {SERVER_NAME_RULES}.")
+    elif "/" in name or any(unicodedata.category(char) == "Cc" for char in name):
+        raise NamesError("A server name cannot contain “/” or control characters.")
+    return name
+
+
 def chunks(items: list, size: int) -> list[list]:
     """Consecutive parts of at most ``size`` items, for sending big membership changes in parts."""
     if size < 1:

@@ -40,6 +40,9 @@ ACTIONS: dict[str, Action] = {
     # start:servers is new in JupyterHub 6; on 5.x only `servers` lets you start
     "start_server": Action(("start:servers", "servers"), "server", "start servers"),
     "stop_server": Action(("delete:servers",), "server", "stop and remove servers"),
+    "raw_user_options": Action(
+        ("admin:servers",), "hub", "start servers with user_options of your own (JSON)"
+    ),
     "admin_status": Action(("admin-ui",), "hub", "see hubdesk's status page", service=False),
 }
 

@@ -1,4 +1,4 @@
-"""Users: one user's page (their groups; their servers come with the servers area)."""
+"""Users: the list with search, and one user's page (their servers and their groups)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,12 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_wtf import FlaskForm
 from wtforms import StringField
 
-from .auth import can, person_client, require, service_client
+from .auth import load_user, person_client, require, service_client
 from .groups import ops, visible_groups
 from .hub import HubAPIError
 from .names import NamesError, check_group_name
+from .servers.model import servers_of
+from .servers.views import StartForm, profile_choices
 
 bp = Blueprint("users", __name__)
 
@@ -18,28 +20,67 @@ class GroupChoiceForm(FlaskForm):
     group = StringField("Group")
 
 
-def _load_user(name: str) -> dict:
-    """The user as the signed-in person may see them (the hub applies their filters)."""
-    if not can("read_user", user=name) and not can("read_user"):
-        abort(403, description="Your hub scopes do not let you read users.")
+PAGE_SIZES = (25, 50, 100, 200)
+STATES = {"": "all users", "active": "with a running server", "inactive": "with no running server"}
+
+
+@bp.route("/")
+def index():
+    require("list_users")
+    query = request.args.get("q", "")[:255].strip()
+    state = request.args.get("state", "")
+    state = state if state in STATES else ""
     try:
-        return person_client().get_user(name)
-    except HubAPIError as e:
-        if e.status == 404:
-            abort(404, description=f"There is no user called “{name}” that you may see.")
-        if e.status == 403:
-            abort(403, description=f"Your hub scopes do not let you see “{name}”.")
-        raise
+        limit = int(request.args.get("limit", 50))
+        offset = max(0, int(request.args.get("offset", 0)))
+    except ValueError:
+        limit, offset = 50, 0
+    limit = limit if limit in PAGE_SIZES else 50
+    filters = {"sort": "name", "include_stopped_servers": "1"}
+    if query:
+        filters["name_filter"] = query
+    if state:
+        filters["state"] = state
+    page = person_client().list_users(offset=offset, limit=limit, **filters)
+    profiles = current_app.config["HUBDESK"].profiles
+    rows = [(u, servers_of(u, profiles)) for u in page.items]
+    return render_template(
+        "users/index.html",
+        rows=rows,
+        query=query,
+        state=state,
+        states=STATES,
+        page={
+            "offset": offset,
+            "limit": limit,
+            "total": page.total or 0,
+            "prev": max(0, offset - limit) if offset > 0 else None,
+            "next": page.next_offset,
+        },
+        page_sizes=PAGE_SIZES,
+    )
 
 
 @bp.route("/<name>")
 def show(name):
-    user = _load_user(name)
+    user = load_user(name, include_stopped_servers=True)
     groups = sorted(user.get("groups") or (), key=str.casefold)
     # groups this person could add the user to, for the form's suggestions
     choices = [e.name for e in visible_groups("edit_group") if e.name not in groups][:500]
+    start_form = StartForm()
+    start_form.profile.choices = profile_choices()
+    default = next((p.slug for p in current_app.config["HUBDESK"].profiles if p.default), None)
+    if default:
+        start_form.profile.data = default
     return render_template(
-        "users/show.html", user=user, groups=groups, choices=choices, form=GroupChoiceForm()
+        "users/show.html",
+        user=user,
+        groups=groups,
+        choices=choices,
+        form=GroupChoiceForm(),
+        servers=servers_of(user, current_app.config["HUBDESK"].profiles),
+        start_form=start_form,
+        target_groups=user.get("groups") or (),
     )
 
 
@@ -57,7 +98,7 @@ def change_groups(name):
         flash(str(e), "error")
         return redirect(url_for(".show", name=name))
     require("edit_group", group=group)
-    _load_user(name)
+    load_user(name)
     hub = service_client()
     try:
         if action == "add":

@@ -22,10 +22,18 @@ import requests
 from werkzeug.serving import make_server
 
 from app import create_app
-from app.devhub import OAUTH_CLIENT_ALLOWED_SCOPES, SERVICE_NAME, LocalHub, free_port, hub_roles
+from app.devhub import (
+    OAUTH_CLIENT_ALLOWED_SCOPES,
+    PROFILES_FILE,
+    SERVICE_NAME,
+    LocalHub,
+    free_port,
+    hub_roles,
+)
 from app.hub import HubClient
 
 PREFIX = f"/services/{SERVICE_NAME}/"
+NAMED_SERVER_LIMIT = 3
 USERS = {
     "admin": {"admin": True},
     "helpdesk": {},
@@ -135,6 +143,7 @@ def stack(tmp_path_factory):
             "class-b": {"users": ["outsider"], "properties": {}},
         },
         roles=hub_roles(helpdesk=["helpdesk"], teacher=["teacher"]),
+        named_server_limit_per_user=NAMED_SERVER_LIMIT,
         services=[
             {
                 "name": SERVICE_NAME,
@@ -150,7 +159,14 @@ def stack(tmp_path_factory):
     logging.getLogger().addHandler(recorder)
 
     # small chunks, so that tests of bulk changes cross chunk boundaries cheaply
-    env = settings_env(hub, token, secret_key, HUBDESK_MEMBERSHIP_CHUNK="40")
+    env = settings_env(
+        hub,
+        token,
+        secret_key,
+        HUBDESK_MEMBERSHIP_CHUNK="40",
+        HUBDESK_PROFILES=str(PROFILES_FILE),  # small, large, slow (3 s), broken (always fails)
+        HUBDESK_STATE_DIR=str(root / "hubdesk-state"),
+    )
     app = create_app(env)
     # start hubdesk first: the hub waits for its external services at start-up
     server = make_server("127.0.0.1", service_port, app, threaded=True)

@@ -23,6 +23,7 @@ from pathlib import Path
 import requests
 
 CONFIG_FILE = Path(__file__).with_name("jupyterhub_config.py")
+PROFILES_FILE = Path(__file__).with_name("profiles.yaml")
 SERVICE_NAME = "hubdesk"
 
 # What the service token may do: every hubdesk feature (see app.permissions.FEATURES).

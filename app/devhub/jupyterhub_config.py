@@ -4,9 +4,12 @@
 # file named by HUBDESK_DEVHUB_SETTINGS, written by app.devhub.write_settings().
 # Loopback only, DummyAuthenticator, named servers on, and the mock single-user
 # server that ships inside the jupyterhub wheel, so spawns are real and fast.
+import asyncio
 import json
 import os
 import sys
+
+from jupyterhub.spawner import SimpleLocalProcessSpawner
 
 c = get_config()  # noqa: F821 (provided by JupyterHub when it loads this file)
 
@@ -33,9 +36,33 @@ c.DummyAuthenticator.password = s["password"]
 c.Authenticator.allowed_users = set(s["users"])
 c.Authenticator.admin_users = set(s["admin_users"])
 
+
+class DemoSpawner(SimpleLocalProcessSpawner):
+    """The mock single-user server, with two demo profiles: "slow" and "broken"."""
+
+    async def start(self):
+        profile = (self.user_options or {}).get("profile")
+        self._demo_progress = 0
+        if profile == "broken":
+            raise RuntimeError("the “broken” demo profile never starts")
+        if profile == "slow":
+            for step in range(1, 4):
+                self._demo_progress = step
+                await asyncio.sleep(1)
+        return await super().start()
+
+    async def progress(self):
+        if (self.user_options or {}).get("profile") != "slow":
+            return
+        for step in range(1, 4):
+            while getattr(self, "_demo_progress", 0) < step:
+                await asyncio.sleep(0.1)
+            yield {"progress": 20 * step, "message": f"Preparing the demo server, step {step} of 3"}
+
+
 c.JupyterHub.allow_named_servers = True
 c.JupyterHub.named_server_limit_per_user = s.get("named_server_limit_per_user", 0)
-c.JupyterHub.spawner_class = "simple"
+c.JupyterHub.spawner_class = DemoSpawner
 c.SimpleLocalProcessSpawner.home_dir_template = os.path.join(s["root"], "home", "{username}")
 c.Spawner.cmd = [sys.executable, "-m", "jupyterhub.tests.mocksu"]
 c.Spawner.environment = {"HUBDESK_DEVHUB": s["marker"]}  # see LocalHub.stop()

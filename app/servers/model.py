@@ -1,0 +1,80 @@
+"""Reading the hub's server models (pure logic): state, profile, idle time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from ..profiles import Profile, profile_for
+
+STATES = ("running", "starting", "stopping", "stopped")
+
+
+def parse_time(value: str | None) -> datetime | None:
+    """The hub's ISO 8601 timestamps ("2026-11-26T00:59:37.842305Z")."""
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def state_of(server: dict) -> str:
+    """running / starting / stopping / stopped, from a server model."""
+    pending = server.get("pending")
+    if pending == "spawn":
+        return "starting"
+    if pending == "stop":
+        return "stopping"
+    if server.get("ready"):
+        return "running"
+    return "starting" if pending else "stopped"
+
+
+@dataclass
+class Server:
+    """One of a user's servers, as hubdesk shows it."""
+
+    user: str
+    name: str  # "" for the default server
+    state: str
+    profile: Profile | None
+    user_options: dict
+    started: datetime | None
+    last_activity: datetime | None
+    url: str
+
+    @property
+    def label(self) -> str:
+        return self.name or "default server"
+
+    @property
+    def active(self) -> bool:
+        return self.state != "stopped"
+
+    def idle_hours(self, now: datetime | None = None) -> float | None:
+        if self.last_activity is None:
+            return None
+        now = now or datetime.now(UTC)
+        return (now - self.last_activity).total_seconds() / 3600
+
+
+def servers_of(user: dict, profiles=()) -> list[Server]:
+    """A user's servers, the default one first, then by name."""
+    found = []
+    for name, model in (user.get("servers") or {}).items():
+        options = model.get("user_options") or {}
+        found.append(
+            Server(
+                user=user["name"],
+                name=name,
+                state=state_of(model),
+                profile=profile_for(list(profiles), options),
+                user_options=options,
+                started=parse_time(model.get("started")),
+                last_activity=parse_time(model.get("last_activity")),
+                url=model.get("url") or "",
+            )
+        )
+    return sorted(found, key=lambda s: (s.name != "", s.name))

@@ -1,0 +1,467 @@
+"""Pages and actions for servers: one user's, all running ones, a whole group's.
+
+Every action is checked with ``require()`` for that user and server (the
+user's groups resolve ``!group=`` filters), then sent with the service token.
+The default server has URLs of its own (``users/<u>/server/...``), as in the
+hub's API.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, SelectField, StringField, TextAreaField
+
+from ..auth import can, load_user, person_client, require, service_client, service_scopes
+from ..hub import HubAPIError, HubUnreachable
+from ..names import SERVER_NAME_RULES, NamesError, check_server_name
+from .jobs import OUTCOMES, GroupJob, JobStore, explain
+from .model import Server, servers_of, state_of
+
+bp = Blueprint("servers", __name__)
+
+PAGE_SIZES = (25, 50, 100, 200)
+RAW = "__raw__"  # the profile choice "my own user_options"
+
+
+class StartForm(FlaskForm):
+    server = StringField(
+        "Server name", description=f"Empty for the default server; else {SERVER_NAME_RULES}."
+    )
+    profile = SelectField("Profile", choices=[], validate_choice=False)
+    options = TextAreaField("user_options (JSON)", description='For example {"profile": "small"}')
+
+
+class ActionForm(FlaskForm):
+    """A button: the form brings the CSRF token."""
+
+    confirm = HiddenField()
+    servers = HiddenField()
+
+
+class GroupServersForm(FlaskForm):
+    action = HiddenField()
+    server = StringField("Server name", description=SERVER_NAME_RULES)
+    profile = SelectField("Profile", choices=[], validate_choice=False)
+    options = TextAreaField("user_options (JSON)", description='For example {"profile": "small"}')
+    confirm = HiddenField()
+
+
+def _settings():
+    return current_app.config["HUBDESK"]
+
+
+def _profiles():
+    return list(_settings().profiles)
+
+
+def _jobs() -> JobStore:
+    return current_app.extensions["hubdesk.jobs"]
+
+
+def hub_major() -> int:
+    """The hub's major version (5 or 6), asked once per process."""
+    major = current_app.extensions.get("hubdesk.hub_major")
+    if major is None:
+        try:
+            major = int(service_client().version().split(".")[0])
+        except ValueError:
+            major = 6
+        current_app.extensions["hubdesk.hub_major"] = major
+    return major
+
+
+def profile_choices(with_keep: bool = False):
+    choices = [("", "Keep its previous options")] if with_keep else []
+    choices += [(p.slug, p.display_name) for p in _profiles()]
+    if not _profiles():
+        choices.append(("", "No profile (the spawner's defaults)"))
+    if can("raw_user_options"):
+        choices.append((RAW, "My own user_options (JSON)"))
+    return choices
+
+
+def _chosen_options(form, previous: dict | None):
+    """The user_options to start with: a profile's, raw JSON, or the previous ones."""
+    choice = form.profile.data or ""
+    if choice == RAW:
+        require("raw_user_options")
+        try:
+            options = json.loads(form.options.data or "{}")
+        except ValueError as e:
+            raise NamesError(
+                f"The user_options are not valid JSON ({e.msg} at character {e.pos + 1})."
+            ) from None
+        if not isinstance(options, dict):
+            raise NamesError('The user_options must be a JSON object, like {"profile": "small"}.')
+        return options
+    if choice:
+        profile = next((p for p in _profiles() if p.slug == choice), None)
+        if profile is None:
+            raise NamesError(f"There is no profile “{choice}”.")
+        return profile.user_options
+    return previous or None
+
+
+def _target(user: str, server: str):
+    """The user, their server (or None) and the permission target for it."""
+    model = load_user(user)
+    target = {"user": user, "server": server, "user_groups": model.get("groups") or ()}
+    return model, (model.get("servers") or {}).get(server), target
+
+
+def _back(user: str):
+    return redirect(url_for("users.show", name=user))
+
+
+# -- one user's servers ---------------------------------------------------------------
+
+
+@bp.route("/users/<user>/servers", methods=["POST"])
+def start(user):
+    form = StartForm()
+    form.profile.choices = profile_choices(with_keep=True)
+    if not form.validate_on_submit():
+        abort(400, description="This form has expired. Nothing was changed.")
+    try:
+        server = (form.server.data or "").strip()
+        if server:
+            server = check_server_name(server, hub_major=hub_major())
+    except NamesError as e:
+        flash(str(e), "error")
+        return _back(user)
+    model, current, target = _target(user, server)
+    require("start_server", **target)
+    try:
+        options = _chosen_options(form, (current or {}).get("user_options"))
+    except NamesError as e:
+        flash(str(e), "error")
+        return _back(user)
+    label = f"“{server}”" if server else "the default server"
+    try:
+        status = service_client().start_server(user, server, options)
+    except HubAPIError as e:
+        flash(f"Could not start {label} for {user}: {explain(e, user, server)[1]}.", "error")
+        return _back(user)
+    if status == 201:
+        flash(f"{label[0].upper()}{label[1:]} of {user} is running.", "success")
+    return redirect(url_for(".progress", user=user, server=server))
+
+
+@bp.route("/users/<user>/server/stop", methods=["POST"], defaults={"server": ""})
+@bp.route("/users/<user>/servers/<server>/stop", methods=["POST"])
+def stop(user, server):
+    form = ActionForm()
+    if not form.validate_on_submit():
+        abort(400, description="This form has expired. Nothing was changed.")
+    _, current, target = _target(user, server)
+    require("stop_server", **target)
+    label = f"“{server}”" if server else "The default server"
+    if current is None or state_of(current) == "stopped":
+        flash(f"{label} of {user} is not running; nothing changed.", "info")
+        return _back(user)
+    try:
+        status = service_client().stop_server(user, server)
+    except HubAPIError as e:
+        flash(f"Could not stop {label} of {user}: {explain(e, user, server)[1]}.", "error")
+        return _back(user)
+    if status == 202:
+        flash(f"{label} of {user} is stopping; it can take a moment.", "info")
+    else:
+        flash(f"Stopped {label} of {user}.", "success")
+    return _back(user)
+
+
+@bp.route("/users/<user>/servers/<server>/remove", methods=["GET", "POST"])
+def remove(user, server):
+    _, current, target = _target(user, server)
+    require("stop_server", **target)
+    if current is None:
+        abort(404, description=f"{user} has no server called “{server}”.")
+    form = ActionForm()
+    if request.method == "GET":
+        return render_template(
+            "servers/remove.html", user=user, server=server, state=state_of(current), form=form
+        )
+    if not form.validate_on_submit():
+        abort(400, description="This form has expired. Nothing was changed.")
+    try:
+        status = service_client().stop_server(user, server, remove=True)
+    except HubAPIError as e:
+        flash(f"Could not remove “{server}” of {user}: {explain(e, user, server)[1]}.", "error")
+        return _back(user)
+    if status == 202:
+        flash(f"“{server}” of {user} is stopping and will then be removed.", "info")
+    else:
+        flash(f"Removed “{server}” of {user}.", "success")
+    return _back(user)
+
+
+# -- watching a spawn -----------------------------------------------------------------
+
+
+@bp.route("/users/<user>/server/progress", defaults={"server": ""})
+@bp.route("/users/<user>/servers/<server>/progress")
+def progress(user, server):
+    _, current, target = _target(user, server)
+    require("read_servers", **target)
+    if current is None:
+        abort(404, description=f"{user} has no server called “{server or 'default'}”.")
+    model = servers_of({"name": user, "servers": {server: current}}, _profiles())[0]
+    return render_template("servers/progress.html", server=model, open_url=_open_url(model))
+
+
+@bp.route("/users/<user>/server/progress/events", defaults={"server": ""})
+@bp.route("/users/<user>/servers/<server>/progress/events")
+def progress_events(user, server):
+    """The hub's progress stream, passed on (read server-side with the person's token)."""
+    _, _, target = _target(user, server)
+    require("read_servers", **target)
+    hub = person_client()
+
+    def final_state():
+        current = (hub.get_user(user).get("servers") or {}).get(server)
+        state = state_of(current) if current else "stopped"
+        if state == "running":
+            url = _open_url(servers_of({"name": user, "servers": {server: current}})[0])
+            return {"progress": 100, "ready": True, "message": "The server is running.", "url": url}
+        return {"progress": 100, "failed": True, "message": f"The server is {state}."}
+
+    def events():
+        try:
+            for event in hub.progress(user, server, seconds=_settings().read_timeout * 20):
+                if event.get("ready"):
+                    event = dict(event, url=_open_url_path(event.get("url", "")))
+                event.pop("html_message", None)  # plain text only: the page shows it as text
+                yield f"data: {json.dumps(event)}\n\n"
+        except HubAPIError as e:
+            if e.status != 400:  # 400: not starting (any more): say how it is
+                raise
+            yield f"data: {json.dumps(final_state())}\n\n"
+        except HubUnreachable as e:
+            event = {"failed": True, "message": f"hubdesk lost contact with the hub ({e.reason})."}
+            yield f"data: {json.dumps(event)}\n\n"
+
+    return Response(
+        stream_with_context(events()),
+        mimetype="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+def _open_url_path(path: str) -> str:
+    return f"{_settings().hub_host}{path}" if path.startswith("/") else path
+
+
+def _open_url(server: Server) -> str:
+    return _open_url_path(server.url) if server.url else ""
+
+
+# -- all running servers -----------------------------------------------------------------
+
+
+def _int_arg(name: str, default: int, *, allowed=None) -> int:
+    try:
+        value = int(request.args.get(name, default))
+    except ValueError:
+        return default
+    if allowed is not None and value not in allowed:
+        return default
+    return max(0, value)
+
+
+def _idle_arg() -> float | None:
+    try:
+        hours = float(request.args.get("idle", ""))
+    except ValueError:
+        return None
+    return hours if 0 <= hours <= 24 * 365 else None
+
+
+@bp.route("/servers/")
+def running():
+    require("list_users")
+    limit = _int_arg("limit", 50, allowed=PAGE_SIZES)
+    offset = _int_arg("offset", 0)
+    newest_first = request.args.get("sort") == "recent"
+    idle = _idle_arg()
+    page = person_client().list_users(
+        offset=offset,
+        limit=limit,
+        state="active",
+        sort="-last_activity" if newest_first else "last_activity",
+    )
+    now = datetime.now(UTC)
+    rows = [s for u in page.items for s in servers_of(u, _profiles()) if s.active]
+    if idle is not None:
+        rows = [s for s in rows if (s.idle_hours(now) or 0) >= idle]
+    rows.sort(key=lambda s: s.last_activity or now, reverse=newest_first)
+    return render_template(
+        "servers/running.html",
+        rows=rows,
+        page={
+            "offset": offset,
+            "limit": limit,
+            "total": page.total or 0,
+            "prev": max(0, offset - limit) if offset > 0 else None,
+            "next": page.next_offset,
+        },
+        page_sizes=PAGE_SIZES,
+        idle=idle,
+        newest_first=newest_first,
+        now=now,
+        form=ActionForm(),
+    )
+
+
+@bp.route("/servers/stop", methods=["POST"])
+def stop_many():
+    form = ActionForm()
+    if not form.validate_on_submit():
+        abort(400, description="This form has expired. Nothing was changed.")
+    if form.confirm.data:
+        try:
+            chosen = json.loads(form.servers.data or "[]")
+        except ValueError:
+            abort(
+                400, description="The list of servers was damaged on the way. Nothing was changed."
+            )
+    else:
+        chosen = [s.partition("/")[::2] for s in request.form.getlist("server")]
+    chosen = [(u, s) for u, s in chosen if isinstance(u, str) and isinstance(s, str) and u][:500]
+    if not chosen:
+        flash("No servers were chosen, so nothing was changed.", "info")
+        return redirect(url_for(".running"))
+    if not form.confirm.data:
+        return render_template(
+            "servers/stop_confirm.html",
+            chosen=chosen,
+            form=ActionForm(formdata=None, confirm="yes", servers=json.dumps(chosen)),
+        )
+    hub, done, failed = service_client(), [], []
+    for user, server in chosen:
+        label = f"{user}/{server}" if server else f"{user} (default)"
+        try:
+            model = hub.get_user(user)
+            if not can(
+                "stop_server", user=user, server=server, user_groups=model.get("groups") or ()
+            ):
+                failed.append(f"{label}: not allowed")
+                continue
+            hub.stop_server(user, server)
+            done.append(label)
+        except HubAPIError as e:
+            failed.append(f"{label}: {explain(e, user, server)[1]}")
+    message = f"Stopped (or stopping) {len(done)} server{'' if len(done) == 1 else 's'}."
+    if failed:
+        message += f" Not stopped: {'; '.join(failed[:25])}" + (" …" if len(failed) > 25 else "")
+    flash(message, "warning" if failed else "success")
+    return redirect(url_for(".running"))
+
+
+# -- a whole group -------------------------------------------------------------------------
+
+
+def _group_members(group: str) -> list[str]:
+    require("read_group", group=group)
+    try:
+        return sorted(person_client().get_group(group).get("users", ()), key=str.casefold)
+    except HubAPIError as e:
+        if e.status == 404:
+            abort(404, description=f"There is no group called “{group}”.")
+        raise
+
+
+@bp.route("/groups/<group>/servers", methods=["GET", "POST"])
+def group_servers(group):
+    members = _group_members(group)
+    may_start = can("start_server")
+    may_stop = can("stop_server")
+    if not (may_start or may_stop):
+        require("start_server")  # says why
+    form = GroupServersForm()
+    form.profile.choices = profile_choices()
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            abort(400, description="This form has expired. Nothing was changed.")
+        action = form.action.data
+        if action not in ("start", "stop"):
+            abort(400, description="Choose whether to start or to stop servers.")
+        require("start_server" if action == "start" else "stop_server")
+        server = (form.server.data or "").strip()
+        try:
+            if server or action == "start":
+                server = check_server_name(server, hub_major=hub_major()) if server else ""
+            options = _chosen_options(form, None) if action == "start" else None
+        except NamesError as e:
+            flash(str(e), "error")
+            return redirect(url_for(".group_servers", group=group))
+        if not members:
+            flash(f"“{group}” has no members, so nothing was done.", "info")
+            return redirect(url_for(".group_servers", group=group))
+        profile = next((p for p in _profiles() if p.slug == form.profile.data), None)
+        if not form.confirm.data:
+            return render_template(
+                "servers/group_confirm.html",
+                group=group,
+                members=members,
+                action=action,
+                server=server,
+                profile=profile,
+                options=options,
+                form=form,
+            )
+        record = {
+            "kind": action,
+            "group": group,
+            "server": server if (server or action == "start") else None,
+            "user_options": options,
+            "profile": profile.display_name if profile else None,
+            "by": g.person.name,
+            "items": {m: {"outcome": "waiting", "words": ""} for m in members},
+        }
+        job_id = _jobs().create(record)
+        GroupJob(
+            _jobs(),
+            service_client(),
+            concurrency=_settings().bulk_concurrency,
+            person_scopes=g.person.scopes,
+            service_scopes=service_scopes(),
+        ).launch(job_id, members)
+        return redirect(url_for(".group_job", group=group, job=job_id))
+    return render_template(
+        "servers/group.html",
+        group=group,
+        members=members,
+        form=form,
+        may_start=may_start,
+        may_stop=may_stop,
+        jobs=_jobs().recent(group),
+    )
+
+
+@bp.route("/groups/<group>/servers/jobs/<job>")
+def group_job(group, job):
+    require("read_group", group=group)
+    record = _jobs().get(job)
+    if record is None or record.get("group") != group:
+        abort(404, description="There is no such group action (it may have been cleaned up).")
+    counts = {}
+    for item in record["items"].values():
+        counts[item["outcome"]] = counts.get(item["outcome"], 0) + 1
+    return render_template("servers/group_job.html", job=record, counts=counts, outcomes=OUTCOMES)

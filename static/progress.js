@@ -1,0 +1,57 @@
+// Live spawn progress: reads hubdesk's copy of the hub's progress stream
+// (server-sent events) and shows a bar, the messages, and the outcome.
+// Without JavaScript the page reloads itself instead (a <noscript> refresh).
+(() => {
+  const box = document.getElementById("progress");
+  if (!box || box.dataset.state !== "starting" || !window.EventSource) return;
+  const bar = box.querySelector(".progress-bar");
+  const meter = box.querySelector("[role=progressbar]");
+  const list = box.querySelector("[data-testid=events]");
+  const outcome = box.querySelector("[data-testid=outcome]");
+  const source = new EventSource(box.dataset.events);
+
+  const finish = (kind, build) => {
+    source.close();
+    bar.classList.remove("progress-bar-animated", "progress-bar-striped");
+    bar.classList.add(kind === "success" ? "bg-success" : "bg-danger");
+    outcome.replaceChildren();
+    const alert = document.createElement("div");
+    alert.className = `alert alert-${kind}`;
+    build(alert);
+    outcome.append(alert);
+    box.dataset.state = kind === "success" ? "running" : "failed";
+  };
+
+  source.onmessage = (message) => {
+    let event;
+    try { event = JSON.parse(message.data); } catch { return; }
+    if (typeof event.progress === "number") {
+      bar.style.width = `${Math.max(5, event.progress)}%`;
+      meter.setAttribute("aria-valuenow", String(event.progress));
+    }
+    if (event.message) {
+      const item = document.createElement("li");
+      item.textContent = event.message; // text, never HTML
+      list.append(item);
+    }
+    if (event.ready) {
+      finish("success", (alert) => {
+        alert.append("Ready — ");
+        const link = document.createElement("a");
+        link.href = event.url || "#";
+        link.target = "_blank";
+        link.rel = "noopener";
+        link.textContent = "open the server";
+        alert.append(link);
+      });
+    } else if (event.failed) {
+      finish("danger", (alert) => { alert.textContent = event.message || "The spawn failed."; });
+    }
+  };
+  source.onerror = () => {
+    if (box.dataset.state === "starting") {
+      source.close();
+      window.setTimeout(() => window.location.reload(), 2000); // fall back to the page's own state
+    }
+  };
+})();
