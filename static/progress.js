@@ -3,7 +3,9 @@
 // Without JavaScript the page reloads itself instead (a <noscript> refresh).
 (() => {
   const box = document.getElementById("progress");
-  if (!box || box.dataset.state !== "starting" || !window.EventSource) return;
+  // a stopped server may just have failed: the hub still knows why, for a while
+  if (!box || !["starting", "stopped"].includes(box.dataset.state) || !window.EventSource) return;
+  const watching = box.dataset.state;
   const bar = box.querySelector(".progress-bar");
   const meter = box.querySelector("[role=progressbar]");
   const list = box.querySelector("[data-testid=events]");
@@ -46,10 +48,13 @@
       });
     } else if (event.failed) {
       finish("danger", (alert) => { alert.textContent = event.message || "The spawn failed."; });
+    } else if (event.stopped) {
+      source.close();
+      if (watching === "starting") window.location.reload(); // show the page's own state
     }
   };
   source.onerror = () => {
-    if (box.dataset.state === "starting") {
+    if (box.dataset.state === watching && watching === "starting") {
       source.close();
       window.setTimeout(() => window.location.reload(), 2000); // fall back to the page's own state
     }

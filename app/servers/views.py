@@ -120,7 +120,7 @@ def _chosen_options(form, previous: dict | None):
 
 def _target(user: str, server: str):
     """The user, their server (or None) and the permission target for it."""
-    model = load_user(user)
+    model = load_user(user, include_stopped_servers=True)
     target = {"user": user, "server": server, "user_groups": model.get("groups") or ()}
     return model, (model.get("servers") or {}).get(server), target
 
@@ -240,7 +240,7 @@ def progress_events(user, server):
         if state == "running":
             url = _open_url(servers_of({"name": user, "servers": {server: current}})[0])
             return {"progress": 100, "ready": True, "message": "The server is running.", "url": url}
-        return {"progress": 100, "failed": True, "message": f"The server is {state}."}
+        return {"progress": 100, "stopped": True, "message": f"The server is {state}."}
 
     def events():
         try:
