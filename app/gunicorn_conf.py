@@ -1,7 +1,13 @@
 """gunicorn settings for hubdesk (the Docker image, the demo and production).
 
-Threads, not processes, carry concurrency: a page spends most of its time
-waiting for the hub, and a thread waiting on a socket costs little.
+Threads (the ``gthread`` worker), not processes, carry concurrency: a page
+spends most of its time waiting for the hub, and a thread waiting on a socket
+costs little. A spawn-progress page holds one thread for as long as the spawn
+takes (seconds to minutes) while it passes the hub's event stream on; with
+2 workers x 16 threads, a dozen people watching spawns still leave threads for
+everyone else. A gthread worker tells gunicorn it is alive from its own loop,
+so a long stream never trips the worker timeout; hub calls have their own
+timeouts (HUBDESK_CONNECT_TIMEOUT, HUBDESK_READ_TIMEOUT).
 """
 
 import os
@@ -24,7 +30,7 @@ bind = _bind()
 wsgi_app = "app.wsgi:application"
 workers = int(os.environ.get("HUBDESK_WORKERS", "2"))
 worker_class = "gthread"
-threads = int(os.environ.get("HUBDESK_THREADS", "8"))
+threads = int(os.environ.get("HUBDESK_THREADS", "16"))
 # a worker silent for this long is restarted; hub calls time out well before
 timeout = int(os.environ.get("HUBDESK_WORKER_TIMEOUT", "60"))
 graceful_timeout = 20

@@ -332,11 +332,14 @@ class HubClient:
         body = {"remove": True} if remove else None
         return self.request("DELETE", *self._server_path(user, server), json=body).status_code
 
-    def progress(self, user: str, server: str = "", *, seconds: float = 600) -> Iterator[dict]:
+    def progress(
+        self, user: str, server: str = "", *, seconds: float = 600, keepalive: bool = False
+    ) -> Iterator[dict | None]:
         """The hub's spawn progress events (``text/event-stream``), as dicts, as they come.
 
         Ends with an event holding ``ready`` or ``failed``, or when the hub closes the
         stream, or after ``seconds``. 400 (HubAPIError) when the server is not starting.
+        With ``keepalive``, the hub's keep-alive lines come through as ``None``.
         """
         path = "/" + "/".join(map(_quote, [*self._server_path(user, server), "progress"]))
         deadline = time.monotonic() + seconds
@@ -354,7 +357,9 @@ class HubClient:
                         response.status_code, _error_message(response), method="GET", path=path
                     )
                 for line in response.iter_lines(decode_unicode=True):
-                    if line and line.startswith("data:"):
+                    if not line and keepalive:
+                        yield None
+                    elif line and line.startswith("data:"):
                         try:
                             event = json.loads(line[5:])
                         except ValueError:

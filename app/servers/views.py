@@ -244,7 +244,11 @@ def progress_events(user, server):
 
     def events():
         try:
-            for event in hub.progress(user, server, seconds=_settings().read_timeout * 20):
+            seconds = _settings().read_timeout * 20
+            for event in hub.progress(user, server, seconds=seconds, keepalive=True):
+                if event is None:
+                    yield ": keep-alive\n\n"  # so that no proxy on the way closes a quiet stream
+                    continue
                 if event.get("ready"):
                     event = dict(event, url=_open_url_path(event.get("url", "")))
                 event.pop("html_message", None)  # plain text only: the page shows it as text

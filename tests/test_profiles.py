@@ -1,0 +1,161 @@
+"""The profile catalogue, server names and server states (pure logic)."""
+
+import json
+import os
+
+import pytest
+
+from app.config import ConfigError, Settings
+from app.names import NamesError, check_server_name
+from app.profiles import Profile, ProfileError, load, parse, profile_for
+from app.servers.jobs import JobStore
+from app.servers.model import state_of
+
+
+def test_a_kubespawner_profile_list_is_a_catalogue():
+    profiles = parse(
+        [
+            {
+                "display_name": "Small",
+                "slug": "small",
+                "default": True,
+                "kubespawner_override": {"cpu_limit": 1},
+            },
+            {"display_name": "Data Science (GPU)", "description": " GPUs "},
+            {
+                "slug": "custom",
+                "display_name": "Custom",
+                "user_options": {"profile": "x", "image": "y"},
+            },
+        ]
+    )
+    assert profiles[0] == Profile("small", "Small", "", {"profile": "small"}, True)
+    assert profiles[1].slug == "data-science-gpu" and profiles[1].description == "GPUs"
+    assert profiles[2].user_options == {"profile": "x", "image": "y"}
+
+
+def test_catalogue_under_a_profiles_key_and_empty_ones():
+    assert [p.slug for p in parse({"profiles": [{"slug": "a"}]})] == ["a"]
+    assert parse(None) == [] and parse({}) == []
+
+
+@pytest.mark.parametrize(
+    ("data", "words"),
+    [
+        ("nope", "a list"),
+        (["x"], "a mapping"),
+        ([{}], "display_name or a slug"),
+        ([{"slug": "a"}, {"slug": "a"}], "used twice"),
+        ([{"slug": "a", "user_options": []}], "user_options must be a mapping"),
+    ],
+)
+def test_bad_catalogues_say_where_and_why(data, words):
+    with pytest.raises(ProfileError, match=words):
+        parse(data)
+
+
+def test_files_yaml_json_and_broken(tmp_path):
+    y = tmp_path / "p.yaml"
+    y.write_text("- slug: small\n  display_name: Small\n")
+    j = tmp_path / "p.json"
+    j.write_text(json.dumps([{"slug": "big"}]))
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("- slug: [unclosed\n")
+    assert load(y)[0].slug == "small" and load(j)[0].slug == "big"
+    with pytest.raises(ProfileError, match="not valid YAML"):
+        load(bad)
+    with pytest.raises(ProfileError, match="cannot read"):
+        load(tmp_path / "missing.yaml")
+
+
+def test_a_bad_catalogue_stops_start_up_with_one_line(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("profiles: 3\n")
+    env = {
+        "JUPYTERHUB_API_URL": "http://h/hub/api",
+        "JUPYTERHUB_API_TOKEN": "t" * 32,
+        "HUBDESK_SECRET_KEY": "k" * 40,
+        "HUBDESK_PROFILES": str(bad),
+    }
+    with pytest.raises(ConfigError, match=r"^HUBDESK_PROFILES: .*a list of profiles$"):
+        Settings.from_env(env)
+
+
+def test_which_profile_a_server_came_from():
+    profiles = parse(
+        [{"slug": "small"}, {"slug": "gpu", "user_options": {"profile": "gpu", "gpus": 1}}]
+    )
+    assert profile_for(profiles, {"profile": "small"}).slug == "small"
+    assert profile_for(profiles, {"profile": "gpu", "gpus": 1}).slug == "gpu"
+    assert profile_for(profiles, {"profile": "gpu"}).slug == "gpu"  # by slug
+    assert profile_for(profiles, {"image": "x"}) is None
+    assert profile_for(profiles, None) is None
+
+
+NAMES = [
+    "labs",
+    "a",
+    "a1",
+    "a-b",
+    "a-b-c",
+    "x" * 30,
+    "x" * 31,
+    "a--b",
+    "-a",
+    "a-",
+    "1a",
+    "Abc",
+    "lab_1",
+    "été",
+    "a b",
+    "",
+    "a/b",
+]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_server_names_follow_the_hubs_own_rule(name):
+    from jupyterhub.slugs import is_valid_safe_slug
+
+    try:
+        check_server_name(name)
+        ours = True
+    except NamesError:
+        ours = False
+    assert ours == is_valid_safe_slug(name)
+
+
+def test_server_names_on_jupyterhub_5():
+    assert check_server_name("Lab_1 é", hub_major=5) == "Lab_1 é"
+    with pytest.raises(NamesError):
+        check_server_name("a/b", hub_major=5)
+
+
+@pytest.mark.parametrize(
+    ("model", "state"),
+    [
+        ({"ready": True, "pending": None}, "running"),
+        ({"ready": False, "pending": "spawn"}, "starting"),
+        ({"ready": True, "pending": "stop"}, "stopping"),
+        ({"ready": False, "pending": None, "stopped": True}, "stopped"),
+    ],
+)
+def test_server_states(model, state):
+    assert state_of(model) == state
+
+
+def test_job_records(tmp_path):
+    store = JobStore(tmp_path)
+    job = store.create({"kind": "start", "group": "g", "items": {"a": {"outcome": "waiting"}}})
+    store.update(job, lambda r: r["items"].__setitem__("a", {"outcome": "started"}))
+    record = store.get(job)
+    assert record["items"]["a"]["outcome"] == "started" and not record["interrupted"]
+    assert [r["id"] for r in store.recent("g")] == [job] and store.recent("other") == []
+    assert store.get("../../etc/passwd") is None and store.get("0" * 15) is None
+    # a record nobody touched for minutes was interrupted
+    path = tmp_path / "jobs" / f"{job}.json"
+    data = json.loads(path.read_text())
+    data["updated"] = "2000-01-01T00:00:00+00:00"
+    path.write_text(json.dumps(data))
+    assert store.get(job)["interrupted"]
+    assert oct(os.stat(tmp_path / "jobs").st_mode & 0o777) == "0o700"
