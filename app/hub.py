@@ -356,7 +356,8 @@ class HubClient:
                     raise HubAPIError(
                         response.status_code, _error_message(response), method="GET", path=path
                     )
-                for line in response.iter_lines(decode_unicode=True):
+                # chunk_size=1: pass each event on as it comes (the default waits for 512 bytes)
+                for line in response.iter_lines(chunk_size=1, decode_unicode=True):
                     if not line and keepalive:
                         yield None
                     elif line and line.startswith("data:"):

@@ -7,6 +7,7 @@ same session (they share HUBDESK_SECRET_KEY, as replicas of a deployment do).
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import PREFIX
+from conftest import PREFIX, unique
 from test_packaging import healthcheck_cmd, image_cmd
 
 from app.devhub import free_port
@@ -139,6 +140,28 @@ def test_gunicorn_serves_the_sessions_of_another_instance(stack, tmp_path):
 
         log = log_path.read_text(errors="replace")
         assert log.count("Booting worker with pid") >= 2, log
+
+        # a spawn's progress is passed on as it comes, not when it ends (asked directly:
+        # the PyPI proxy in front of the hub buffers whole answers)
+        user = unique("live")
+        stack.api.create_users([user])
+        try:
+            stack.api.start_server(user, "live", {"profile": "slow"})  # 3 s, 3 steps
+            arrivals = []
+            with requests.get(
+                f"{base}users/{user}/servers/live/progress/events",
+                cookies={"hubdesk-session": cookie},
+                stream=True,
+                timeout=30,
+            ) as r:
+                for line in r.iter_lines(chunk_size=1, decode_unicode=True):
+                    if line.startswith("data:"):
+                        arrivals.append((time.monotonic(), json.loads(line[5:])))
+            first = next(t for t, e in arrivals if "step 1 of 3" in e.get("message", ""))
+            ready = next(t for t, e in arrivals if e.get("ready"))
+            assert ready - first > 1.0, arrivals
+        finally:
+            stack.api.stop_server(user, "live", remove=True)
 
     assert process.returncode == 0, log_path.read_text(errors="replace")
     assert stack.token not in log_path.read_text(errors="replace")

@@ -90,14 +90,34 @@ def free_port() -> int:
 
 
 def proxy_command() -> list[str]:
-    """The PyPI configurable-http-proxy installed beside this Python."""
-    exe = Path(sys.executable).with_name("configurable-http-proxy")
-    if exe.exists():
-        return [str(exe)]
+    """The configurable-http-proxy to run: ``HUBDESK_DEVHUB_PROXY``, else Node's if installed,
+    else the PyPI one beside this Python.
+
+    The PyPI port (0.4) buffers each answer whole, so server-sent events (spawn
+    progress) arrive only at the end through it; Node's streams them.
+    """
+    chosen = os.environ.get("HUBDESK_DEVHUB_PROXY")
+    if chosen:
+        return [chosen]
+    beside = Path(sys.executable).with_name("configurable-http-proxy")
     found = shutil.which("configurable-http-proxy")
+    if found and Path(found) != beside and _is_node_script(Path(found)):
+        return [found]
+    if beside.exists():
+        return [str(beside)]
     if not found:
-        raise RuntimeError("configurable-http-proxy not found: pip install configurable-http-proxy")
+        raise RuntimeError(
+            "configurable-http-proxy not found: pip install configurable-http-proxy"
+        )
     return [found]
+
+
+def _is_node_script(path: Path) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return b"node" in f.readline()
+    except OSError:
+        return False
 
 
 @dataclass
