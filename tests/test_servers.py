@@ -360,4 +360,3 @@ def test_teacher_runs_group_actions_for_their_class_only(stack, users):
     assert server(stack, "outsider", "lab") is None
     page = teacher.get(stack.url("groups/class-a/servers")).text
     assert 'data-testid="group-start"' in page
-

@@ -106,9 +106,7 @@ def proxy_command() -> list[str]:
     if beside.exists():
         return [str(beside)]
     if not found:
-        raise RuntimeError(
-            "configurable-http-proxy not found: pip install configurable-http-proxy"
-        )
+        raise RuntimeError("configurable-http-proxy not found: pip install configurable-http-proxy")
     return [found]
 
 
