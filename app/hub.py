@@ -357,10 +357,15 @@ class HubClient:
                         response.status_code, _error_message(response), method="GET", path=path
                     )
                 # chunk_size=1: pass each event on as it comes (the default waits for 512 bytes)
+                ended_event = False  # a blank line after "data:" ends that event
                 for line in response.iter_lines(chunk_size=1, decode_unicode=True):
-                    if not line and keepalive:
-                        yield None
-                    elif line and line.startswith("data:"):
+                    if not line:
+                        if keepalive and not ended_event:
+                            yield None
+                        ended_event = False
+                        continue
+                    ended_event = line.startswith("data:")
+                    if ended_event:
                         try:
                             event = json.loads(line[5:])
                         except ValueError:

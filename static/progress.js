@@ -10,10 +10,22 @@
   const meter = box.querySelector("[role=progressbar]");
   const list = box.querySelector("[data-testid=events]");
   const outcome = box.querySelector("[data-testid=outcome]");
+  const badge = document.querySelector("h1 [data-state]");
+  const waiting = document.createElement("li");
+  waiting.className = "text-muted";
+  waiting.textContent = watching === "starting" ? "Waiting for the hub's progress…" : "Asking the hub how it went…";
+  list.append(waiting);
   const source = new EventSource(box.dataset.events);
 
   const finish = (kind, build) => {
     source.close();
+    waiting.remove();
+    bar.style.width = "100%";
+    meter.setAttribute("aria-valuenow", "100");
+    if (badge) {
+      badge.textContent = kind === "success" ? "running" : "failed";
+      badge.className = `badge ${kind === "success" ? "text-bg-success" : "text-bg-danger"}`;
+    }
     bar.classList.remove("progress-bar-animated", "progress-bar-striped");
     bar.classList.add(kind === "success" ? "bg-success" : "bg-danger");
     outcome.replaceChildren();
@@ -31,7 +43,7 @@
       bar.style.width = `${Math.max(5, event.progress)}%`;
       meter.setAttribute("aria-valuenow", String(event.progress));
     }
-    if (event.message) {
+    if (event.message && !event.failed && !event.stopped) { // a failure is said once, below
       const item = document.createElement("li");
       item.textContent = event.message; // text, never HTML
       list.append(item);
@@ -50,6 +62,7 @@
       finish("danger", (alert) => { alert.textContent = event.message || "The spawn failed."; });
     } else if (event.stopped) {
       source.close();
+      waiting.remove();
       if (watching === "starting") window.location.reload(); // show the page's own state
     }
   };

@@ -5,12 +5,13 @@ below; failed tests leave a screenshot and the HTML in test-artifacts/.
 """
 
 import re
+import time
 from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
 from browser import SCREENSHOTS, sign_in
-from conftest import unique
+from conftest import PREFIX, unique
 from playwright.sync_api import expect
 
 from app.hub import HubAPIError
@@ -249,3 +250,281 @@ def test_screenshot_of_a_group_for_the_readme(stack, page):
     finally:
         _delete_group_quietly(stack, name)
         _delete_users_quietly(stack, people)
+
+
+# -- servers: start, watch, stop and remove, as the help desk does it ---------------------
+
+
+def _hub_wait(condition, seconds=30):
+    """Poll the hub's API (not the page) until ``condition()`` holds, with a deadline.
+
+    Only for the hub's own state, in set-up and clean-up: the pages are waited on
+    with ``expect``.
+    """
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "gave up waiting for the hub"
+        time.sleep(0.2)
+
+
+def _servers_of(stack, user: str) -> dict:
+    return stack.api.get_user(user, include_stopped_servers=True).get("servers") or {}
+
+
+def _ready(stack, user: str, server: str) -> bool:
+    s = _servers_of(stack, user).get(server)
+    return bool(s and s.get("ready") and not s.get("pending"))
+
+
+def _nothing_pending(stack, user: str) -> bool:
+    return not any(s.get("pending") for s in _servers_of(stack, user).values())
+
+
+def _remove_servers_and_users(stack, names):
+    """Stop (and remove, when named) every server of ``names``, then delete them."""
+    for name in names:
+        try:
+            _hub_wait(lambda n=name: _nothing_pending(stack, n))  # a spawn still under way
+            for server, model in _servers_of(stack, name).items():
+                if not server and not (model.get("ready") or model.get("pending")):
+                    continue  # the default server, stopped (the hub always lists it)
+                try:
+                    stack.api.stop_server(name, server, remove=bool(server))
+                except HubAPIError:
+                    pass
+            _hub_wait(lambda n=name: _nothing_pending(stack, n))
+        except HubAPIError:
+            continue  # no such user (never created, or already deleted)
+    _delete_users_quietly(stack, names)
+
+
+def _reload_until(page, check, seconds=30):
+    """Reload ``page`` until ``check()`` (an ``expect`` with a short timeout) passes."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            check()
+            return
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+            page.reload()
+
+
+def _on_user_page(page, stack, name: str):
+    page.wait_for_url(stack.url(f"users/{name}"))
+    expect(page.get_by_test_id("user-name")).to_contain_text(name)
+
+
+def _start_from_user_page(page, name: str, server: str, profile: str):
+    """Fill the user page's "Start a server for …" form and submit it."""
+    start = page.get_by_test_id("start-server")
+    summary = start.locator("summary")
+    expect(summary).to_have_text(f"Start a server for {name}")
+    if not start.evaluate("details => details.open"):
+        summary.click()
+    start.get_by_label("Server name").fill(server)
+    start.get_by_label("Profile").select_option(label=profile)
+    start.get_by_role("button", name="Start server").click()
+
+
+def test_helpdesk_flow_in_the_browser(stack, page):
+    name = unique("hd")
+    stack.api.create_users([name])
+    stack.api.add_group_members("class-a", [name])
+    stack.groups_changed_elsewhere()
+    try:
+        sign_in(page, stack, "helpdesk")
+
+        # find the person
+        page.get_by_role("navigation").get_by_role("link", name="Users").click()
+        page.wait_for_url(stack.url("users/"))
+        page.get_by_role("searchbox", name="Find a user by name").fill(name)
+        page.get_by_role("button", name="Find").click()
+        page.wait_for_url(f"{stack.url('users/')}?**")
+        users = page.get_by_test_id("users")
+        expect(users.locator("tbody tr")).to_have_count(1)
+        users.get_by_role("link", name=name, exact=True).click()
+        _on_user_page(page, stack, name)
+        # a user who never had a server: the hub lists their default server, stopped
+        expect(page.get_by_test_id("servers").locator('tr[data-server="labs"]')).to_have_count(0)
+
+        # start a slow server and watch it come up
+        _start_from_user_page(page, name, "labs", "Slow to start (demo)")
+        page.wait_for_url(stack.url(f"users/{name}/servers/labs/progress"))
+        # the messages, in order (through the pip-installable proxy of the test hub
+        # they arrive all at once when the spawn ends: see README, "About the proxy")
+        events = page.get_by_test_id("events")
+        expect(events.locator("li", has_text="step 1 of 3")).to_have_count(1)
+        expect(events.locator("li", has_text="step 3 of 3")).to_have_count(1)
+        expect(events.locator("li", has_text=re.compile(r"step \d of 3"))).to_have_text(
+            [re.compile(rf"step {n} of 3") for n in (1, 2, 3)]
+        )
+        outcome = page.get_by_test_id("outcome")
+        expect(outcome.locator(".alert-success")).to_contain_text("Ready — open the server")
+        link = outcome.get_by_role("link", name="open the server")
+        expect(link).to_have_attribute("href", re.compile(rf"/user/{name}/labs/$"))
+        meter = page.get_by_role("progressbar", name="Spawn progress")
+        expect(meter).to_have_attribute("aria-valuenow", "100")
+        expect(page.locator("h1 [data-state]")).to_have_text("running")  # the badge follows
+        expect(meter.locator(".progress-bar")).to_have_attribute(
+            "style", re.compile(r"width: 100%")
+        )
+        assert _ready(stack, name, "labs")
+
+        # back on the user's page: stop it
+        page.get_by_role("link", name=f"Back to {name}").click()
+        _on_user_page(page, stack, name)
+        row = page.get_by_test_id("servers").locator('tr[data-server="labs"]')
+        expect(row.locator("[data-state]")).to_have_attribute("data-state", "running")
+        expect(row).to_contain_text("Slow to start (demo)")
+        page.once("dialog", lambda dialog: dialog.accept())  # "Stop labs of …? Unsaved work …"
+        row.get_by_role("button", name="Stop").click()
+        _on_user_page(page, stack, name)
+        expect(page.get_by_role("alert")).to_contain_text(
+            re.compile(rf"Stopped “labs” of {name}|“labs” of {name} is stopping")
+        )
+        _reload_until(
+            page,
+            lambda: expect(row.locator("[data-state]")).to_have_attribute(
+                "data-state", "stopped", timeout=1_000
+            ),
+        )
+
+        # remove it
+        row.get_by_role("link", name="Remove…").click()
+        page.wait_for_url(stack.url(f"users/{name}/servers/labs/remove"))
+        expect(
+            page.get_by_role("heading", name=f"Remove the server “labs” of {name}?")
+        ).to_be_visible()
+        page.get_by_role("button", name="Remove “labs”").click()
+        _on_user_page(page, stack, name)
+        expect(page.get_by_role("alert")).to_contain_text(
+            re.compile(rf"Removed “labs” of {name}|will then be removed")
+        )
+        _reload_until(page, lambda: expect(row).to_have_count(0, timeout=1_000))
+        assert "labs" not in _servers_of(stack, name)
+    finally:
+        try:
+            stack.api.remove_group_members("class-a", [name])
+        except HubAPIError:
+            pass
+        stack.groups_changed_elsewhere()
+        _remove_servers_and_users(stack, [name])
+
+
+def test_failed_spawn_is_shown_in_the_browser(stack, page):
+    name = unique("fail")
+    stack.api.create_users([name])
+    try:
+        sign_in(page, stack, "admin")
+        page.goto(stack.url(f"users/{name}"))
+        _on_user_page(page, stack, name)
+        _start_from_user_page(page, name, "oops", "Always fails (demo)")
+        page.wait_for_url(stack.url(f"users/{name}/servers/oops/progress"))
+        failure = page.get_by_test_id("outcome").locator(".alert-danger")
+        expect(failure).to_contain_text("never starts")
+        expect(
+            page.get_by_test_id("outcome").get_by_role("link", name="open the server")
+        ).to_have_count(0)
+        server = _servers_of(stack, name)["oops"]
+        assert not server.get("ready")
+    finally:
+        _remove_servers_and_users(stack, [name])
+
+
+def test_group_start_in_the_browser(stack, page):
+    group = unique("lab-group")
+    people = sorted(unique("g") for _ in range(5))
+    stack.api.create_users(people)
+    try:
+        stack.api.create_group(group, users=people)
+        stack.groups_changed_elsewhere()
+        sign_in(page, stack, "admin")
+        page.goto(stack.url(f"groups/{group}"))
+        _on_group_page(page, stack, group)
+        page.get_by_role("link", name="Servers…").click()
+        page.wait_for_url(stack.url(f"groups/{group}/servers"))
+        start = page.get_by_test_id("group-start")
+        start.get_by_label("Server name").fill("lab")
+        start.get_by_label("Profile").select_option(label="Small (1 CPU, 2 GB)")
+        start.get_by_role("button", name="Review…").click()
+
+        expect(
+            page.get_by_role("heading", name=f"Start “lab” for 5 members of “{group}”?")
+        ).to_be_visible()
+        page.get_by_role("button", name="Start for 5 members").click()
+        page.wait_for_url(re.compile(r"/servers/jobs/[0-9a-f]{16}$"))
+        # the page reloads itself every 2 s while the job runs
+        expect(page.get_by_test_id("job-state")).to_have_text("done", timeout=60_000)
+        rows = page.get_by_test_id("job-items").locator("tr[data-user]")
+        expect(rows).to_have_count(5)
+        expect(rows.and_(page.locator('[data-outcome="started"]'))).to_have_count(5)
+        for person in people:
+            expect(page.locator(f'tr[data-user="{person}"]')).to_have_attribute(
+                "data-outcome", "started"
+            )
+            assert _ready(stack, person, "lab"), person
+            assert _servers_of(stack, person)["lab"]["user_options"] == {"profile": "small"}
+    finally:
+        _delete_group_quietly(stack, group)
+        stack.groups_changed_elsewhere()
+        _remove_servers_and_users(stack, people)
+
+
+def test_screenshot_of_running_servers_for_the_readme(stack, page):
+    suffix = unique("x").rsplit("-", 1)[1][:4]
+    started = {  # user: (server, profile)
+        f"ada-{suffix}": ("", "small"),
+        f"grace-{suffix}": ("thesis", "large"),
+        f"linus-{suffix}": ("labs", "small"),
+    }
+    stack.api.create_users(list(started))
+    try:
+        for user, (server, profile) in started.items():
+            stack.api.start_server(user, server, {"profile": profile})
+        _hub_wait(lambda: all(_ready(stack, u, s) for u, (s, _) in started.items()))
+        sign_in(page, stack, "admin")
+        page.get_by_role("navigation").get_by_role("link", name="Servers").click()
+        page.wait_for_url(stack.url("servers/"))
+        table = page.get_by_test_id("running")
+        for user in started:
+            expect(table.get_by_role("link", name=user, exact=True)).to_be_visible()
+        expect(table).to_contain_text("Large (4 CPU, 16 GB)")
+        expect(table.locator('[data-state="running"]')).to_have_count(len(started))
+        expect(page.locator("input[data-select-all]")).to_be_visible()
+        page.evaluate("document.fonts.ready")
+        out = SCREENSHOTS / "screenshot-servers.png"
+        out.parent.mkdir(exist_ok=True)
+        page.screenshot(path=str(out), animations="disabled", caret="hide")
+        assert Path(out).stat().st_size > 10_000
+    finally:
+        _remove_servers_and_users(stack, list(started))
+
+
+def test_screenshot_of_spawn_progress_for_the_readme(stack, page):
+    name = f"margaret-{unique('x').rsplit('-', 1)[1][:4]}"
+    stack.api.create_users([name])
+    try:
+        sign_in(page, stack, "admin")
+        stack.api.start_server(name, "labs", {"profile": "slow"})
+        # Straight at hubdesk, not through the hub's proxy: the test hub's pip-installable
+        # proxy hands on the progress stream only once the spawn is over (README, "About
+        # the proxy"), so a spawn is never seen midway through it. The session cookie
+        # holds (cookies ignore ports) and the page is the same as behind a streaming proxy.
+        page.goto(
+            f"http://127.0.0.1:{stack.service_port}{PREFIX}users/{name}/servers/labs/progress"
+        )
+        expect(page.get_by_test_id("events")).to_contain_text("step 1 of 3")
+        outcome = page.get_by_test_id("outcome")
+        expect(outcome.locator(".alert")).to_have_count(0)  # mid-spawn: no outcome yet
+        page.evaluate("document.fonts.ready")
+        out = SCREENSHOTS / "screenshot-progress.png"
+        out.parent.mkdir(exist_ok=True)
+        page.screenshot(path=str(out), animations="disabled", caret="hide")
+        # still mid-spawn once the picture was taken (the slow profile takes 3 s)
+        assert outcome.locator(".alert").count() == 0, "the spawn finished before the screenshot"
+        assert Path(out).stat().st_size > 10_000
+        expect(outcome.locator(".alert-success")).to_contain_text("Ready")
+    finally:
+        _remove_servers_and_users(stack, [name])

@@ -77,4 +77,6 @@ def servers_of(user: dict, profiles=()) -> list[Server]:
                 url=model.get("url") or "",
             )
         )
+    # the hub lists a stopped default server for everyone; one never used says nothing
+    found = [s for s in found if s.name or s.active or s.last_activity or s.started]
     return sorted(found, key=lambda s: (s.name != "", s.name))

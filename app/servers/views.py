@@ -115,7 +115,10 @@ def _chosen_options(form, previous: dict | None):
         if profile is None:
             raise NamesError(f"There is no profile “{choice}”.")
         return profile.user_options
-    return previous or None
+    if previous:
+        return previous
+    default = next((p for p in _profiles() if p.default), None)
+    return default.user_options if default else None
 
 
 def _target(user: str, server: str):
