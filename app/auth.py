@@ -41,7 +41,14 @@ log = logging.getLogger(__name__)
 bp = Blueprint("auth", __name__)
 
 # endpoints that need no signed-in person (and make no identity call)
-PUBLIC_ENDPOINTS = {"static", "main.health", "auth.login", "auth.oauth_callback", "auth.signed_out"}
+PUBLIC_ENDPOINTS = {
+    "static",
+    "main.health",
+    "main.live",
+    "auth.login",
+    "auth.oauth_callback",
+    "auth.signed_out",
+}
 
 
 @dataclass

@@ -63,6 +63,12 @@ def status():
     )
 
 
+@bp.route("/health/live")
+def live():
+    """For liveness probes: this process answers (the hub being down is no reason to restart it)."""
+    return jsonify(status="ok")
+
+
 @bp.route("/health")
 def health():
     """For load balancers and Kubernetes probes: is the hub there? Nothing else."""

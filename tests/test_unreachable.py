@@ -19,6 +19,9 @@ def test_health_says_down_with_503(stranded):
     r = stranded.get(f"{PREFIX}health")
     assert r.status_code == 503
     assert r.get_json() == {"status": "unavailable", "hub": "down"}
+    # but the process is alive: a liveness probe must not restart it for the hub's sake
+    r = stranded.get(f"{PREFIX}health/live")
+    assert r.status_code == 200 and r.get_json() == {"status": "ok"}
 
 
 def test_pages_answer_503_in_words(stack, stranded):
