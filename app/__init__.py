@@ -13,6 +13,7 @@ from jupyterhub.services.auth import HubOAuth
 from werkzeug.exceptions import NotFound
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
+from . import audit, logs, metrics
 from .config import Settings
 from .groups.directory import GroupDirectory
 from .hub import HubClient, make_session
@@ -57,7 +58,7 @@ def create_app(config: Settings | Mapping | None = None) -> Flask:
         WTF_CSRF_TIME_LIMIT=None,  # tied to the session, which expires on its own
         MAX_CONTENT_LENGTH=16 * 1024 * 1024,
     )
-    _setup_logging(settings)
+    logs.setup(settings)
     if not settings.tls_verify:
         log.warning("HUBDESK_TLS_VERIFY is off: the hub's TLS certificate is NOT checked")
 
@@ -67,7 +68,10 @@ def create_app(config: Settings | Mapping | None = None) -> Flask:
         verify=settings.verify,
         timeout=(settings.connect_timeout, settings.read_timeout),
         session=make_session(),
+        on_change=audit.record_hub_change,
+        observe=metrics.observe_hub_call,
     )
+    audit.configure(settings.audit_file)
     app.extensions["hubdesk.oauth"] = HubOAuth(
         api_url=settings.api_url,
         api_token=settings.api_token,
@@ -83,8 +87,11 @@ def create_app(config: Settings | Mapping | None = None) -> Flask:
 
     csrf.init_app(app)
 
-    from . import auth, errors, groups, main, servers, users
+    from . import auth, errors, groups, hardening, main, servers, users
 
+    logs.init_app(app)
+    hardening.init_app(app)
+    metrics.init_app(app)
     auth.init_app(app)
     errors.init_app(app)
     app.register_blueprint(main.bp)
@@ -98,30 +105,3 @@ def create_app(config: Settings | Mapping | None = None) -> Flask:
         NotFound(), {settings.service_prefix.rstrip("/"): app.wsgi_app}
     )
     return app
-
-
-class _Redact(logging.Filter):
-    """Defence in depth: no log line may carry the service token."""
-
-    def __init__(self, secret: str):
-        super().__init__()
-        self.secret = secret
-
-    def filter(self, record):
-        message = record.getMessage()
-        if self.secret in message:
-            record.msg, record.args = message.replace(self.secret, "[redacted]"), ()
-        return True
-
-
-def _setup_logging(settings: Settings) -> None:
-    logger = logging.getLogger("app")
-    logger.setLevel(settings.log_level)
-    if not any(isinstance(f, _Redact) for f in logger.filters):
-        logger.addFilter(_Redact(settings.api_token))
-    if not logging.getLogger().handlers and not logger.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(
-            logging.Formatter("[%(levelname).1s %(asctime)s %(name)s] %(message)s")
-        )
-        logger.addHandler(handler)

@@ -45,6 +45,7 @@ PUBLIC_ENDPOINTS = {
     "static",
     "main.health",
     "main.live",
+    "metrics.scrape",  # has its own bearer token
     "auth.login",
     "auth.oauth_callback",
     "auth.signed_out",

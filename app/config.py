@@ -104,6 +104,9 @@ class Settings:
     state_dir: str = ""
     secure_cookies: str = "auto"  # auto: Secure when the request came over https
     log_level: str = "INFO"
+    log_format: str = "text"
+    audit_file: str = ""
+    metrics_token: str = field(default="", repr=False)
 
     @property
     def verify(self):
@@ -177,6 +180,10 @@ class Settings:
             tempfile.gettempdir(), f"hubdesk-{name}"
         )
 
+        log_format = env.get("HUBDESK_LOG_FORMAT", "").strip().lower() or "text"
+        if log_format not in ("text", "json"):
+            raise ConfigError(f"HUBDESK_LOG_FORMAT={log_format!r}: expected text or json")
+
         return cls(
             api_url=api_url,
             api_token=token,
@@ -201,4 +208,7 @@ class Settings:
             state_dir=state_dir,
             secure_cookies=secure,
             log_level=level,
+            log_format=log_format,
+            audit_file=env.get("HUBDESK_AUDIT_FILE", "").strip(),
+            metrics_token=_secret(env, "HUBDESK_METRICS_TOKEN", "HUBDESK_METRICS_TOKEN_FILE"),
         )

@@ -11,7 +11,9 @@ timeouts (HUBDESK_CONNECT_TIMEOUT, HUBDESK_READ_TIMEOUT).
 """
 
 import os
+import shutil
 import sys
+import tempfile
 from urllib.parse import urlparse
 
 
@@ -41,7 +43,31 @@ accesslog = "-"
 errorlog = "-"
 loglevel = os.environ.get("HUBDESK_LOG_LEVEL", "info").lower()
 # request line and timing only: no query strings with secrets ever reach here
-access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
+access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms req=%({x-request-id}o)s'
+
+
+# every worker counts in its own files; a scrape adds them up (see app/metrics.py)
+if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = os.path.join(
+        tempfile.gettempdir(), f"hubdesk-metrics-{os.getpid()}"
+    )
+METRICS_PORT = int(os.environ.get("HUBDESK_METRICS_PORT", "0") or 0)
+
+
+def when_ready(server):
+    """HUBDESK_METRICS_PORT: serve /metrics on a port of its own (no token: keep it private)."""
+    if METRICS_PORT:
+        from prometheus_client import CollectorRegistry, multiprocess, start_http_server
+
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        start_http_server(METRICS_PORT, registry=registry)
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
 
 
 def on_starting(server):
@@ -53,3 +79,7 @@ def on_starting(server):
     except ConfigError as e:
         sys.stderr.write(f"hubdesk: configuration error: {e}\n")
         sys.exit(4)
+    # counts of workers that ran before this start mean nothing now
+    metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    os.makedirs(metrics_dir, mode=0o700, exist_ok=True)

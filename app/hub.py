@@ -123,8 +123,15 @@ class HubClient:
         verify: bool | str = True,
         timeout: tuple[float, float] = (3.05, 30.0),
         session: requests.Session | None = None,
+        on_change=None,
+        observe=None,
     ):
         self.api_url = api_url.rstrip("/")
+        # called as on_change(method, segments, body, outcome) after every request that
+        # is not a read: the audit trail hooks in here, so no change escapes it
+        self.on_change = on_change
+        # called as observe(method, segments, status or error kind, seconds) for every call
+        self.observe = observe
         self._token = token
         self.verify = verify
         self.timeout = timeout
@@ -136,7 +143,13 @@ class HubClient:
     def for_token(self, token: str) -> HubClient:
         """The same hub and pool, acting with another token."""
         return HubClient(
-            self.api_url, token, verify=self.verify, timeout=self.timeout, session=self.session
+            self.api_url,
+            token,
+            verify=self.verify,
+            timeout=self.timeout,
+            session=self.session,
+            on_change=self.on_change,
+            observe=self.observe,
         )
 
     # -- plumbing ---------------------------------------------------------------
@@ -156,6 +169,34 @@ class HubClient:
         auth: bool = True,
     ) -> requests.Response:
         """Send one request; raise HubAPIError for 4xx/5xx and HubUnreachable when down."""
+        if method in ("GET", "HEAD") or self.on_change is None:
+            return self._send(method, segments, params, json, data, headers, timeout, auth)
+        try:
+            response = self._send(method, segments, params, json, data, headers, timeout, auth)
+        except HubAPIError as e:
+            self.on_change(method, segments, json, f"{e.status} {e.message}")
+            raise
+        except HubUnreachable as e:
+            self.on_change(method, segments, json, f"no answer: {e.reason}")
+            raise
+        self.on_change(method, segments, json, response.status_code)
+        return response
+
+    def _send(self, method, segments, params, json, data, headers, timeout, auth):
+        start = time.perf_counter()
+        outcome = "unreachable"
+        try:
+            response = self._send_once(method, segments, params, json, data, headers, timeout, auth)
+            outcome = response.status_code
+            return response
+        except HubAPIError as e:
+            outcome = e.status
+            raise
+        finally:
+            if self.observe is not None:
+                self.observe(method, segments, outcome, time.perf_counter() - start)
+
+    def _send_once(self, method, segments, params, json, data, headers, timeout, auth):
         path = "/" + "/".join(map(_quote, segments))
         all_headers = {"Accept": "application/json"}
         if auth:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import time
 
-from flask import Blueprint, current_app, g, jsonify, render_template, url_for
+from flask import Blueprint, current_app, g, jsonify, render_template, request, url_for
 
-from . import permissions
+from . import audit, permissions
 from .auth import can, person_client, require, service_client, service_scopes
 from .groups import visible_groups
 from .hub import HubError, HubUnreachable
@@ -60,6 +60,19 @@ def status():
         identity=identity,
         scopes=sorted(have),
         features=features,
+    )
+
+
+@bp.route("/activity")
+def activity():
+    """The audit trail's newest records, for admins, filtered by person, group or user."""
+    require("admin_status")
+    filters = {k: request.args.get(k, "")[:255].strip() for k in ("person", "group", "user")}
+    return render_template(
+        "activity.html",
+        records=audit.recent(limit=200, **filters),
+        filters=filters,
+        configured=bool(current_app.config["HUBDESK"].audit_file),
     )
 
 

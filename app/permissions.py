@@ -43,7 +43,9 @@ ACTIONS: dict[str, Action] = {
     "raw_user_options": Action(
         ("admin:servers",), "hub", "start servers with user_options of your own (JSON)"
     ),
-    "admin_status": Action(("admin-ui",), "hub", "see hubdesk's status page", service=False),
+    "admin_status": Action(
+        ("admin-ui",), "hub", "see hubdesk's status and activity pages", service=False
+    ),
 }
 
 

@@ -17,10 +17,14 @@
   list.append(waiting);
   const source = new EventSource(box.dataset.events);
 
+  const widen = (percent) => {
+    bar.classList.remove("progress-start");
+    bar.style.width = `${percent}%`; // set through the CSSOM: allowed by the CSP
+  };
   const finish = (kind, build) => {
     source.close();
     waiting.remove();
-    bar.style.width = "100%";
+    widen(100);
     meter.setAttribute("aria-valuenow", "100");
     if (badge) {
       badge.textContent = kind === "success" ? "running" : "failed";
@@ -40,7 +44,7 @@
     let event;
     try { event = JSON.parse(message.data); } catch { return; }
     if (typeof event.progress === "number") {
-      bar.style.width = `${Math.max(5, event.progress)}%`;
+      widen(Math.max(5, event.progress));
       meter.setAttribute("aria-valuenow", String(event.progress));
     }
     if (event.message && !event.failed && !event.stopped) { // a failure is said once, below

@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .. import permissions
+from .. import audit, logs, metrics, permissions
 from ..hub import HubAPIError, HubClient, HubUnreachable
 from .model import state_of
 
@@ -142,8 +142,10 @@ class GroupJob:
         concurrency: int,
         person_scopes,
         service_scopes,
+        actor: str = "-",
         spawn_seconds: float = 600,
     ):
+        self.actor = actor
         self.store = store
         self.hub = hub
         self.concurrency = concurrency
@@ -174,7 +176,13 @@ class GroupJob:
             self.store.update(job_id, lambda r: r.update(done=True, finished=_now()))
 
     def _item(self, job_id: str, user: str, step, record: dict) -> None:
+        # the audit trail and the logs of this thread speak of the person and the job
+        audit.background_actor.set(self.actor)
+        logs.background_id.set(f"job-{job_id}")
+
         def note(outcome: str, words: str = "") -> None:
+            if outcome not in ("waiting", "starting"):
+                metrics.count_bulk(f"group.{record['kind']}", outcome)
             self.store.update(
                 job_id, lambda r: r["items"].__setitem__(user, {"outcome": outcome, "words": words})
             )

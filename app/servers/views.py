@@ -449,6 +449,7 @@ def group_servers(group):
             concurrency=_settings().bulk_concurrency,
             person_scopes=g.person.scopes,
             service_scopes=service_scopes(),
+            actor=g.person.name,
         ).launch(job_id, members)
         return redirect(url_for(".group_job", group=group, job=job_id))
     return render_template(

@@ -1,0 +1,98 @@
+"""Logging: one line per event, with the request's id; plain text or JSON lines.
+
+Every request gets an id (``X-Request-Id`` from the proxy when it looks like
+one, else a new one). It is in every log line written while serving that
+request, in the response's ``X-Request-Id`` header and on error pages, so a
+help-desk person can quote it and an operator can find the lines.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import re
+import secrets
+import time
+
+from flask import g, has_request_context, request
+
+# set by background work (group jobs) that runs outside any request
+background_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+
+_INCOMING_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
+
+
+def request_id() -> str:
+    if has_request_context() and "request_id" in g:
+        return g.request_id
+    return background_id.get()
+
+
+class RequestIdFilter(logging.Filter):
+    def filter(self, record):
+        record.request_id = request_id()
+        return True
+
+
+class Redact(logging.Filter):
+    """Defence in depth: no log line may carry the service token."""
+
+    def __init__(self, secret: str):
+        super().__init__()
+        self.secret = secret
+
+    def filter(self, record):
+        message = record.getMessage()
+        if self.secret in message:
+            record.msg, record.args = message.replace(self.secret, "[redacted]"), ()
+        return True
+
+
+class JSONFormatter(logging.Formatter):
+    def format(self, record):
+        line = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "request_id": getattr(record, "request_id", "-"),
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line, ensure_ascii=False)
+
+
+def setup(settings) -> None:
+    """Configure the ``app`` loggers once per process (idempotent)."""
+    logger = logging.getLogger("app")
+    logger.setLevel(settings.log_level)
+    if not any(isinstance(f, Redact) for f in logger.filters):
+        logger.addFilter(Redact(settings.api_token))
+        logger.addFilter(RequestIdFilter())
+    if logging.getLogger().handlers or logger.handlers:
+        return  # someone (gunicorn, pytest) already set up handlers
+    handler = logging.StreamHandler()
+    if settings.log_format == "json":
+        handler.setFormatter(JSONFormatter())
+    else:
+        handler.setFormatter(
+            logging.Formatter("[%(levelname).1s %(asctime)s %(name)s %(request_id)s] %(message)s")
+        )
+    logger.addHandler(handler)
+
+
+def init_app(app) -> None:
+    @app.before_request
+    def assign_request_id():
+        incoming = request.headers.get("X-Request-Id", "")
+        g.request_id = incoming if _INCOMING_ID.fullmatch(incoming) else secrets.token_hex(8)
+
+    @app.after_request
+    def expose_request_id(response):
+        if "request_id" in g:
+            response.headers["X-Request-Id"] = g.request_id
+        return response
+
+    app.jinja_env.globals["request_id"] = request_id
