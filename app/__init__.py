@@ -62,16 +62,16 @@ def create_app(config: Settings | Mapping | None = None) -> Flask:
     if not settings.tls_verify:
         log.warning("HUBDESK_TLS_VERIFY is off: the hub's TLS certificate is NOT checked")
 
+    trail = app.extensions["hubdesk.audit"] = audit.AuditTrail(settings.audit_file)
     app.extensions["hubdesk.hub"] = HubClient(
         settings.api_url,
         settings.api_token,
         verify=settings.verify,
         timeout=(settings.connect_timeout, settings.read_timeout),
         session=make_session(),
-        on_change=audit.record_hub_change,
+        on_change=trail.record_hub_change,
         observe=metrics.observe_hub_call,
     )
-    audit.configure(settings.audit_file)
     app.extensions["hubdesk.oauth"] = HubOAuth(
         api_url=settings.api_url,
         api_token=settings.api_token,

@@ -30,15 +30,7 @@ log = logging.getLogger("app.audit")
 # who acts, for work done outside a request (a group action's threads)
 background_actor: contextvars.ContextVar[str] = contextvars.ContextVar("actor", default="")
 
-_file: Path | None = None
 MAX_NAMES = 50  # a record lists at most this many names (and counts them all)
-
-
-def configure(path: str) -> None:
-    global _file
-    _file = Path(path) if path else None
-    if _file:
-        _file.parent.mkdir(parents=True, exist_ok=True)
 
 
 def _actor() -> str:
@@ -82,8 +74,23 @@ def _names(names) -> dict:
     return {"users": names[:MAX_NAMES], "count": len(names)}
 
 
-def record_hub_change(method: str, segments: tuple[str, ...], body, outcome) -> None:
-    """Called by the hub client after a change request: ``outcome`` is a status or an error."""
+class AuditTrail:
+    """Where one app's records go: the log, and ``path`` when given."""
+
+    def __init__(self, path: str = ""):
+        self.path = Path(path) if path else None
+        if self.path:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+
+    def record_hub_change(self, method: str, segments: tuple[str, ...], body, outcome) -> None:
+        """Called by the hub client after a change request: ``outcome`` is a status or an error."""
+        _record(self.path, method, segments, body, outcome)
+
+    def recent(self, **filters) -> list[dict]:
+        return recent(self.path, **filters)
+
+
+def _record(path: Path | None, method: str, segments: tuple[str, ...], body, outcome) -> None:
     described = describe(method, segments, body)
     if described is None:
         return
@@ -98,24 +105,26 @@ def record_hub_change(method: str, segments: tuple[str, ...], body, outcome) -> 
     }
     line = json.dumps(entry, ensure_ascii=False, sort_keys=True)
     log.info(line)
-    if _file is not None:
+    if path is not None:
         try:
             # one write of a whole line, O_APPEND: lines from several processes do not mix
-            fd = os.open(_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             try:
                 os.write(fd, (line + "\n").encode())
             finally:
                 os.close(fd)
         except OSError:
-            log.exception("could not write to the audit file %s", _file)
+            log.exception("could not write to the audit file %s", path)
 
 
-def recent(*, limit: int = 200, person: str = "", group: str = "", user: str = "") -> list[dict]:
+def recent(
+    path: Path | None, *, limit: int = 200, person: str = "", group: str = "", user: str = ""
+) -> list[dict]:
     """The newest records of the audit file (newest first), filtered; [] without a file."""
-    if _file is None or not _file.exists():
+    if path is None or not path.exists():
         return []
     wanted = []
-    with open(_file, encoding="utf-8", errors="replace") as f:
+    with open(path, encoding="utf-8", errors="replace") as f:
         lines = deque(f, maxlen=20_000)  # the tail is enough for a page
     for line in reversed(lines):
         try:

@@ -35,18 +35,32 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
-class Redact(logging.Filter):
-    """Defence in depth: no log line may carry the service token."""
+_secrets: set[str] = set()
 
-    def __init__(self, secret: str):
-        super().__init__()
-        self.secret = secret
 
-    def filter(self, record):
-        message = record.getMessage()
-        if self.secret in message:
-            record.msg, record.args = message.replace(self.secret, "[redacted]"), ()
-        return True
+def _install_record_factory() -> None:
+    """Every record, whichever logger and handler: the request id, and never a token.
+
+    (A logger's filters do not see records of its child loggers, so this is done
+    where records are made.)
+    """
+    if getattr(logging.getLogRecordFactory(), "hubdesk", False):
+        return
+    make = logging.getLogRecordFactory()
+
+    def factory(*args, **kwargs):
+        record = make(*args, **kwargs)
+        record.request_id = request_id()
+        if _secrets:
+            message = record.getMessage()
+            if any(s in message for s in _secrets):
+                for s in _secrets:
+                    message = message.replace(s, "[redacted]")
+                record.msg, record.args = message, ()
+        return record
+
+    factory.hubdesk = True
+    logging.setLogRecordFactory(factory)
 
 
 class JSONFormatter(logging.Formatter):
@@ -67,10 +81,12 @@ class JSONFormatter(logging.Formatter):
 def setup(settings) -> None:
     """Configure the ``app`` loggers once per process (idempotent)."""
     logger = logging.getLogger("app")
-    logger.setLevel(settings.log_level)
-    if not any(isinstance(f, Redact) for f in logger.filters):
-        logger.addFilter(Redact(settings.api_token))
-        logger.addFilter(RequestIdFilter())
+    # several apps in one process (tests): the most verbose level asked for wins
+    wanted = logging.getLevelName(settings.log_level)
+    if logger.level == logging.NOTSET or wanted < logger.level:
+        logger.setLevel(wanted)
+    _secrets.add(settings.api_token)
+    _install_record_factory()
     if logging.getLogger().handlers or logger.handlers:
         return  # someone (gunicorn, pytest) already set up handlers
     handler = logging.StreamHandler()

@@ -6,7 +6,7 @@ import time
 
 from flask import Blueprint, current_app, g, jsonify, render_template, request, url_for
 
-from . import audit, permissions
+from . import permissions
 from .auth import can, person_client, require, service_client, service_scopes
 from .groups import visible_groups
 from .hub import HubError, HubUnreachable
@@ -70,7 +70,7 @@ def activity():
     filters = {k: request.args.get(k, "")[:255].strip() for k in ("person", "group", "user")}
     return render_template(
         "activity.html",
-        records=audit.recent(limit=200, **filters),
+        records=current_app.extensions["hubdesk.audit"].recent(limit=200, **filters),
         filters=filters,
         configured=bool(current_app.config["HUBDESK"].audit_file),
     )

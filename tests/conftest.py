@@ -34,6 +34,7 @@ from app.hub import HubClient
 
 PREFIX = f"/services/{SERVICE_NAME}/"
 NAMED_SERVER_LIMIT = 3
+METRICS_TOKEN = "metrics-" + "x" * 24
 USERS = {
     "admin": {"admin": True},
     "helpdesk": {},
@@ -42,6 +43,12 @@ USERS = {
     "outsider": {},  # class-b
     "mrossi": {},
 }
+
+
+class Format(logging.Formatter):
+    def format(self, record):
+        record.__dict__.setdefault("request_id", "-")  # werkzeug's lines have none
+        return super().format(record)
 
 
 class Recorder(logging.Handler):
@@ -155,7 +162,7 @@ def stack(tmp_path_factory):
         ],
     )
     recorder = Recorder()
-    recorder.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
+    recorder.setFormatter(Format("%(name)s %(levelname)s req=%(request_id)s %(message)s"))
     logging.getLogger().addHandler(recorder)
 
     # small chunks, so that tests of bulk changes cross chunk boundaries cheaply
@@ -166,6 +173,8 @@ def stack(tmp_path_factory):
         HUBDESK_MEMBERSHIP_CHUNK="40",
         HUBDESK_PROFILES=str(PROFILES_FILE),  # small, large, slow (3 s), broken (always fails)
         HUBDESK_STATE_DIR=str(root / "hubdesk-state"),
+        HUBDESK_AUDIT_FILE=str(root / "audit.jsonl"),
+        HUBDESK_METRICS_TOKEN=METRICS_TOKEN,
     )
     app = create_app(env)
     # start hubdesk first: the hub waits for its external services at start-up
