@@ -12,6 +12,7 @@ from flask_wtf.csrf import CSRFProtect
 from jupyterhub.services.auth import HubOAuth
 from werkzeug.exceptions import NotFound
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import audit, logs, metrics
 from .config import Settings
@@ -104,4 +105,8 @@ def create_app(config: Settings | Mapping | None = None) -> Flask:
     app.wsgi_app = DispatcherMiddleware(
         NotFound(), {settings.service_prefix.rstrip("/"): app.wsgi_app}
     )
+    if settings.proxy_hops:
+        # believe X-Forwarded-For/Proto/Host/Port from exactly this many proxies in front
+        n = settings.proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)
     return app

@@ -107,6 +107,7 @@ class Settings:
     log_format: str = "text"
     audit_file: str = ""
     metrics_token: str = field(default="", repr=False)
+    proxy_hops: int = 0
 
     @property
     def verify(self):
@@ -211,4 +212,5 @@ class Settings:
             log_format=log_format,
             audit_file=env.get("HUBDESK_AUDIT_FILE", "").strip(),
             metrics_token=_secret(env, "HUBDESK_METRICS_TOKEN", "HUBDESK_METRICS_TOKEN_FILE"),
+            proxy_hops=_number(env, "HUBDESK_PROXY_HOPS", 0, kind=int),
         )
