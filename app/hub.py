@@ -91,7 +91,7 @@ def make_session(*, retries: int = 2, pool_size: int = 20) -> requests.Session:
     retry = Retry(
         total=retries,
         connect=retries,  # the request never left: safe for any method
-        read=retries,
+        read=0,  # a read timeout already waited HUBDESK_READ_TIMEOUT: do not wait it again
         status=retries,
         other=0,
         allowed_methods=frozenset({"GET", "HEAD", "OPTIONS"}),

@@ -27,195 +27,44 @@ See benchmarks/README.md for how to read the output.
 from __future__ import annotations
 
 import argparse
-import cProfile
 import datetime as dt
-import io
 import json
-import os
-import platform
-import pstats
 import random
-import re
-import secrets
-import shutil
 import signal
-import statistics
-import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 
 import requests
-
-import app as hubdesk
-from app.devhub import (
-    OAUTH_CLIENT_ALLOWED_SCOPES,
-    SERVICE_NAME,
-    LocalHub,
-    free_port,
-    hub_roles,
+from _common import (
+    HERE,
+    PREFIX,
+    SEED_TIMEOUT,
+    USER_CHUNK,
+    WARMUP,
+    Gunicorn,
+    Series,
+    Target,
+    bench_root,
+    breakdown_pages,
+    fmt,
+    gunicorn_settings,
+    hub_and_hubdesk,
+    machine_info,
+    machine_line,
+    measure,
+    say,
+    session_cookie,
+    sign_in,
+    time_calls,
 )
+
+from app.devhub import LocalHub
 from app.hub import PAGINATION_ACCEPT, HubAPIError, HubClient
 
-PREFIX = f"/services/{SERVICE_NAME}/"
-HERE = Path(__file__).resolve().parent
-WARMUP = 3
 BIG = "bench-big"
-USER_CHUNK = 1000
 SEED_WORKERS = 8
-GUNICORN_START_TIMEOUT = 60
-GUNICORN_STOP_TIMEOUT = 30  # more than gunicorn_conf.graceful_timeout
-REQUEST_TIMEOUT = 120
-SEED_TIMEOUT = (5.0, 900.0)  # creating 1,000 users in one call takes a while
-
-
-def say(*args) -> None:
-    print(*args, flush=True)
-
-
-# -- statistics -------------------------------------------------------------------
-
-
-@dataclass
-class Series:
-    """The timings (ms) and answer sizes (bytes) of one kind of request."""
-
-    label: str
-    url: str = ""
-    times: list = field(default_factory=list)
-    sizes: list = field(default_factory=list)
-
-    def add(self, ms: float, size: int) -> None:
-        self.times.append(ms)
-        self.sizes.append(size)
-
-    @property
-    def median(self) -> float:
-        return statistics.median(self.times)
-
-    @property
-    def p95(self) -> float:
-        if len(self.times) < 2:
-            return self.times[0]
-        return statistics.quantiles(self.times, n=20, method="inclusive")[18]
-
-    def summary(self) -> dict:
-        t = self.times
-        return {
-            "label": self.label,
-            "url": self.url,
-            "n": len(t),
-            "min_ms": round(min(t), 2),
-            "median_ms": round(self.median, 2),
-            "p95_ms": round(self.p95, 2),
-            "max_ms": round(max(t), 2),
-            "mean_ms": round(statistics.fmean(t), 2),
-            # requests over 3x the median: on hubdesk's list pages, mostly the
-            # moments its per-worker group cache expired and was refreshed
-            "slow_samples": sum(1 for x in t if x > 3 * self.median),
-            "bytes": int(statistics.median(self.sizes)) if self.sizes else None,
-        }
-
-
-# -- processes ---------------------------------------------------------------------
-
-
-def base_env(**changes) -> dict:
-    """This process's environment without any hubdesk or hub setting of its own."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTERHUB_", "HUBDESK_"))}
-    env.update(changes)
-    return env
-
-
-def service_env(hub: LocalHub, token: str, secret_key: str) -> dict:
-    """What an external JupyterHub service sets for itself (see tests/conftest.py)."""
-    return {
-        "JUPYTERHUB_API_URL": hub.api_url,
-        "JUPYTERHUB_API_TOKEN": token,
-        "JUPYTERHUB_SERVICE_NAME": SERVICE_NAME,
-        "JUPYTERHUB_SERVICE_PREFIX": PREFIX,
-        "JUPYTERHUB_CLIENT_ID": f"service-{SERVICE_NAME}",
-        "JUPYTERHUB_OAUTH_CALLBACK_URL": f"{PREFIX}oauth_callback",
-        "HUBDESK_SECRET_KEY": secret_key,
-    }
-
-
-class Gunicorn:
-    """hubdesk under gunicorn, with the production image's command and settings."""
-
-    COMMAND = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "-c",
-        "python:app.gunicorn_conf",
-        "app.wsgi:application",
-    ]
-
-    def __init__(self, root: Path, env: dict, port: int):
-        self.root = root
-        self.port = port
-        self.env = base_env(**env, HUBDESK_BIND=f"127.0.0.1:{port}")
-        self.log_path = root / "gunicorn.log"
-        self.process: subprocess.Popen | None = None
-        self._log = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        self._log = open(self.log_path, "wb")  # noqa: SIM115 (closed in stop())
-        self.process = subprocess.Popen(
-            self.COMMAND,
-            cwd=self.root,  # not the checkout: the installed package is what gets imported
-            env=self.env,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: gunicorn and its workers
-        )
-
-    def wait_listening(self, timeout: float = GUNICORN_START_TIMEOUT) -> None:
-        """Until /health answers at all (503 is fine: the hub is not up yet)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(
-                    f"gunicorn exited with code {self.process.returncode}:\n"
-                    + self.log_path.read_text(errors="replace")[-3000:]
-                )
-            try:
-                requests.get(f"{self.url}{PREFIX}health", timeout=5)
-                return
-            except requests.ConnectionError:
-                time.sleep(0.2)
-        raise RuntimeError(f"gunicorn did not listen within {timeout:.0f} s; see {self.log_path}")
-
-    def stop(self) -> None:
-        """SIGTERM (gunicorn's graceful stop), then SIGKILL to its process group."""
-        proc, self.process = self.process, None
-        if proc is not None:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=GUNICORN_STOP_TIMEOUT)
-                except subprocess.TimeoutExpired:
-                    pass
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)  # any worker left behind
-            except (ProcessLookupError, PermissionError):
-                pass
-            proc.wait()
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-
 
 # -- seeding -----------------------------------------------------------------------
 
@@ -295,78 +144,6 @@ def seed(api: HubClient, *, n_users: int, n_groups: int, rng: random.Random) -> 
 # -- signing in --------------------------------------------------------------------
 
 
-def sign_in(hub: LocalHub, username: str = "admin", page: str = "groups/") -> requests.Session:
-    """Open a hubdesk page through the proxy and sign in on the hub's login form, like a person.
-
-    The sign-in ends back on ``page`` (the group list, not the home page: the
-    benchmark should not depend on pages it does not measure).
-    """
-    s = requests.Session()
-    start = hub.public_url + PREFIX + page
-    r = s.get(start, timeout=REQUEST_TIMEOUT)
-    if "/hub/login" not in r.url:
-        raise RuntimeError(f"expected the hub's login form, got {r.status_code} {r.url}")
-    xsrf = re.search(r'name="_xsrf" value="([^"]+)"', r.text).group(1)
-    r = s.post(
-        r.url,
-        data={"username": username, "password": hub.password, "_xsrf": xsrf},
-        timeout=REQUEST_TIMEOUT,
-    )
-    if r.status_code != 200 or r.url != start:
-        raise RuntimeError(f"sign-in ended at {r.status_code} {r.url}")
-    return s
-
-
-def session_cookie(s: requests.Session) -> str:
-    return next(c.value for c in s.cookies if c.name == "hubdesk-session")
-
-
-# -- timing ------------------------------------------------------------------------
-
-
-@dataclass
-class Target:
-    """One kind of request: a session and a URL."""
-
-    series: Series
-    session: requests.Session
-    headers: dict = field(default_factory=dict)
-
-    def hit(self) -> tuple[float, int, requests.Response]:
-        t0 = time.perf_counter()
-        r = self.session.get(
-            self.series.url, headers=self.headers, timeout=REQUEST_TIMEOUT, allow_redirects=False
-        )
-        size = len(r.content)
-        ms = (time.perf_counter() - t0) * 1000
-        if r.status_code != 200:
-            raise RuntimeError(f"{self.series.url}: {r.status_code} {r.text[:300]}")
-        return ms, size, r
-
-
-def measure(targets: list[Target], repeat: int) -> None:
-    """Warm up each target, then time them interleaved (round robin, rotating the order)."""
-    for t in targets:
-        for _ in range(WARMUP):
-            t.hit()
-    for i in range(repeat):
-        k = i % len(targets)
-        for t in targets[k:] + targets[:k]:
-            ms, size, _ = t.hit()
-            t.series.add(ms, size)
-
-
-def time_calls(fn: Callable, repeat: int, warmup: int = 1) -> list[float]:
-    for _ in range(warmup):
-        fn()
-    out = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        out.append((time.perf_counter() - t0) * 1000)
-    return out
-
-
 def cold_refresh(api_url: str, token: str, repeat: int) -> dict:
     """What one refresh of hubdesk's group cache costs: iter_groups() over every group."""
     from app.groups.directory import GroupDirectory
@@ -412,16 +189,6 @@ def cold_refresh(api_url: str, token: str, repeat: int) -> dict:
 # -- where a hubdesk page spends its time (in this process) -------------------------
 
 
-@contextmanager
-def patched(obj, name, wrapper_factory):
-    original = getattr(obj, name)
-    setattr(obj, name, wrapper_factory(original))
-    try:
-        yield
-    finally:
-        setattr(obj, name, original)
-
-
 def breakdown(env: dict, cookie: str, paths: dict, repeat: int) -> dict:
     """Time the parts of each page with the app in this process (no app code changed).
 
@@ -429,149 +196,21 @@ def breakdown(env: dict, cookie: str, paths: dict, repeat: int) -> dict:
     session cookie, and timing wrappers around the hub client, the group cache,
     reachable_groups(), the search and the template. Also a cProfile of the group list.
     """
-    from app import create_app
     from app.groups import directory as directory_mod
     from app.groups import views
 
-    flask_app = create_app(dict(env, HUBDESK_LOG_LEVEL="WARNING"))
-    client = flask_app.test_client()
-    client.set_cookie("hubdesk-session", cookie, domain="localhost", path=PREFIX)
-
-    acc: dict = {}
-
-    def timer(key):
-        def factory(fn):
-            def wrapper(*a, **kw):
-                t0 = time.perf_counter()
-                try:
-                    return fn(*a, **kw)
-                finally:
-                    ms = (time.perf_counter() - t0) * 1000
-                    slot = acc.setdefault(key, [0.0, 0])
-                    slot[0] += ms
-                    slot[1] += 1
-
-            return wrapper
-
-        return factory
-
-    def get(path):
-        r = client.get(PREFIX + path)
-        if r.status_code != 200:
-            raise RuntimeError(f"in-process {path}: {r.status_code}")
-        return r
-
-    out = {}
-    with (
-        patched(HubClient, "request", timer("hub API calls")),
-        patched(directory_mod.GroupDirectory, "entries", timer("group cache (entries)")),
-        patched(views, "reachable_groups", timer("reachable_groups()")),
-        patched(views, "search", timer("search()")),
-        patched(views, "render_template", timer("render_template()")),
-    ):
-        for key, path in paths.items():
-            for _ in range(WARMUP):
-                get(path)
-            acc.clear()
-            totals = []
-            for _ in range(repeat):
-                t0 = time.perf_counter()
-                get(path)
-                totals.append((time.perf_counter() - t0) * 1000)
-            parts = {
-                name: {"ms_per_page": round(ms / repeat, 2), "calls_per_page": round(n / repeat, 1)}
-                for name, (ms, n) in acc.items()
-            }
-            out[key] = {
-                "path": path,
-                "total_ms_median": round(statistics.median(totals), 2),
-                "total_ms_mean": round(statistics.fmean(totals), 2),
-                "parts": parts,
-            }
-
-    # a profile of the group list, warm cache, without the wrappers
-    profiles = {}
-    for key in ("a", "c"):
-        path = paths[key]
-        get(path)
-        prof = cProfile.Profile()
-        prof.enable()
-        for _ in range(max(5, repeat // 2)):
-            get(path)
-        prof.disable()
-        buf = io.StringIO()
-        pstats.Stats(prof, stream=buf).sort_stats("tottime").print_stats(12)
-        profiles[key] = _trim_profile(buf.getvalue())
-    return {"pages": out, "profiles": profiles}
-
-
-def _trim_profile(text: str) -> str:
-    lines = text.strip().splitlines()
-    start = next((i for i, line in enumerate(lines) if "ncalls" in line), 0)
-    keep = [re.sub(r"/[^ ]*/site-packages/", "", line) for line in lines[start:]]
-    keep = [line.replace(str(HERE.parent) + "/", "") for line in keep]
-    head = next((line for line in lines if "function calls" in line), "")
-    return "\n".join([head.strip(), *keep])
+    parts = [
+        (HubClient, "request", "hub API calls"),
+        (directory_mod.GroupDirectory, "entries", "group cache (entries)"),
+        (views, "reachable_groups", "reachable_groups()"),
+        (views, "search", "search()"),
+        (views, "render_template", "render_template()"),
+    ]
+    # a profile of the group list and the big group, warm cache, without the wrappers
+    return breakdown_pages(env, cookie, paths, repeat, parts, profile_keys=("a", "c"))
 
 
 # -- reporting ---------------------------------------------------------------------
-
-
-def machine_info(hub_version: str) -> dict:
-    cpu = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem = ""
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal"):
-                mem = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
-    except OSError:
-        pass
-
-    def version(dist):
-        try:
-            return metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            return None
-
-    commit = ""
-    try:
-        commit = subprocess.run(
-            ["git", "-C", str(HERE.parent), "describe", "--always", "--dirty"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        ).stdout.strip()
-    except OSError:
-        pass
-    return {
-        "nproc": os.cpu_count(),
-        # other work on the machine skews every number: the load when the report is written
-        "loadavg_1_5_15": [round(x, 2) for x in os.getloadavg()],
-        "usable_cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-        "cpu": cpu,
-        "memory": mem,
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "jupyterhub": hub_version,
-        "hubdesk": hubdesk.__version__,
-        "hubdesk_commit": commit,
-        "gunicorn": version("gunicorn"),
-        "flask": version("flask"),
-        "sqlalchemy": version("sqlalchemy"),
-        "configurable_http_proxy": version("configurable-http-proxy"),
-    }
-
-
-def fmt(ms: float) -> str:
-    return f"{ms:,.1f}"
 
 
 def markdown(report: dict) -> str:
@@ -586,11 +225,7 @@ def markdown(report: dict) -> str:
         f"{p['group_cache_seconds']:g} s), signed in as the hub admin. Times in ms, "
         "wall clock at the client. Ratio = hubdesk median / raw median.",
         "",
-        f"Machine: {m['nproc']} CPUs ({m['cpu'] or 'unknown CPU'}), {m['memory']}, "
-        f"{m['platform']}; Python {m['python']}, JupyterHub {m['jupyterhub']}, "
-        f"hubdesk {m['hubdesk']} ({m['hubdesk_commit']}), gunicorn {m['gunicorn']}. "
-        f"Load average at the end (1/5/15 min): "
-        f"{' / '.join(f'{x:g}' for x in m['loadavg_1_5_15'])}.",
+        machine_line(m),
         "",
         "| page | hubdesk median | p95 | raw hub call | raw median | ratio |",
         "|---|---:|---:|---|---:|---:|",
@@ -726,47 +361,9 @@ def main(argv=None) -> int:
     # a SIGTERM to this script still stops the hub and gunicorn
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
-    keep = args.dir is not None
-    root = (args.dir or Path(tempfile.mkdtemp(prefix="hubdesk-bench-"))).resolve()
-    root.mkdir(parents=True, exist_ok=True)
-    token, secret_key = secrets.token_hex(32), secrets.token_hex(32)
-    port = free_port()
-    service_roles = [r for r in hub_roles() if r["name"] == f"{SERVICE_NAME}-service"]
-    hub = LocalHub(
-        root=root,
-        users={"admin": {"admin": True}},
-        roles=service_roles,
-        services=[
-            {
-                "name": SERVICE_NAME,
-                "url": f"http://127.0.0.1:{port}",
-                "api_token": token,
-                "oauth_no_confirm": True,
-                "oauth_client_allowed_scopes": OAUTH_CLIENT_ALLOWED_SCOPES,
-            }
-        ],
-    )
-    env = service_env(hub, token, secret_key)
-    server = Gunicorn(root, env, port)
-    say(f"hub directory: {root}")
-    hub_log = open(root / "jupyterhub.log", "ab")  # noqa: SIM115 (closed below)
-    try:
-        # gunicorn first: the hub waits for its external services at start-up
-        server.start()
-        server.wait_listening()
-        t0 = time.perf_counter()
-        hub.start(log=hub_log)
-        say(
-            f"hub up in {time.perf_counter() - t0:.1f} s: {hub.public_url} (proxy), "
-            f"{hub.api_url} (API); hubdesk under gunicorn at {server.url}"
-        )
-        return run(args, hub, server, env, token)
-    finally:
-        hub.stop()
-        server.stop()
-        hub_log.close()
-        if not keep:
-            shutil.rmtree(root, ignore_errors=True)
+    root, keep = bench_root(args.dir)
+    with hub_and_hubdesk(root, keep=keep) as stack:
+        return run(args, stack.hub, stack.server, stack.env, stack.token)
 
 
 def run(args, hub: LocalHub, server: Gunicorn, env: dict, token: str) -> int:
@@ -853,6 +450,7 @@ def run(args, hub: LocalHub, server: Gunicorn, env: dict, token: str) -> int:
             env, cookie, {key: path for key, _, path, *_ in cases}, args.repeat
         )
 
+    gunicorn = gunicorn_settings(server.env)
     report = {
         "benchmark": "groups",
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -864,8 +462,9 @@ def run(args, hub: LocalHub, server: Gunicorn, env: dict, token: str) -> int:
             "repeat": args.repeat,
             "warmup": WARMUP,
             "quick": args.quick,
-            "gunicorn_workers": int(server.env.get("HUBDESK_WORKERS", "2")),
-            "gunicorn_threads": int(server.env.get("HUBDESK_THREADS", "8")),
+            # what gunicorn runs with (app.gunicorn_conf's defaults unless set)
+            "gunicorn_workers": gunicorn["workers"],
+            "gunicorn_threads": gunicorn["threads"],
             "group_cache_seconds": float(server.env.get("HUBDESK_GROUP_CACHE_SECONDS", "30")),
         },
         "seeding": seeding,
