@@ -42,6 +42,7 @@ USERS = {
     "student": {},  # class-a, no access to hubdesk
     "outsider": {},  # class-b
     "mrossi": {},
+    "visitor": {},  # may sign in to hubdesk, and nothing else
 }
 
 
@@ -149,7 +150,14 @@ def stack(tmp_path_factory):
             "class-a": {"users": ["student"], "properties": {}},
             "class-b": {"users": ["outsider"], "properties": {}},
         },
-        roles=hub_roles(helpdesk=["helpdesk"], teacher=["teacher"]),
+        roles=hub_roles(helpdesk=["helpdesk"], teacher=["teacher"])
+        + [
+            {
+                "name": "hubdesk-visitor",
+                "scopes": [f"access:services!service={SERVICE_NAME}"],
+                "users": ["visitor"],
+            }
+        ],
         named_server_limit_per_user=NAMED_SERVER_LIMIT,
         services=[
             {

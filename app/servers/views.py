@@ -257,9 +257,14 @@ def progress_events(user, server):
                 event.pop("html_message", None)  # plain text only: the page shows it as text
                 yield f"data: {json.dumps(event)}\n\n"
         except HubAPIError as e:
-            if e.status != 400:  # 400: not starting (any more): say how it is
-                raise
-            yield f"data: {json.dumps(final_state())}\n\n"
+            if e.status == 404:
+                event = {"progress": 100, "stopped": True, "message": "There is no such server."}
+                yield f"data: {json.dumps(event)}\n\n"
+            elif e.status == 400:  # not starting (any more): say how it is
+                yield f"data: {json.dumps(final_state())}\n\n"
+            else:
+                event = {"failed": True, "message": f"The hub refused: {e.message}"}
+                yield f"data: {json.dumps(event)}\n\n"
         except HubUnreachable as e:
             event = {"failed": True, "message": f"hubdesk lost contact with the hub ({e.reason})."}
             yield f"data: {json.dumps(event)}\n\n"
@@ -338,6 +343,7 @@ def running():
 
 @bp.route("/servers/stop", methods=["POST"])
 def stop_many():
+    require("stop_server")  # for someone, somewhere; each server is checked below
     form = ActionForm()
     if not form.validate_on_submit():
         abort(400, description="This form has expired. Nothing was changed.")
