@@ -213,6 +213,16 @@ def service_scopes() -> frozenset:
     return scopes
 
 
+def hub_version() -> str:
+    """The hub's version, asked at most once a minute per process."""
+    cache = current_app.extensions["hubdesk.service_scopes"]
+    version = cache.get("version")
+    if version is None:
+        version = service_client().version()
+        cache.set("version", version)
+    return version
+
+
 def can(action: str, **target) -> bool:
     """May the signed-in person do ``action`` to ``target`` through hubdesk?
 

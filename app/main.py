@@ -7,7 +7,7 @@ import time
 from flask import Blueprint, current_app, g, jsonify, render_template, request, url_for
 
 from . import permissions
-from .auth import can, person_client, require, service_client, service_scopes
+from .auth import can, hub_version, person_client, require, service_client, service_scopes
 from .groups import visible_groups
 from .hub import HubError, HubUnreachable
 
@@ -31,7 +31,7 @@ def home():
             abilities.append((action.words, reach))
     return render_template(
         "home.html",
-        version=service_client().version(),
+        version=hub_version(),
         counts=counts,
         abilities=abilities,
     )

@@ -27,7 +27,15 @@ from flask import (
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectField, StringField, TextAreaField
 
-from ..auth import can, load_user, person_client, require, service_client, service_scopes
+from ..auth import (
+    can,
+    hub_version,
+    load_user,
+    person_client,
+    require,
+    service_client,
+    service_scopes,
+)
 from ..hub import HubAPIError, HubUnreachable
 from ..names import SERVER_NAME_RULES, NamesError, check_server_name
 from .jobs import OUTCOMES, GroupJob, JobStore, explain
@@ -75,15 +83,11 @@ def _jobs() -> JobStore:
 
 
 def hub_major() -> int:
-    """The hub's major version (5 or 6), asked once per process."""
-    major = current_app.extensions.get("hubdesk.hub_major")
-    if major is None:
-        try:
-            major = int(service_client().version().split(".")[0])
-        except ValueError:
-            major = 6
-        current_app.extensions["hubdesk.hub_major"] = major
-    return major
+    """The hub's major version (5 or 6)."""
+    try:
+        return int(hub_version().split(".")[0])
+    except ValueError:
+        return 6
 
 
 def profile_choices(with_keep: bool = False):
