@@ -22,6 +22,7 @@ from urllib.parse import quote
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import NewConnectionError, ReadTimeoutError
 from urllib3.util.retry import Retry
 
 log = logging.getLogger(__name__)
@@ -91,7 +92,7 @@ def make_session(*, retries: int = 2, pool_size: int = 20) -> requests.Session:
     retry = Retry(
         total=retries,
         connect=retries,  # the request never left: safe for any method
-        read=0,  # a read timeout already waited HUBDESK_READ_TIMEOUT: do not wait it again
+        read=False,  # a read timeout already waited HUBDESK_READ_TIMEOUT: do not wait again
         status=retries,
         other=0,
         allowed_methods=frozenset({"GET", "HEAD", "OPTIONS"}),
@@ -197,6 +198,7 @@ class HubClient:
                 self.observe(method, segments, outcome, time.perf_counter() - start)
 
     def _send_once(self, method, segments, params, json, data, headers, timeout, auth):
+        change = method not in ("GET", "HEAD")
         path = "/" + "/".join(map(_quote, segments))
         all_headers = {"Accept": "application/json"}
         if auth:
@@ -219,13 +221,22 @@ class HubClient:
             raise HubUnreachable("the connection timed out") from None
         except requests.Timeout:
             raise HubUnreachable(
-                f"no answer within {(timeout or self.timeout)[1]:g} s",
-                maybe_applied=method not in ("GET", "HEAD"),
+                f"no answer within {(timeout or self.timeout)[1]:g} s", maybe_applied=change
             ) from None
         except requests.exceptions.SSLError:
             raise HubUnreachable("TLS verification failed (see HUBDESK_CA_BUNDLE)") from None
-        except requests.ConnectionError:
-            raise HubUnreachable("connection refused or lost") from None
+        except requests.ConnectionError as e:
+            reason = getattr(e.args[0], "reason", e.args[0]) if e.args else None
+            if isinstance(reason, ReadTimeoutError):
+                raise HubUnreachable(
+                    f"no answer within {(timeout or self.timeout)[1]:g} s", maybe_applied=change
+                ) from None
+            if isinstance(reason, NewConnectionError):
+                raise HubUnreachable("connection refused") from None  # nothing was sent
+            # sent, then the connection broke: a change may have been made
+            raise HubUnreachable("the connection was lost", maybe_applied=change) from None
+        except requests.RequestException:  # e.g. an answer cut short
+            raise HubUnreachable("the answer broke off", maybe_applied=change) from None
         elapsed = (time.perf_counter() - start) * 1000
         log.debug("hub %s %s -> %s (%.1f ms)", method, path, response.status_code, elapsed)
         if response.status_code in (502, 503, 504):
