@@ -1092,6 +1092,18 @@ def run(args, stack: Stack, started: float) -> int:
 
     api = HubClient(hub.api_url, token, timeout=SEED_TIMEOUT)
     hub_version = api.version()
+    # the code gunicorn loaded is the code at the start: note its commit now, and load
+    # the same modules here for the breakdown (the checkout may change while this runs)
+    machine = machine_info(hub_version)
+    breakdown_ok = not args.no_breakdown and "lists" in args.parts
+    if breakdown_ok:
+        try:
+            from app import create_app
+
+            create_app(dict(stack.env, HUBDESK_LOG_LEVEL="WARNING"))
+        except Exception as e:  # noqa: BLE001 (the measurements do not need it)
+            say(f"warning: the app does not load in this process ({e!r}); no breakdown")
+            breakdown_ok = False
     say(f"gunicorn: {gunicorn['workers']} workers × {gunicorn['threads']} threads")
     say(f"seeding {args.users:,} users, {CLASS} and {RUNNING} running servers through the API:")
     seeding = seed(api, who, names)
@@ -1193,16 +1205,20 @@ def run(args, stack: Stack, started: float) -> int:
         )
 
     report_breakdown = None
-    if not args.no_breakdown and "lists" in args.parts:
+    if breakdown_ok:
         say("breakdown: timing each page's parts in this process …")
-        report_breakdown = breakdown(
-            stack.env, cookie, {k: path for k, _, path, *_ in cases}, args.repeat
-        )
+        try:
+            report_breakdown = breakdown(
+                stack.env, cookie, {k: path for k, _, path, *_ in cases}, args.repeat
+            )
+        except Exception as e:  # noqa: BLE001 (never lose the measurements for it)
+            say(f"warning: the breakdown failed ({e!r}); the report goes without it")
+    machine["loadavg_1_5_15"] = [round(x, 2) for x in os.getloadavg()]
 
     report = {
         "benchmark": "servers",
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "machine": machine_info(hub_version),
+        "machine": machine,
         "params": {
             "users": args.users,
             "running": RUNNING,
