@@ -66,10 +66,10 @@ class Recorder(logging.Handler):
 @dataclass
 class Stack:
     hub: LocalHub
-    token: str
-    secret_key: str
-    env: dict
-    app: object
+    token: str = field(repr=False)  # never in a test report
+    secret_key: str = field(repr=False)
+    env: dict = field(repr=False)
+    app: object = field(repr=False)
     service_port: int
     log: Recorder
     pages: list = field(
