@@ -10,6 +10,7 @@ from .auth import load_user, person_client, require, service_client
 from .groups import ops, visible_groups
 from .hub import HubAPIError
 from .names import NamesError, check_group_name
+from .paging import window
 from .servers.model import servers_of
 from .servers.views import StartForm, profile_choices
 
@@ -50,13 +51,7 @@ def index():
         query=query,
         state=state,
         states=STATES,
-        page={
-            "offset": offset,
-            "limit": limit,
-            "total": page.total or 0,
-            "prev": max(0, offset - limit) if offset > 0 else None,
-            "next": page.next_offset,
-        },
+        page=window(offset, limit, page.total or 0, page.next_offset),
         page_sizes=PAGE_SIZES,
     )
 

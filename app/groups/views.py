@@ -25,6 +25,7 @@ from flask import (
 from ..auth import person_client, reachable_groups, require, service_client
 from ..hub import HubAPIError
 from ..names import NamesError, check_group_name, names_from, roster_diff
+from ..paging import int_arg, window
 from . import ops
 from .directory import search
 from .forms import ConfirmForm, CreateGroupForm, DeleteForm, MembersForm, PropertiesForm
@@ -33,16 +34,6 @@ bp = Blueprint("groups", __name__)
 
 PAGE_SIZES = (25, 50, 100, 200)
 MEMBER_PAGE_SIZES = (50, 100, 200, 500)
-
-
-def _int_arg(name: str, default: int, *, allowed=None) -> int:
-    try:
-        value = int(request.args.get(name, default))
-    except ValueError:
-        return default
-    if allowed is not None and value not in allowed:
-        return default
-    return max(0, value)
 
 
 def _directory():
@@ -97,18 +88,12 @@ def _names_from_json(raw: str) -> list[str]:
 def index(create_form=None):
     require("list_groups")
     query = request.args.get("q", "")[:255]
-    limit = _int_arg("limit", 50, allowed=PAGE_SIZES)
-    offset = _int_arg("offset", 0)
+    limit = int_arg("limit", 50, allowed=PAGE_SIZES)
+    offset = int_arg("offset", 0)
     visible = visible_groups()
     found = search(visible, query)
     rows = found[offset : offset + limit]
-    page = {
-        "offset": offset,
-        "limit": limit,
-        "total": len(found),
-        "prev": max(0, offset - limit) if offset > 0 else None,
-        "next": offset + limit if offset + limit < len(found) else None,
-    }
+    page = window(offset, limit, len(found))
     return render_template(
         "groups/index.html",
         rows=rows,
@@ -192,17 +177,11 @@ def show(name):
     group = _load_group(name)
     members = sorted(group.get("users", ()), key=lambda n: (n.casefold(), n))
     member_query = request.args.get("mq", "")[:255]
-    limit = _int_arg("mlimit", 50, allowed=MEMBER_PAGE_SIZES)
-    offset = _int_arg("moffset", 0)
+    limit = int_arg("mlimit", 50, allowed=MEMBER_PAGE_SIZES)
+    offset = int_arg("moffset", 0)
     needle = member_query.strip().casefold()
     found = [m for m in members if needle in m.casefold()] if needle else members
-    page = {
-        "offset": offset,
-        "limit": limit,
-        "total": len(found),
-        "prev": max(0, offset - limit) if offset > 0 else None,
-        "next": offset + limit if offset + limit < len(found) else None,
-    }
+    page = window(offset, limit, len(found))
     properties = group.get("properties") or {}
     return render_template(
         "groups/show.html",
@@ -462,7 +441,7 @@ def properties(name):
         return render_template(
             "groups/properties_preview.html", group=group, changes=changes, form=confirm
         )
-    extra = min(_int_arg("extra", 3), 50)
+    extra = min(int_arg("extra", 3), 50)
     return render_template(
         "groups/properties.html", group=group, rows=_rows(current, extra), errors=[], form=form
     )

@@ -38,6 +38,7 @@ from ..auth import (
 )
 from ..hub import HubAPIError, HubUnreachable
 from ..names import SERVER_NAME_RULES, NamesError, check_server_name
+from ..paging import int_arg, window
 from .jobs import OUTCOMES, GroupJob, JobStore, explain
 from .model import Server, servers_of, state_of
 
@@ -291,16 +292,6 @@ def _open_url(server: Server) -> str:
 # -- all running servers -----------------------------------------------------------------
 
 
-def _int_arg(name: str, default: int, *, allowed=None) -> int:
-    try:
-        value = int(request.args.get(name, default))
-    except ValueError:
-        return default
-    if allowed is not None and value not in allowed:
-        return default
-    return max(0, value)
-
-
 def _idle_arg() -> float | None:
     try:
         hours = float(request.args.get("idle", ""))
@@ -312,8 +303,8 @@ def _idle_arg() -> float | None:
 @bp.route("/servers/")
 def running():
     require("list_users")
-    limit = _int_arg("limit", 50, allowed=PAGE_SIZES)
-    offset = _int_arg("offset", 0)
+    limit = int_arg("limit", 50, allowed=PAGE_SIZES)
+    offset = int_arg("offset", 0)
     newest_first = request.args.get("sort") == "recent"
     idle = _idle_arg()
     page = person_client().list_users(
@@ -330,13 +321,7 @@ def running():
     return render_template(
         "servers/running.html",
         rows=rows,
-        page={
-            "offset": offset,
-            "limit": limit,
-            "total": page.total or 0,
-            "prev": max(0, offset - limit) if offset > 0 else None,
-            "next": page.next_offset,
-        },
+        page=window(offset, limit, page.total or 0, page.next_offset),
         page_sizes=PAGE_SIZES,
         idle=idle,
         newest_first=newest_first,
