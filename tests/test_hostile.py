@@ -328,12 +328,7 @@ KNOWN_RULE_BUGS = {"/users/<user>/server/progress"}
             id="groups-dotdot",
         ),
         pytest.param(
-            "users/{user}/server/progress",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="the progress page of a default server never started: servers_of() "
-                "leaves it out, so servers_of(...)[0] raises IndexError: 500",
-            ),
+            "users/{user}/server/progress",  # a default server never started (fixed: was a 500)
             id="progress-of-an-unused-default-server",
         ),
     ],

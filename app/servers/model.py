@@ -60,23 +60,27 @@ class Server:
         return (now - self.last_activity).total_seconds() / 3600
 
 
+def server_of(user: str, name: str, model: dict, profiles=()) -> Server:
+    """One server, from the hub's model of it."""
+    options = model.get("user_options") or {}
+    return Server(
+        user=user,
+        name=name,
+        state=state_of(model),
+        profile=profile_for(list(profiles), options),
+        user_options=options,
+        started=parse_time(model.get("started")),
+        last_activity=parse_time(model.get("last_activity")),
+        url=model.get("url") or "",
+    )
+
+
 def servers_of(user: dict, profiles=()) -> list[Server]:
     """A user's servers, the default one first, then by name."""
-    found = []
-    for name, model in (user.get("servers") or {}).items():
-        options = model.get("user_options") or {}
-        found.append(
-            Server(
-                user=user["name"],
-                name=name,
-                state=state_of(model),
-                profile=profile_for(list(profiles), options),
-                user_options=options,
-                started=parse_time(model.get("started")),
-                last_activity=parse_time(model.get("last_activity")),
-                url=model.get("url") or "",
-            )
-        )
+    found = [
+        server_of(user["name"], name, model, profiles)
+        for name, model in (user.get("servers") or {}).items()
+    ]
     # the hub lists a stopped default server for everyone; one never used says nothing
     found = [s for s in found if s.name or s.active or s.last_activity or s.started]
     return sorted(found, key=lambda s: (s.name != "", s.name))

@@ -40,7 +40,7 @@ from ..hub import HubAPIError, HubUnreachable
 from ..names import SERVER_NAME_RULES, NamesError, check_server_name
 from ..paging import int_arg, window
 from .jobs import OUTCOMES, GroupJob, JobStore, explain
-from .model import Server, servers_of, state_of
+from .model import Server, server_of, servers_of, state_of
 
 bp = Blueprint("servers", __name__)
 
@@ -230,7 +230,7 @@ def progress(user, server):
     require("read_servers", **target)
     if current is None:
         abort(404, description=f"{user} has no server called “{server or 'default'}”.")
-    model = servers_of({"name": user, "servers": {server: current}}, _profiles())[0]
+    model = server_of(user, server, current, _profiles())
     return render_template("servers/progress.html", server=model, open_url=_open_url(model))
 
 
@@ -246,7 +246,7 @@ def progress_events(user, server):
         current = (hub.get_user(user).get("servers") or {}).get(server)
         state = state_of(current) if current else "stopped"
         if state == "running":
-            url = _open_url(servers_of({"name": user, "servers": {server: current}})[0])
+            url = _open_url(server_of(user, server, current))
             return {"progress": 100, "ready": True, "message": "The server is running.", "url": url}
         return {"progress": 100, "stopped": True, "message": f"The server is {state}."}
 
