@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import render_template, request
+from flask import abort, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -29,6 +29,12 @@ MESSAGES = {
     405: "That page cannot be used this way.",
     413: "That upload is too large.",
 }
+
+
+def require_form(form) -> None:
+    """400 unless ``form`` was submitted and validates (its CSRF token included)."""
+    if not form.validate_on_submit():
+        abort(400, description="This form has expired. Nothing was changed.")
 
 
 def error_page(status: int, message: str):

@@ -7,6 +7,7 @@ from flask_wtf import FlaskForm
 from wtforms import StringField
 
 from .auth import load_user, person_client, require, service_client
+from .errors import require_form
 from .groups import ops, visible_groups
 from .hub import HubAPIError
 from .names import NamesError, check_group_name
@@ -82,8 +83,7 @@ def show(name):
 @bp.route("/<name>/groups", methods=["POST"])
 def change_groups(name):
     form = GroupChoiceForm()
-    if not form.validate_on_submit():
-        abort(400, description="This form has expired. Nothing was changed.")
+    require_form(form)
     action = request.form.get("action")
     if action not in ("add", "remove"):
         abort(400, description="Choose whether to add or remove.")

@@ -23,6 +23,7 @@ from flask import (
 )
 
 from ..auth import person_client, reachable_groups, require, service_client
+from ..errors import require_form
 from ..hub import HubAPIError
 from ..names import NamesError, check_group_name, names_from, roster_diff
 from ..paging import int_arg, window
@@ -109,8 +110,7 @@ def index(create_form=None):
 def create():
     require("create_group")
     form = CreateGroupForm()
-    if not form.validate_on_submit():
-        abort(400, description="This form has expired. Nothing was changed.")
+    require_form(form)
     try:
         name = check_group_name(form.name.data or "")
     except NamesError as e:
@@ -202,8 +202,7 @@ def add(name):
     require("edit_group", group=name)
     if request.form.get("confirm"):
         form = ConfirmForm()
-        if not form.validate_on_submit():
-            abort(400, description="This form has expired. Nothing was changed.")
+        require_form(form)
         names = _names_from_json(form.names.data)
         create = bool(form.create_missing.data)
         if create:
@@ -212,8 +211,7 @@ def add(name):
         return redirect(url_for(".show", name=name))
 
     form = MembersForm()
-    if not form.validate_on_submit():
-        abort(400, description="This form has expired. Nothing was changed.")
+    require_form(form)
     try:
         names = names_from(form.names.data or "", form.upload())
     except NamesError as e:
@@ -252,14 +250,12 @@ def remove(name):
     require("edit_group", group=name)
     if request.form.get("confirm"):
         form = ConfirmForm()
-        if not form.validate_on_submit():
-            abort(400, description="This form has expired. Nothing was changed.")
+        require_form(form)
         _flash_result(_remove(service_client(), name, _names_from_json(form.names.data)), name)
         return redirect(url_for(".show", name=name))
 
     form = MembersForm()
-    if not form.validate_on_submit():
-        abort(400, description="This form has expired. Nothing was changed.")
+    require_form(form)
     try:
         names = names_from(
             "\n".join([*request.form.getlist("member"), form.names.data or ""]), form.upload()
@@ -287,8 +283,7 @@ def sync(name):
     group = _load_group(name)
     if request.method == "POST" and request.form.get("confirm"):
         form = ConfirmForm()
-        if not form.validate_on_submit():
-            abort(400, description="This form has expired. Nothing was changed.")
+        require_form(form)
         hub = service_client()
         added = _add(hub, name, _names_from_json(form.names.data))
         removed = _remove(hub, name, _names_from_json(form.remove.data))
@@ -393,8 +388,7 @@ def properties(name):
     current = group.get("properties") or {}
     form = PropertiesForm()
     if request.method == "POST":
-        if not form.validate_on_submit():
-            abort(400, description="This form has expired. Nothing was changed.")
+        require_form(form)
         if form.confirm.data:
             if form.base.data != _digest(current):
                 flash(
@@ -456,8 +450,7 @@ def delete(name):
     group = _load_group(name)
     form = DeleteForm()
     if request.method == "POST":
-        if not form.validate_on_submit():
-            abort(400, description="This form has expired. Nothing was changed.")
+        require_form(form)
         service_client().delete_group(name)
         _directory().forget(name)
         n = len(group.get("users", ()))

@@ -36,6 +36,7 @@ from ..auth import (
     service_client,
     service_scopes,
 )
+from ..errors import require_form
 from ..hub import HubAPIError, HubUnreachable
 from ..names import SERVER_NAME_RULES, NamesError, check_server_name
 from ..paging import int_arg, window
@@ -144,8 +145,7 @@ def _back(user: str):
 def start(user):
     form = StartForm()
     form.profile.choices = profile_choices(with_keep=True)
-    if not form.validate_on_submit():
-        abort(400, description="This form has expired. Nothing was changed.")
+    require_form(form)
     try:
         server = (form.server.data or "").strip()
         if server:
@@ -175,8 +175,7 @@ def start(user):
 @bp.route("/users/<user>/servers/<server>/stop", methods=["POST"])
 def stop(user, server):
     form = ActionForm()
-    if not form.validate_on_submit():
-        abort(400, description="This form has expired. Nothing was changed.")
+    require_form(form)
     _, current, target = _target(user, server)
     require("stop_server", **target)
     label = f"“{server}”" if server else "The default server"
@@ -206,8 +205,7 @@ def remove(user, server):
         return render_template(
             "servers/remove.html", user=user, server=server, state=state_of(current), form=form
         )
-    if not form.validate_on_submit():
-        abort(400, description="This form has expired. Nothing was changed.")
+    require_form(form)
     try:
         status = service_client().stop_server(user, server, remove=True)
     except HubAPIError as e:
@@ -334,8 +332,7 @@ def running():
 def stop_many():
     require("stop_server")  # for someone, somewhere; each server is checked below
     form = ActionForm()
-    if not form.validate_on_submit():
-        abort(400, description="This form has expired. Nothing was changed.")
+    require_form(form)
     if form.confirm.data:
         try:
             chosen = json.loads(form.servers.data or "[]")
@@ -399,8 +396,7 @@ def group_servers(group):
     form = GroupServersForm()
     form.profile.choices = profile_choices()
     if request.method == "POST":
-        if not form.validate_on_submit():
-            abort(400, description="This form has expired. Nothing was changed.")
+        require_form(form)
         action = form.action.data
         if action not in ("start", "stop"):
             abort(400, description="Choose whether to start or to stop servers.")
