@@ -22,9 +22,11 @@ from flask import (
     url_for,
 )
 
+from .. import jsontext
 from ..auth import person_client, reachable_groups, require, service_client
 from ..errors import require_form
 from ..hub import HubAPIError
+from ..jsontext import JSONTextError
 from ..names import NamesError, check_group_name, names_from, roster_diff
 from ..paging import int_arg, window
 from . import ops
@@ -74,8 +76,8 @@ def _names_json(names) -> str:
 
 def _names_from_json(raw: str) -> list[str]:
     try:
-        names = json.loads(raw or "[]")
-    except ValueError:
+        names = jsontext.loads(raw or "[]")
+    except JSONTextError:
         abort(400, description="The list of names was damaged on the way. Please start again.")
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         abort(400, description="The list of names was damaged on the way. Please start again.")
@@ -355,11 +357,10 @@ def parse_rows(keys, kinds, values) -> tuple[dict, list[str]]:
             continue
         if kind == "json":
             try:
-                properties[key] = json.loads(value)
-            except ValueError as e:
+                properties[key] = jsontext.loads(value)
+            except JSONTextError as e:
                 errors.append(
-                    f"The value of “{key}” is not valid JSON ({e.msg} at character {e.pos + 1})."
-                    " For plain text, choose “text”."
+                    f"The value of “{key}” is not valid JSON ({e}). For plain text, choose “text”."
                 )
         else:
             properties[key] = value
@@ -398,8 +399,8 @@ def properties(name):
                 )
                 return redirect(url_for(".properties", name=name))
             try:
-                new = json.loads(form.properties.data)
-            except ValueError:
+                new = jsontext.loads(form.properties.data)
+            except JSONTextError:
                 new = None
             if not isinstance(new, dict):
                 abort(400, description="The properties were damaged on the way. Nothing was saved.")

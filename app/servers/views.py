@@ -27,6 +27,7 @@ from flask import (
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectField, StringField, TextAreaField
 
+from .. import jsontext
 from ..auth import (
     can,
     hub_version,
@@ -38,6 +39,7 @@ from ..auth import (
 )
 from ..errors import require_form
 from ..hub import HubAPIError, HubUnreachable
+from ..jsontext import JSONTextError
 from ..names import SERVER_NAME_RULES, NamesError, check_server_name
 from ..paging import int_arg, window
 from .jobs import OUTCOMES, GroupJob, JobStore, explain
@@ -108,11 +110,9 @@ def _chosen_options(form, previous: dict | None):
     if choice == RAW:
         require("raw_user_options")
         try:
-            options = json.loads(form.options.data or "{}")
-        except ValueError as e:
-            raise NamesError(
-                f"The user_options are not valid JSON ({e.msg} at character {e.pos + 1})."
-            ) from None
+            options = jsontext.loads(form.options.data or "{}")
+        except JSONTextError as e:
+            raise NamesError(f"The user_options are not valid JSON ({e}).") from None
         if not isinstance(options, dict):
             raise NamesError('The user_options must be a JSON object, like {"profile": "small"}.')
         return options
@@ -335,8 +335,12 @@ def stop_many():
     require_form(form)
     if form.confirm.data:
         try:
-            chosen = json.loads(form.servers.data or "[]")
-        except ValueError:
+            chosen = jsontext.loads(form.servers.data or "[]")
+        except JSONTextError:
+            chosen = None
+        if not isinstance(chosen, list) or not all(
+            isinstance(pair, list) and len(pair) == 2 for pair in chosen
+        ):
             abort(
                 400, description="The list of servers was damaged on the way. Nothing was changed."
             )
