@@ -69,8 +69,13 @@ class Page:
 
 
 def _quote(segment: str) -> str:
-    # names may hold '/', '?', '#', '%', spaces or non-Latin letters
-    return quote(str(segment), safe="")
+    # names may hold '/', '?', '#', '%', spaces or non-Latin letters; a name that is
+    # "." or ".." must stay a name, not become a step up the path (urllib3 resolves
+    # dot segments: /groups/.. would be sent as /hub/api/)
+    text = str(segment)
+    if text in (".", ".."):
+        return "%2E" * len(text)
+    return quote(text, safe="")
 
 
 def _error_message(response: requests.Response) -> str:

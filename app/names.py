@@ -164,11 +164,16 @@ def check_group_name(name: str) -> str:
     The name must not be empty, must not contain ``/`` or control characters,
     and can have at most ``MAX_GROUP_NAME`` characters (characters, not bytes).
     """
+    # ASCII blanks around a pasted name go; other control characters are refused, not stripped
+    if any(unicodedata.category(char) == "Cc" for char in name.strip(" \t\r\n")):
+        raise NamesError("A group name cannot contain control characters.")
     name = name.strip()
     if not name:
         raise NamesError("A group name cannot be empty.")
-    if any(unicodedata.category(char) == "Cc" for char in name):
-        raise NamesError("A group name cannot contain control characters.")
+    if name in (".", ".."):
+        raise NamesError(
+            f"A group cannot be called “{name}”: web addresses read it as a step in the path."
+        )
     if "/" in name:
         raise NamesError("A group name cannot contain “/”.")
     if len(name) > MAX_GROUP_NAME:
