@@ -17,7 +17,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
-from urllib.parse import urlencode, urlparse
+from urllib.parse import unquote, urlencode, urlparse
 
 from cryptography.fernet import Fernet, InvalidToken
 from flask import (
@@ -261,8 +261,13 @@ def require(action: str, **target) -> None:
 # -- sign-in ------------------------------------------------------------------
 
 
+# the target rides in the session cookie until the hub sends the browser back, and
+# browsers drop cookies past 4 KB: a longer deep link keeps only its page
+MAX_NEXT = 1024
+
+
 def safe_next(target: str | None) -> str:
-    """A redirect target that stays inside hubdesk (no open redirects)."""
+    """A redirect target that stays inside hubdesk (no open redirects, no way out by ``..``)."""
     prefix = current_app.config["HUBDESK"].service_prefix
     home = url_for("main.home")
     if not target or any(c in target for c in "\\\r\n\t") or target.startswith("//"):
@@ -270,6 +275,11 @@ def safe_next(target: str | None) -> str:
     parsed = urlparse(target)
     if parsed.scheme or parsed.netloc or not parsed.path.startswith(prefix):
         return home
+    # browsers resolve "." and ".." (also percent-encoded) before they follow a redirect
+    if any(step in (".", "..") for step in unquote(parsed.path).split("/")):
+        return home
+    if len(target) > MAX_NEXT:
+        return parsed.path if len(parsed.path) <= MAX_NEXT else home
     return target
 
 

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from flask import request
 
+# far past any real list, and within what the hub's database takes (a 64-bit OFFSET)
+MAX_OFFSET = 2**31 - 1
+
 
 def int_arg(name: str, default: int, *, allowed=None) -> int:
-    """A non-negative whole number from the query string, else ``default``."""
+    """A whole number 0 … MAX_OFFSET from the query string, else ``default``."""
     try:
         value = int(request.args.get(name, default))
     except ValueError:
         return default
     if allowed is not None and value not in allowed:
         return default
-    return max(0, value)
+    return min(max(0, value), MAX_OFFSET)
 
 
 def window(offset: int, limit: int, total: int, next_offset: int | None = None) -> dict:

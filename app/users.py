@@ -11,7 +11,7 @@ from .errors import require_form
 from .groups import ops, visible_groups
 from .hub import HubAPIError
 from .names import NamesError, check_group_name
-from .paging import window
+from .paging import int_arg, window
 from .servers.model import servers_of
 from .servers.views import StartForm, profile_choices
 
@@ -32,12 +32,8 @@ def index():
     query = request.args.get("q", "")[:255].strip()
     state = request.args.get("state", "")
     state = state if state in STATES else ""
-    try:
-        limit = int(request.args.get("limit", 50))
-        offset = max(0, int(request.args.get("offset", 0)))
-    except ValueError:
-        limit, offset = 50, 0
-    limit = limit if limit in PAGE_SIZES else 50
+    limit = int_arg("limit", 50, allowed=PAGE_SIZES)
+    offset = int_arg("offset", 0)
     filters = {"sort": "name", "include_stopped_servers": "1"}
     if query:
         filters["name_filter"] = query
