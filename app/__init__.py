@@ -86,11 +86,10 @@ def create_app(config: Settings | Mapping | None = None) -> Flask:
     app.extensions["hubdesk.groups"] = GroupDirectory(settings.group_cache_seconds)
     app.extensions["hubdesk.jobs"] = JobStore(settings.state_dir)
 
-    csrf.init_app(app)
-
     from . import auth, errors, groups, hardening, main, servers, users
 
-    logs.init_app(app)
+    logs.init_app(app)  # first: a request id before anything can refuse the request
+    csrf.init_app(app)
     hardening.init_app(app)
     metrics.init_app(app)
     auth.init_app(app)
