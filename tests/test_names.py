@@ -241,6 +241,10 @@ def test_a_group_name_is_stripped_and_kept(given, kept):
         ("class\x00a", "A group name cannot contain control characters."),
         ("é" * 256, "A group name can be at most 255 characters (this one has 256)."),
         ("x" * 300, "A group name can be at most 255 characters (this one has 300)."),
+        ("\x85a", "A group name cannot contain control characters."),
+        ("a\x1f", "A group name cannot contain control characters."),
+        (".", "A group cannot be called “.”: web addresses read it as a step in the path."),
+        (" .. ", "A group cannot be called “..”: web addresses read it as a step in the path."),
     ],
 )
 def test_a_bad_group_name_is_refused_saying_why(name, message):
