@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
@@ -85,6 +86,8 @@ def create_app(config: Settings | Mapping | None = None) -> Flask:
 
     app.extensions["hubdesk.groups"] = GroupDirectory(settings.group_cache_seconds)
     app.extensions["hubdesk.jobs"] = JobStore(settings.state_dir)
+    # each open progress stream holds a thread: at most this many per process
+    app.extensions["hubdesk.streams"] = threading.BoundedSemaphore(settings.max_streams)
 
     from . import auth, errors, groups, hardening, main, servers, users
 

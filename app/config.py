@@ -108,6 +108,7 @@ class Settings:
     audit_file: str = ""
     metrics_token: str = field(default="", repr=False)
     proxy_hops: int = 0
+    max_streams: int = 8  # progress streams one process passes on at once
 
     @property
     def verify(self):
@@ -213,4 +214,12 @@ class Settings:
             audit_file=env.get("HUBDESK_AUDIT_FILE", "").strip(),
             metrics_token=_secret(env, "HUBDESK_METRICS_TOKEN", "HUBDESK_METRICS_TOKEN_FILE"),
             proxy_hops=_number(env, "HUBDESK_PROXY_HOPS", 0, kind=int),
+            # half of a gunicorn worker's threads: the other half always serve pages
+            max_streams=_number(
+                env,
+                "HUBDESK_MAX_STREAMS",
+                max(1, _number(env, "HUBDESK_THREADS", 16, kind=int, minimum=1) // 2),
+                kind=int,
+                minimum=1,
+            ),
         )

@@ -13,9 +13,11 @@
   const badge = document.querySelector("h1 [data-state]");
   const waiting = document.createElement("li");
   waiting.className = "text-muted";
-  waiting.textContent = watching === "starting" ? "Waiting for the hub's progress…" : "Asking the hub how it went…";
+  const patience = watching === "starting" ? "Waiting for the hub's progress…" : "Asking the hub how it went…";
+  waiting.textContent = patience;
   list.append(waiting);
   const source = new EventSource(box.dataset.events);
+  let busy = false; // hubdesk is passing on as many streams as it will: it asked us to retry
 
   const widen = (percent) => {
     bar.classList.remove("progress-start");
@@ -43,6 +45,11 @@
   source.onmessage = (message) => {
     let event;
     try { event = JSON.parse(message.data); } catch { return; }
+    busy = Boolean(event.busy);
+    waiting.textContent = busy
+      ? "hubdesk is following many spawns right now; it will look again in a few seconds…"
+      : patience;
+    if (busy) return;
     if (typeof event.progress === "number") {
       widen(Math.max(5, event.progress));
       meter.setAttribute("aria-valuenow", String(event.progress));
@@ -71,6 +78,7 @@
     }
   };
   source.onerror = () => {
+    if (busy) return; // the stream was closed on purpose: EventSource reconnects by itself
     if (box.dataset.state === watching && watching === "starting") {
       source.close();
       window.setTimeout(() => window.location.reload(), 2000); // fall back to the page's own state

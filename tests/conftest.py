@@ -14,6 +14,7 @@ import re
 import secrets
 import threading
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -90,6 +91,24 @@ class Stack:
             self.pages.append(
                 (response.url, response.status_code, dict(response.headers), response.text)
             )
+
+    @contextmanager
+    def streams_taken(self):
+        """Every progress-stream slot of hubdesk's process is taken (as by other watchers)."""
+        slots = self.app.extensions["hubdesk.streams"]
+        taken = 0
+        while slots.acquire(blocking=False):
+            taken += 1
+        try:
+            yield taken
+        finally:
+            for _ in range(taken):
+                slots.release()
+
+    def free_stream_slots(self) -> int:
+        """How many progress streams hubdesk's process could open now."""
+        with self.streams_taken() as free:
+            return free
 
     def groups_changed_elsewhere(self) -> None:
         """Groups were changed behind hubdesk's back (through the API): drop its copy."""

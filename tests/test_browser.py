@@ -502,6 +502,23 @@ def test_screenshot_of_running_servers_for_the_readme(stack, page):
         _remove_servers_and_users(stack, list(started))
 
 
+def test_progress_waits_for_a_free_stream_slot_then_follows_the_spawn(stack, page):
+    name = unique("queue")
+    stack.api.create_users([name])
+    try:
+        sign_in(page, stack, "admin")
+        stack.api.start_server(name, "labs", {"profile": "slow"})
+        with stack.streams_taken():
+            page.goto(stack.url(f"users/{name}/servers/labs/progress"))
+            expect(page.get_by_test_id("events")).to_contain_text("following many spawns")
+        # once a slot is free, EventSource's own retry picks the stream up
+        outcome = page.get_by_test_id("outcome")
+        expect(outcome.locator(".alert-success")).to_contain_text("Ready")
+        expect(page.get_by_test_id("events")).not_to_contain_text("following many spawns")
+    finally:
+        _remove_servers_and_users(stack, [name])
+
+
 def test_screenshot_of_spawn_progress_for_the_readme(stack, page):
     name = f"margaret-{unique('x').rsplit('-', 1)[1][:4]}"
     stack.api.create_users([name])

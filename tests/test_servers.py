@@ -110,6 +110,26 @@ def test_progress_stream_passes_on_the_hubs_events(stack, admin, users):
     assert all("html_message" not in e for e in events)
 
 
+def test_when_every_stream_slot_is_taken_the_browser_is_asked_to_retry(stack, admin, users):
+    (u,) = users()
+    stack.api.start_server(u, "busy", {"profile": "slow"})
+    free = stack.free_stream_slots()
+    assert free == stack.app.config["HUBDESK"].max_streams == 8  # half of 16 threads
+    with stack.streams_taken():
+        with admin.get(
+            stack.url(f"users/{u}/servers/busy/progress/events"), stream=True, timeout=30
+        ) as r:
+            assert r.status_code == 200 and r.headers["Content-Type"].startswith(
+                "text/event-stream"
+            )
+            body = r.text  # the answer ends at once: no thread is held
+    assert body.splitlines()[:2] == ["retry: 3000", 'data: {"busy": true}'], body
+    # with a slot free again the same stream is followed to its end, and the slot comes back
+    events = sse(admin, stack, f"users/{u}/servers/busy/progress/events")
+    assert events[-1]["ready"] is True, events
+    assert stack.free_stream_slots() == free
+
+
 def test_progress_of_a_server_that_is_not_starting_says_how_it_is(stack, admin, users):
     (u,) = users()
     stack.api.start_server(u, "idle", {"profile": "small"})

@@ -9,6 +9,7 @@ hub's API.
 from __future__ import annotations
 
 import json
+import logging
 from datetime import UTC, datetime
 
 from flask import (
@@ -46,9 +47,11 @@ from .jobs import OUTCOMES, GroupJob, JobStore, explain
 from .model import Server, server_of, servers_of, state_of
 
 bp = Blueprint("servers", __name__)
+log = logging.getLogger(__name__)
 
 PAGE_SIZES = (25, 50, 100, 200)
 RAW = "__raw__"  # the profile choice "my own user_options"
+BUSY_RETRY_MS = 3000  # when every progress-stream slot is taken, the browser retries after this
 
 
 class StartForm(FlaskForm):
@@ -249,6 +252,18 @@ def progress_events(user, server):
         return {"progress": 100, "stopped": True, "message": f"The server is {state}."}
 
     def events():
+        slots = current_app.extensions["hubdesk.streams"]
+        if not slots.acquire(blocking=False):
+            # every stream slot of this process is taken: the browser asks again shortly
+            # (EventSource reconnects after `retry` ms), and pages keep their threads
+            log.info(
+                "progress streams: all %d in use, %s/%s asked to retry",
+                _settings().max_streams,
+                user,
+                server,
+            )
+            yield f"retry: {BUSY_RETRY_MS}\ndata: {json.dumps({'busy': True})}\n\n"
+            return
         try:
             seconds = _settings().read_timeout * 20
             for event in hub.progress(user, server, seconds=seconds, keepalive=True):
@@ -271,6 +286,8 @@ def progress_events(user, server):
         except HubUnreachable as e:
             event = {"failed": True, "message": f"hubdesk lost contact with the hub ({e.reason})."}
             yield f"data: {json.dumps(event)}\n\n"
+        finally:
+            slots.release()
 
     return Response(
         stream_with_context(events()),
