@@ -61,6 +61,8 @@ def test_service_variables_are_used():
         ({"HUBDESK_API_TOKEN_FILE": "/no/such/token"}, "HUBDESK_API_TOKEN_FILE"),
         ({"HUBDESK_SECURE_COOKIES": "sometimes"}, "HUBDESK_SECURE_COOKIES"),
         ({"HUBDESK_LOG_LEVEL": "LOUD"}, "HUBDESK_LOG_LEVEL"),
+        ({"HUBDESK_MAX_STREAMS": "0"}, "HUBDESK_MAX_STREAMS"),
+        ({"HUBDESK_THREADS": "many"}, "HUBDESK_THREADS"),
     ],
 )
 def test_a_bad_setting_is_named(change, named):
@@ -69,6 +71,19 @@ def test_a_bad_setting_is_named(change, named):
     message = str(e.value)
     assert message.startswith(named)
     assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+    ("change", "streams"),
+    [
+        ({}, 8),
+        ({"HUBDESK_THREADS": "6"}, 3),
+        ({"HUBDESK_THREADS": "1"}, 1),
+        ({"HUBDESK_THREADS": "6", "HUBDESK_MAX_STREAMS": "5"}, 5),
+    ],
+)
+def test_progress_streams_take_half_the_threads_unless_told(change, streams):
+    assert settings(**change).max_streams == streams
 
 
 def test_secrets_from_files(tmp_path):
