@@ -5,9 +5,10 @@ spends most of its time waiting for the hub, and a thread waiting on a socket
 costs little. A spawn-progress page holds one thread for as long as the spawn
 takes (seconds to minutes) while it passes the hub's event stream on; at most
 half of a worker's threads do that (HUBDESK_MAX_STREAMS), so with 2 workers x
-16 threads 16 spawns are followed live at once and pages always find a thread. A gthread worker tells gunicorn it is alive from its own loop,
-so a long stream never trips the worker timeout; hub calls have their own
-timeouts (HUBDESK_CONNECT_TIMEOUT, HUBDESK_READ_TIMEOUT).
+16 threads 16 spawns are followed live at once and pages always find a thread.
+A gthread worker tells gunicorn it is alive from its own loop, so a long stream
+never trips the worker timeout; hub calls have their own timeouts
+(HUBDESK_CONNECT_TIMEOUT, HUBDESK_READ_TIMEOUT).
 """
 
 import os
