@@ -13,6 +13,7 @@ import logging
 import re
 import secrets
 import threading
+import time
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -133,6 +134,17 @@ class Stack:
         s, r = self.hub_login(username)
         assert r.status_code == 200 and r.url == self.url(), (r.status_code, r.url)
         return s
+
+
+def wait_for(condition, seconds=30, every=0.2):
+    """Poll for a state, with a deadline (spawns are real and take a second or two)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        value = condition()
+        if value:
+            return value
+        assert time.monotonic() < deadline, "gave up waiting"
+        time.sleep(every)
 
 
 def unique(prefix: str = "t") -> str:

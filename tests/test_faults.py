@@ -18,7 +18,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from conftest import PREFIX, csrf_token, settings_env, unique
+from conftest import PREFIX, csrf_token, settings_env, unique, wait_for
 from faultproxy import DROP, PASS, FaultProxy, answer, delay, drop_after_forwarding
 
 from app import create_app
@@ -299,3 +299,106 @@ def test_a_broken_bulk_add_reports_what_the_hub_really_has(stack, proxy, hubdesk
     assert set(failed) == set(names) - members, message  # every name not done, and only those
     assert set(failed.values()) == {"the hub did not answer (503 Service Unavailable)"}
     assert re.search(r"<div class=\"alert alert-(\w+)\"", page)[1] == "warning"  # not success
+
+
+# -- 5. a group start through a hub outage ---------------------------------------------------
+
+
+def job_items(client, job_url) -> dict:
+    """{user: (outcome, words)} as the group action's page shows them."""
+    page = client.get(job_url).get_data(as_text=True)
+    rows = re.findall(
+        r'<tr data-user="([^"]+)" data-outcome="([^"]+)">.*?<td class="small">(.*?)</td>',
+        page,
+        re.S,
+    )
+    return {user: (outcome, html.unescape(words)) for user, outcome, words in rows}
+
+
+def server_state(stack, user, name) -> str:
+    s = (stack.api.get_user(user).get("servers") or {}).get(name)
+    if not s:
+        return "none"
+    return "pending" if s.get("pending") else "running" if s.get("ready") else "stopped"
+
+
+@pytest.fixture
+def outage_group(stack):
+    """A fresh group of 7 fresh users; their servers and they go afterwards."""
+    members = sorted(unique("out") for _ in range(7))
+    stack.api.create_users(members)
+    group = unique("out")
+    stack.api.create_group(group, users=members)
+    yield group, members
+    stack.api.delete_group(group)
+    for m in members:
+        wait_for(lambda m=m: server_state(stack, m, "lab") != "pending")
+        if server_state(stack, m, "lab") != "none":
+            stack.api.stop_server(m, "lab", remove=True)
+        wait_for(lambda m=m: server_state(stack, m, "lab") == "none")
+        stack.api.request("DELETE", "users", m)
+
+
+def test_a_group_start_through_a_hub_outage_reports_what_the_hub_has(
+    stack, proxy, hubdesk, outage_group
+):
+    group, members = outage_group
+    client = hubdesk(
+        HUBDESK_BULK_CONCURRENCY="1",
+        HUBDESK_CONNECT_TIMEOUT="0.5",
+        HUBDESK_PROFILES=stack.env["HUBDESK_PROFILES"],
+    )
+    lost_answer, never_sent = members[1], members[2]
+
+    def start_of(user):
+        return rf"/hub/api/users/{user}/servers/lab"
+
+    # the hub starts one server but its answer is lost; another start is lost on the way
+    proxy.when("POST", start_of(lost_answer), drop_after_forwarding())
+    proxy.when("POST", start_of(never_sent), DROP)
+    data = {"action": "start", "server": "lab", "profile": "small"}
+    token = csrf_token(client.get(f"{PREFIX}groups/{group}/servers").get_data(as_text=True))
+    r = client.post(
+        f"{PREFIX}groups/{group}/servers", data=dict(data, csrf_token=token, confirm="yes")
+    )
+    assert r.status_code == 302 and "/servers/jobs/" in r.location, r.status_code
+    job = r.location
+
+    # then the hub goes away (as in a restart) right after the lost start ...
+    wait_for(lambda: proxy.count("POST", start_of(never_sent)) == 1)
+    proxy.refuse()
+    try:
+        # ... and hubdesk says it is waiting for it, rather than giving up
+        waiting = wait_for(
+            lambda: [
+                u
+                for u, (o, w) in job_items(client, job).items()
+                if o == "waiting" and "not answering" in w
+            ]
+        )
+    finally:
+        proxy.accept()
+    page = wait_for(
+        lambda: (
+            (p := client.get(job).get_data(as_text=True))
+            and 'data-testid="job-state">done' in p
+            and p
+        ),
+        seconds=90,
+    )
+    got = job_items(client, job)
+    assert set(got) == set(members) and waiting
+    for user, (outcome, words) in got.items():
+        state = server_state(stack, user, "lab")
+        # nothing done is reported as failed, and nothing failed as done
+        assert (outcome == "started") == (state == "running"), (user, outcome, words, state)
+        assert outcome in ("started", "failed"), (user, outcome, words)
+        # and no start was sent twice
+        assert proxy.count("POST", start_of(user)) <= 1, user
+    assert got[lost_answer][0] == "started", got[lost_answer]  # the hub did start it
+    assert got[never_sent] == (
+        "failed",
+        "not started: the hub's answer to the start was lost, and it has no such server at all now",
+    ), got[never_sent]
+    assert sum(o == "started" for o, _ in got.values()) == len(members) - 1
+    assert "unknown" not in page

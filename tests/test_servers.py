@@ -3,23 +3,11 @@
 import html
 import json
 import re
-import time
 
 import pytest
-from conftest import NAMED_SERVER_LIMIT, csrf_token, unique
+from conftest import NAMED_SERVER_LIMIT, csrf_token, unique, wait_for
 
 from app.hub import HubAPIError
-
-
-def wait_for(condition, seconds=30, every=0.2):
-    """Poll for a state, with a deadline (spawns are real and take a second or two)."""
-    deadline = time.monotonic() + seconds
-    while True:
-        value = condition()
-        if value:
-            return value
-        assert time.monotonic() < deadline, "gave up waiting"
-        time.sleep(every)
 
 
 def server(stack, user, name):

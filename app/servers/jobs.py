@@ -28,6 +28,9 @@ from .model import state_of
 log = logging.getLogger(__name__)
 
 STALE_SECONDS = 120  # a running job not touched for this long was interrupted
+HEARTBEAT_SECONDS = 30  # a job following a long spawn touches its record this often
+HUB_WAIT_SECONDS = 120  # how long an item waits for a hub that went away (e.g. restarting)
+OUTAGES = 5  # an item rides out this many outages, then says what it knows
 _JOB_ID = "0123456789abcdef"
 
 
@@ -106,6 +109,7 @@ OUTCOMES = {
     "forbidden": "not allowed",
     "limit": "server limit reached",
     "failed": "failed",
+    "unknown": "unknown: check",
 }
 
 
@@ -144,6 +148,7 @@ class GroupJob:
         service_scopes,
         actor: str = "-",
         spawn_seconds: float = 600,
+        hub_wait_seconds: float = HUB_WAIT_SECONDS,
     ):
         self.actor = actor
         self.store = store
@@ -152,6 +157,7 @@ class GroupJob:
         self.person_scopes = frozenset(person_scopes)
         self.service_scopes = frozenset(service_scopes)
         self.spawn_seconds = spawn_seconds
+        self.hub_wait_seconds = hub_wait_seconds
 
     def _may(self, action: str, **target) -> bool:
         return permissions.allowed(self.person_scopes, action, **target) and permissions.allowed(
@@ -187,17 +193,50 @@ class GroupJob:
                 job_id, lambda r: r["items"].__setitem__(user, {"outcome": outcome, "words": words})
             )
 
+        # whether a start or stop may have reached the hub: after an outage, the item is
+        # then settled by what the hub has, never by sending it a second time
+        sent = {"maybe": False}
+        reason = ""
         try:
-            step(user, record, note)
-        except HubUnreachable as e:
-            note("failed", f"the hub did not answer ({e.reason}); check this user's servers")
+            for _ in range(OUTAGES):
+                try:
+                    return step(user, record, note, sent)
+                except HubUnreachable as e:
+                    sent["maybe"] = sent["maybe"] or e.maybe_applied
+                    reason = e.reason
+                    if not self._wait_for_hub(user, reason, note):
+                        break
+            if sent["maybe"]:
+                return note(
+                    "unknown",
+                    f"the hub stopped answering ({reason}) after the request was sent: "
+                    "check this user's servers",
+                )
+            note("failed", f"not done: the hub did not answer ({reason})")
         except HubAPIError as e:
             note(*explain(e, user, record.get("server", "")))
         except Exception:  # one user's trouble must not stop the others
             log.exception("group job %s: %s failed", job_id, user)
             note("failed", "hubdesk hit an unexpected error (logged)")
 
-    def _start(self, user: str, record: dict, note) -> None:
+    def _wait_for_hub(self, user: str, reason: str, note) -> bool:
+        """Wait (saying so) until the hub answers again; False after ``hub_wait_seconds``."""
+        deadline = time.monotonic() + self.hub_wait_seconds
+        pause = 0.5
+        while time.monotonic() < deadline:
+            note("waiting", f"the hub is not answering ({reason}); waiting for it")
+            time.sleep(pause)
+            pause = min(pause * 2, 5)
+            try:
+                self.hub.get_user(user)
+                return True
+            except HubUnreachable:
+                continue
+            except HubAPIError:
+                return True  # it answers: the step will say what it says
+        return False
+
+    def _start(self, user: str, record: dict, note, sent: dict) -> None:
         server = record["server"]
         model = self.hub.get_user(user)
         if not self._may(
@@ -205,11 +244,19 @@ class GroupJob:
         ):
             return note("forbidden", "your hub scopes do not let you start this server")
         current = (model.get("servers") or {}).get(server)
-        if current and state_of(current) in ("running", "starting"):
+        state = state_of(current) if current else "stopped"
+        if sent["maybe"]:  # our start may have reached the hub before it went away
+            if state == "running":
+                return note("started", "ready (checked after the hub answered again)")
+            if state == "starting":
+                return self._follow(user, server, note)
             return note(
-                "running",
-                "already running" if state_of(current) == "running" else "already starting",
+                "failed",
+                "not started: the hub's answer to the start was lost, and it has no such "
+                f"server {state if current else 'at all'} now",
             )
+        if state in ("running", "starting"):
+            return note("running", f"already {state}")
         for attempt in range(5):
             try:
                 status = self.hub.start_server(user, server, record.get("user_options") or None)
@@ -218,18 +265,37 @@ class GroupJob:
                 if e.status != 429 or attempt == 4:
                     raise
                 time.sleep(2 * (attempt + 1))  # the hub's concurrent_spawn_limit: wait our turn
+        sent["maybe"] = True
         if status == 201:
             return note("started", "ready")
+        return self._follow(user, server, note)
+
+    def _follow(self, user: str, server: str, note) -> None:
+        """Follow a spawn to its end; the record is touched now and then, so it never looks
+        interrupted while a slow spawn is still coming up."""
         note("starting", "coming up")
-        last = {}
-        for event in self.hub.progress(user, server, seconds=self.spawn_seconds):
-            last = event
+        last, touched = {}, time.monotonic()
+        for event in self.hub.progress(user, server, seconds=self.spawn_seconds, keepalive=True):
+            if event is not None:
+                last = event
+            if time.monotonic() - touched > HEARTBEAT_SECONDS:
+                note("starting", (last.get("message") or "coming up")[:200])
+                touched = time.monotonic()
         if last.get("ready"):
             note("started", "ready")
-        else:
-            note("failed", last.get("message") or "the spawn did not finish")
+        elif last.get("failed"):
+            note("failed", last.get("message") or "the spawn failed")
+        else:  # the stream ended without an outcome: ask the hub how it is
+            current = (self.hub.get_user(user).get("servers") or {}).get(server)
+            state = state_of(current) if current else "stopped"
+            if state == "running":
+                note("started", "ready")
+            elif state == "starting":
+                note("unknown", "still starting when hubdesk stopped following it: check it")
+            else:
+                note("failed", "the spawn did not finish")
 
-    def _stop(self, user: str, record: dict, note) -> None:
+    def _stop(self, user: str, record: dict, note, sent: dict) -> None:
         only = record.get("server")
         model = self.hub.get_user(user)
         groups = model.get("groups") or ()
@@ -239,6 +305,8 @@ class GroupJob:
             if state_of(s) != "stopped" and (only is None or name == only)
         ]
         if not targets:
+            if sent["maybe"]:  # our stop reached the hub before it went away
+                return note("stopped", "stopped (checked after the hub answered again)")
             return note("nothing", "no running server" if only is None else "not running")
         words, outcome = [], "stopped"
         for name in targets:
@@ -247,6 +315,7 @@ class GroupJob:
                 outcome = "forbidden"
                 words.append(f"{label}: not allowed")
                 continue
+            sent["maybe"] = True  # if the hub goes away now, what it has will tell
             status = self.hub.stop_server(user, name)
             if status == 202 and outcome == "stopped":
                 outcome = "stopping"
