@@ -6,7 +6,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_wtf import FlaskForm
 from wtforms import StringField
 
-from .auth import load_user, person_client, require, service_client
+from .auth import can, load_user, person_client, reachable_groups, require, service_client
 from .errors import require_form
 from .groups import ops, visible_groups
 from .hub import HubAPIError
@@ -57,8 +57,13 @@ def index():
 def show(name):
     user = load_user(name, include_stopped_servers=True)
     groups = sorted(user.get("groups") or (), key=str.casefold)
-    # groups this person could add the user to, for the form's suggestions
-    choices = [e.name for e in visible_groups("edit_group") if e.name not in groups][:500]
+    # groups this person could add the user to: listed in the page when their scopes name
+    # them (a teacher's few classes), else suggested as they type (groups/suggest)
+    choices, suggest = [], False
+    if can("edit_group"):
+        suggest = reachable_groups("edit_group") is None
+        if not suggest:
+            choices = [e.name for e in visible_groups("edit_group") if e.name not in groups]
     start_form = StartForm()
     start_form.profile.choices = profile_choices()
     default = next((p.slug for p in current_app.config["HUBDESK"].profiles if p.default), None)
@@ -69,6 +74,7 @@ def show(name):
         user=user,
         groups=groups,
         choices=choices,
+        suggest=suggest,
         form=GroupChoiceForm(),
         servers=servers_of(user, current_app.config["HUBDESK"].profiles),
         start_form=start_form,

@@ -39,6 +39,7 @@ GET = {
     "static": (200, 200, 200, 200, 200),
     "groups.index": (302, 403, 403, 200, 200),
     "groups.show": (302, 403, 403, 403, 200),
+    "groups.suggest": (302, 403, 403, 200, 200),  # the teacher may change class-a
     "groups.delete": (302, 403, 403, 403, 200),
     "groups.properties": (302, 403, 403, 403, 200),
     "groups.sync": (302, 403, 403, 403, 200),

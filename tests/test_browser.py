@@ -413,6 +413,32 @@ def test_helpdesk_flow_in_the_browser(stack, page):
         _remove_servers_and_users(stack, [name])
 
 
+def test_the_group_field_suggests_names_as_the_admin_types(stack, page):
+    name = unique("sug")
+    group = unique("suggested")
+    stack.api.create_users([name])
+    stack.api.create_group(group)
+    stack.groups_changed_elsewhere()
+    try:
+        sign_in(page, stack, "admin")
+        page.goto(stack.url(f"users/{name}"))
+        _on_user_page(page, stack, name)
+        field = page.get_by_role("combobox", name="Group")
+        field.press_sequentially(group[:12])  # "suggested-" and two hex digits
+        options = page.locator("#group-choices option")
+        expect(options).to_have_count(1)
+        expect(options.first).to_have_attribute("value", group)
+        field.fill(group)
+        page.get_by_role("button", name="Add to group").click()
+        _on_user_page(page, stack, name)
+        expect(page.get_by_role("alert")).to_contain_text(f"Added {name} to “{group}”")
+        assert stack.api.get_group(group)["users"] == [name]
+    finally:
+        stack.api.delete_group(group)
+        stack.groups_changed_elsewhere()
+        stack.api.request("DELETE", "users", name)
+
+
 def test_failed_spawn_is_shown_in_the_browser(stack, page):
     name = unique("fail")
     stack.api.create_users([name])

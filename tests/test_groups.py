@@ -128,6 +128,30 @@ def test_list_is_sorted_by_name_with_member_counts(stack, admin, many):
     assert names == sorted(names, key=lambda n: (n.casefold(), n))
 
 
+def test_group_names_are_suggested_as_a_person_types(stack, admin, many):
+    prefix, names = many
+    r = admin.get(stack.url(f"groups/suggest?q={prefix.upper()}-00"))
+    assert r.status_code == 200 and r.headers["Content-Type"] == "application/json"
+    assert r.json() == names[:10]
+    assert len(admin.get(stack.url(f"groups/suggest?q={prefix}")).json()) == 20  # at most
+    assert admin.get(stack.url("groups/suggest?q=+")).json() == []  # nothing asked
+    # the user page then lists no group itself: the field asks as the person types
+    page = admin.get(stack.url("users/student")).text
+    assert 'data-suggest="/services/hubdesk/groups/suggest"' in page
+    assert "<option" not in page.split('id="group-choices"')[1].split("</datalist>")[0]
+
+
+def test_a_teacher_is_offered_only_the_groups_they_may_change(stack):
+    teacher = stack.signin("teacher")
+    assert teacher.get(stack.url("groups/suggest?q=class")).json() == ["class-a"]
+    page = teacher.get(stack.url("users/student")).text
+    # a few groups named by their scopes: listed in the page, nothing to ask
+    assert "data-suggest" not in page
+    datalist = page.split('id="group-choices"')[1].split("</datalist>")[0]
+    assert re.findall(r'<option value="([^"]+)">', datalist) == []  # student is in class-a
+    assert teacher.get(stack.url("groups/suggest?q=class-b")).json() == []
+
+
 def test_a_teacher_lists_and_finds_only_their_group(stack):
     teacher = stack.signin("teacher")
     page = teacher.get(stack.url("groups/")).text

@@ -336,6 +336,7 @@ def test_a_user_called_dotdot_is_looked_up_as_itself(stack, admin):
 # which query parameters each view reads
 READS = {
     "groups.index": ("q", "limit", "offset"),
+    "groups.suggest": ("q",),
     "groups.show": ("mq", "mlimit", "moffset"),
     "groups.properties": ("extra",),
     "users.index": ("q", "state", "limit", "offset"),

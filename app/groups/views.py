@@ -16,6 +16,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    jsonify,
     redirect,
     render_template,
     request,
@@ -85,6 +86,17 @@ def _names_from_json(raw: str) -> list[str]:
 
 
 # -- list, search, create -------------------------------------------------------
+
+SUGGESTIONS = 20  # names a "group name" field is offered as the person types
+
+
+@bp.route("/suggest")
+def suggest():
+    """Names of groups the person may change, containing ``q`` (JSON, for a text field)."""
+    require("edit_group")
+    query = request.args.get("q", "")[:255]
+    found = search(visible_groups("edit_group"), query) if query.strip() else []
+    return jsonify([e.name for e in found[:SUGGESTIONS]])
 
 
 @bp.route("/", methods=["GET"])
