@@ -18,7 +18,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from . import audit, logs, metrics
 from .config import Settings
 from .groups.directory import GroupDirectory
-from .hub import HubClient, make_session
+from .hub import HubClient, environ_verify, make_session
 from .servers.jobs import JobStore
 
 __version__ = "0.1.0"
@@ -68,9 +68,9 @@ def create_app(config: Settings | Mapping | None = None) -> Flask:
     app.extensions["hubdesk.hub"] = HubClient(
         settings.api_url,
         settings.api_token,
-        verify=settings.verify,
+        verify=environ_verify(settings.verify),
         timeout=(settings.connect_timeout, settings.read_timeout),
-        session=make_session(),
+        session=make_session(url=settings.api_url),
         on_change=trail.record_hub_change,
         observe=metrics.observe_hub_call,
     )
@@ -89,11 +89,12 @@ def create_app(config: Settings | Mapping | None = None) -> Flask:
     # each open progress stream holds a thread: at most this many per process
     app.extensions["hubdesk.streams"] = threading.BoundedSemaphore(settings.max_streams)
 
-    from . import auth, errors, groups, hardening, main, servers, users
+    from . import assets, auth, errors, groups, hardening, main, servers, users
 
     logs.init_app(app)  # first: a request id before anything can refuse the request
     csrf.init_app(app)
     hardening.init_app(app)
+    assets.init_app(app)
     metrics.init_app(app)
     auth.init_app(app)
     errors.init_app(app)

@@ -1,5 +1,6 @@
 """Production concerns: headers on every page, request ids, the audit trail, metrics, logs."""
 
+import html
 import json
 import logging
 import re
@@ -55,6 +56,25 @@ def test_every_page_has_the_security_headers(stack, admin):
         assert "Strict-Transport-Security" not in h  # plain http here
         seen.add(endpoint)
     assert {"main.home", "groups.index", "servers.running", "main.activity", "static"} <= seen
+
+
+def test_static_files_are_versioned_and_kept_for_a_year(stack, admin):
+    page = admin.get(stack.url("users/student")).text
+    assets = re.findall(r'(?:href|src)="(/services/hubdesk/static/[^"]+)"', page)
+    assert len(assets) >= 4, assets  # two stylesheets, the icon, a script
+    for url in assets:
+        path, _, v = html.unescape(url).partition("?v=")
+        assert re.fullmatch(r"[0-9a-f]{12}", v), url
+        r = admin.get(stack.hub.public_url + html.unescape(url))
+        assert r.status_code == 200, url
+        assert r.headers["Cache-Control"] == "public, max-age=31536000, immutable", url
+        # the same file without its version, or with an old one, is revalidated
+        for other in (path, f"{path}?v=000000000000"):
+            r = admin.get(stack.hub.public_url + other)
+            assert r.status_code == 200 and r.headers["Cache-Control"] == "no-cache", other
+    # a version asked for a path out of the folder is a 404, not a read of that file
+    r = admin.get(stack.url("static/%2E%2E/%2E%2E/pyproject.toml?v=x"))
+    assert r.status_code == 404
 
 
 class InlineCode(HTMLParser):
