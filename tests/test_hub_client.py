@@ -4,7 +4,7 @@ import pytest
 from conftest import unique
 
 from app.devhub import free_port
-from app.hub import HubAPIError, HubClient, HubUnreachable
+from app.hub import HubAPIError, HubClient, HubUnreachable, environ_verify, make_session
 
 
 @pytest.fixture(scope="module")
@@ -83,3 +83,32 @@ def test_whoami_reports_the_service_and_its_scopes(stack):
     me = stack.api.whoami()
     assert me["kind"] == "service" and me["name"] == "hubdesk"
     assert "admin:groups" in me["scopes"]
+
+
+@pytest.mark.parametrize(
+    ("env", "proxies"),
+    [
+        ({}, {}),
+        ({"HTTP_PROXY": "http://proxy:3128"}, {"http": "http://proxy:3128"}),
+        ({"HTTP_PROXY": "http://proxy:3128", "NO_PROXY": "hub"}, {}),
+    ],
+)
+def test_the_environment_is_read_once_for_the_hubs_url(monkeypatch, env, proxies):
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
+        for variant in (name, name.lower()):
+            monkeypatch.delenv(variant, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    session = make_session(url="http://hub:8081/hub/api")
+    assert session.trust_env is False  # not scanned again on every call
+    assert {k: v for k, v in session.proxies.items() if k != "no"} == proxies
+
+
+def test_a_ca_bundle_from_the_environment_still_counts(monkeypatch, tmp_path):
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "ca.pem"))
+    assert environ_verify(True) == str(tmp_path / "ca.pem")
+    assert environ_verify("/etc/hub-ca.pem") == "/etc/hub-ca.pem"  # HUBDESK_CA_BUNDLE wins
+    assert environ_verify(False) is False
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE")
+    assert environ_verify(True) is True
