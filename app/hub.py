@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 PAGINATION_ACCEPT = "application/jupyterhub-pagination+json"
 # the hub's api_page_max_limit default; larger pages are silently cut to it
 MAX_PAGE = 200
+# a page of MAX_PAGE users costs the hub about as much as this many one-user GETs
+LIST_PAGE_COST = 12
 
 
 class HubError(Exception):
@@ -458,10 +460,29 @@ class HubClient:
         return self.request("POST", "users", json={"usernames": list(names)}).json()
 
     def existing_users(self, names: Iterable[str], *, workers: int = 8) -> set[str]:
-        """Which of these names are users on the hub (one small GET each, a few at a time).
+        """Which of these names are users on the hub, asked the cheaper of two ways.
 
-        O(names), never O(hub): fine for a roster, and it never lists every user.
+        One small ``GET /users/{name}`` per name, a few at a time: O(names), right for a
+        class list. For a long list on a hub with fewer pages of users than that, every
+        user is listed instead, pages fetched a few at a time: 5,000 names on a
+        10,000-user hub are 50 pages (~2 s), not 5,000 calls (~24 s, measured).
         """
+        names = list(dict.fromkeys(names))
+        if not names:
+            return set()
+        if len(names) > LIST_PAGE_COST:
+            try:
+                total = self.count("users")
+            except HubAPIError:
+                total = None  # cannot list users (no list:users): ask name by name
+            if total is not None and -(-total // MAX_PAGE) * LIST_PAGE_COST < len(names):
+                wanted = set(names)
+                offsets = range(0, total, MAX_PAGE)
+                with ThreadPoolExecutor(max_workers=min(workers, len(offsets) or 1)) as pool:
+                    pages = pool.map(
+                        lambda o: self.page("users", offset=o, limit=MAX_PAGE), offsets
+                    )
+                    return {u["name"] for p in pages for u in p.items if u["name"] in wanted}
 
         def exists(name):
             try:
@@ -472,8 +493,5 @@ class HubClient:
                 raise
             return name
 
-        names = list(dict.fromkeys(names))
-        if not names:
-            return set()
         with ThreadPoolExecutor(max_workers=min(workers, len(names))) as pool:
             return {name for name in pool.map(exists, names) if name is not None}

@@ -40,6 +40,7 @@ GET = {
     "groups.index": (302, 403, 403, 200, 200),
     "groups.show": (302, 403, 403, 403, 200),
     "groups.suggest": (302, 403, 403, 200, 200),  # the teacher may change class-a
+    "groups.members_job": (302, 403, 403, 403, 404),
     "groups.delete": (302, 403, 403, 403, 200),
     "groups.properties": (302, 403, 403, 403, 200),
     "groups.sync": (302, 403, 403, 403, 200),

@@ -22,6 +22,7 @@ from conftest import PREFIX, csrf_token, settings_env, unique, wait_for
 from faultproxy import DROP, PASS, FaultProxy, answer, delay, drop_after_forwarding
 
 from app import create_app
+from app.groups import views as group_views
 from app.hub import HubAPIError
 
 MAYBE = "Your change may or may not have been made: check before repeating it."
@@ -402,3 +403,37 @@ def test_a_group_start_through_a_hub_outage_reports_what_the_hub_has(
     ), got[never_sent]
     assert sum(o == "started" for o, _ in got.values()) == len(members) - 1
     assert "unknown" not in page
+
+
+# -- 6. a membership change longer than a page can wait ---------------------------------------
+
+
+def test_a_long_membership_change_goes_on_with_a_page_of_its_own(
+    stack, proxy, hubdesk, hundred, monkeypatch
+):
+    group, names = hundred
+    monkeypatch.setattr(group_views, "WAIT_SECONDS", 1)  # 10 s in production
+    client = hubdesk(HUBDESK_MEMBERSHIP_CHUNK="40")  # 3 chunks of 1.5 s each
+    path = f"/hub/api/groups/{group}/users"
+    proxy.when("POST", path, delay(1.5))
+    token = csrf_token(client.get(f"{PREFIX}groups/{group}").get_data(as_text=True))
+    r = client.post(
+        f"{PREFIX}groups/{group}/add", data={"csrf_token": token, "names": " ".join(names)}
+    )
+    # the answer comes at once: a page that follows the change, not a proxy's timeout
+    assert r.status_code == 302 and "/members/jobs/" in r.location, (r.status_code, r.location)
+    page = text(client.get(r.location))
+    assert "Adding 100 names" in page and "in progress" in page
+    assert re.search(r"Sent to the hub: \d+ of 100", page), page
+    # any worker or replica sharing the state folder shows the same page
+    other = hubdesk(HUBDESK_MEMBERSHIP_CHUNK="40")
+    done = wait_for(
+        lambda: (p := text(other.get(r.location))) and 'job-state">done' in p and p, seconds=30
+    )
+    assert "Added 100 members to" in done and "alert-success" in done, done
+    assert members_of(stack, group) == sorted(names)
+    assert proxy.count("POST", path) == 3  # each chunk sent once
+
+
+def members_of(stack, group):
+    return sorted(stack.api.get_group(group)["users"])

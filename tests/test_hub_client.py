@@ -112,3 +112,33 @@ def test_a_ca_bundle_from_the_environment_still_counts(monkeypatch, tmp_path):
     assert environ_verify(False) is False
     monkeypatch.delenv("REQUESTS_CA_BUNDLE")
     assert environ_verify(True) is True
+
+
+@pytest.fixture(scope="module")
+def thirty_users(stack):
+    names = [unique("exists") for _ in range(30)]
+    stack.api.create_users(names)
+    yield names
+    for name in names:
+        stack.api.request("DELETE", "users", name)
+
+
+@pytest.mark.parametrize("how", ["one GET per name", "listed page by page"])
+def test_existing_users_the_cheaper_way(stack, thirty_users, how, monkeypatch):
+    client = stack.api
+    calls = []
+    send = client.request
+    monkeypatch.setattr(client, "request", lambda *a, **k: calls.append(a[:2]) or send(*a, **k))
+    unknown = [unique("nobody") for _ in range(30)]
+    if how == "one GET per name":
+        asked = thirty_users[:3] + unknown[:3]
+        assert client.existing_users(asked + asked[:2]) == set(thirty_users[:3])
+        assert len(calls) == 6  # duplicates asked once
+    else:
+        total = client.count("users")
+        pages = -(-total // 200)
+        assert pages * 12 < 60, total  # the test hub is small: listing is cheaper
+        calls.clear()
+        assert client.existing_users(thirty_users + unknown) == set(thirty_users)
+        assert calls.count(("GET", "users")) == 1 + pages  # the count, then every page
+        assert len(calls) == 1 + pages

@@ -88,8 +88,12 @@ def add_members(
     *,
     chunk_size: int = 500,
     create_missing: bool = False,
+    progress=None,
 ) -> MembershipResult:
-    """Add ``names`` to ``group``; with ``create_missing``, create unknown users first."""
+    """Add ``names`` to ``group``; with ``create_missing``, create unknown users first.
+
+    ``progress(n)`` is told after each chunk how many names have been sent.
+    """
     result = MembershipResult("added")
     before = set(hub.get_group(group).get("users", ()))
     result.unchanged = [n for n in names if n in before]
@@ -102,8 +106,12 @@ def add_members(
                 result.created += [u["name"] for u in hub.create_users(part)]
             except HubAPIError as e:
                 failed.update({n: f"could not create the user: {e.message}" for n in part})
+    sent = 0
     for part in chunks([n for n in todo if n not in failed], chunk_size):
         _send(hub.add_group_members, group, part, failed)
+        sent += len(part)
+        if progress:
+            progress(sent)
     after = set(hub.get_group(group).get("users", ()))
     result.size = len(after)
     result.done = [n for n in todo if n in after]
@@ -112,16 +120,20 @@ def add_members(
 
 
 def remove_members(
-    hub: HubClient, group: str, names: list[str], *, chunk_size: int = 500
+    hub: HubClient, group: str, names: list[str], *, chunk_size: int = 500, progress=None
 ) -> MembershipResult:
-    """Remove ``names`` from ``group``."""
+    """Remove ``names`` from ``group`` (``progress`` as for :func:`add_members`)."""
     result = MembershipResult("removed")
     before = set(hub.get_group(group).get("users", ()))
     result.unchanged = [n for n in names if n not in before]
     todo = [n for n in names if n in before]
     failed: dict[str, str] = {}
+    sent = 0
     for part in chunks(todo, chunk_size):
         _send(hub.remove_group_members, group, part, failed)
+        sent += len(part)
+        if progress:
+            progress(sent)
     after = set(hub.get_group(group).get("users", ()))
     result.size = len(after)
     result.done = [n for n in todo if n not in after]

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import threading
 
 from flask import (
     Blueprint,
     abort,
     current_app,
     flash,
+    g,
     jsonify,
     redirect,
     render_template,
@@ -23,10 +26,10 @@ from flask import (
     url_for,
 )
 
-from .. import jsontext
+from .. import audit, jsontext, logs
 from ..auth import person_client, reachable_groups, require, service_client
 from ..errors import require_form
-from ..hub import HubAPIError
+from ..hub import HubAPIError, HubUnreachable
 from ..jsontext import JSONTextError
 from ..names import NamesError, check_group_name, names_from, roster_diff
 from ..paging import int_arg, window
@@ -35,9 +38,14 @@ from .directory import search
 from .forms import ConfirmForm, CreateGroupForm, DeleteForm, MembersForm, PropertiesForm
 
 bp = Blueprint("groups", __name__)
+log = logging.getLogger(__name__)
 
 PAGE_SIZES = (25, 50, 100, 200)
 MEMBER_PAGE_SIZES = (50, 100, 200, 500)
+
+
+def _jobs():
+    return current_app.extensions["hubdesk.jobs"]
 
 
 def _directory():
@@ -176,11 +184,96 @@ def _add(hub, group: str, names: list[str], *, create_missing: bool = False):
     return result
 
 
-def _remove(hub, group: str, names: list[str]):
+# -- membership changes that may take long ----------------------------------------
+
+WAIT_SECONDS = 10  # a change answers within this; a longer one goes on, with a page of its own
+
+
+def _change_members(name: str, verb: str, total: int, work):
+    """Run ``work(chunk, progress) -> (message, ok, size)`` for the group ``name``.
+
+    It runs in a thread of its own. Done within ``WAIT_SECONDS`` (most changes are),
+    the answer is the group page with the message, as ever, and a hub error is the
+    usual error page. Otherwise the person is sent to a page that follows it (any
+    worker can show it: the record is a file), so that no proxy in front of hubdesk
+    gives up on a 5,000-name change and says nothing about what was done.
+    """
+    store = _jobs()
+    job_id = store.create(
+        {
+            "kind": "members",
+            "group": name,
+            "verb": verb,
+            "total": total,
+            "sent": 0,
+            "by": g.person.name,
+        }
+    )
     chunk = current_app.config["HUBDESK"].membership_chunk
-    result = ops.remove_members(hub, group, names, chunk_size=chunk)
-    _directory().note(group, result.size)
-    return result
+    actor, request_id = g.person.name, logs.request_id()
+    outcome = {}
+
+    def run():
+        audit.background_actor.set(actor)  # the audit trail names the person
+        logs.background_id.set(request_id)  # and the logs the request that started it
+        try:
+            message, ok, size = work(
+                chunk, lambda sent: store.update(job_id, lambda r: r.update(sent=sent))
+            )
+        except Exception as e:
+            outcome["error"] = e
+            if isinstance(e, HubUnreachable):
+                message = f"hubdesk lost contact with the hub ({e.reason}): check the group."
+            elif isinstance(e, HubAPIError):
+                message = f"The hub refused: {e.message}"
+            else:
+                log.exception("membership change %s of %s failed", job_id, name)
+                message = "hubdesk hit an unexpected error (logged): check the group."
+            ok, size = False, None
+        store.update(job_id, lambda r: r.update(done=True, ok=ok, message=message, size=size))
+        outcome.update(message=message, ok=ok, size=size)
+
+    thread = threading.Thread(target=run, name=f"hubdesk-members-{job_id}", daemon=True)
+    thread.start()
+    thread.join(WAIT_SECONDS)
+    if thread.is_alive():
+        return redirect(url_for(".members_job", name=name, job=job_id))
+    if "error" in outcome:
+        raise outcome["error"]  # the usual error page, as if it had run here
+    _directory().note(name, outcome["size"])
+    flash(outcome["message"], "success" if outcome["ok"] else "warning")
+    return redirect(url_for(".show", name=name))
+
+
+def _added(hub, name, names, *, create_missing=False, unchanged=()):
+    def work(chunk, progress):
+        result = ops.add_members(
+            hub, name, names, chunk_size=chunk, create_missing=create_missing, progress=progress
+        )
+        result.unchanged += list(unchanged)
+        return result.summary(name), result.ok, result.size
+
+    return work
+
+
+def _removed(hub, name, names):
+    def work(chunk, progress):
+        result = ops.remove_members(hub, name, names, chunk_size=chunk, progress=progress)
+        return result.summary(name), result.ok, result.size
+
+    return work
+
+
+@bp.route("/<name>/members/jobs/<job>")
+def members_job(name, job):
+    """A membership change that took longer than a page: how far it got, then its outcome."""
+    require("read_group", group=name)
+    record = _jobs().get(job)
+    if not record or record.get("kind") != "members" or record.get("group") != name:
+        abort(404, description="There is no such change (it may have been cleaned up).")
+    if record.get("done") and record.get("size") is not None:
+        _directory().note(name, record["size"])
+    return render_template("groups/members_job.html", job=record)
 
 
 # -- one group --------------------------------------------------------------------
@@ -224,8 +317,8 @@ def add(name):
         create = bool(form.create_missing.data)
         if create:
             require("create_users")
-        _flash_result(_add(service_client(), name, names, create_missing=create), name)
-        return redirect(url_for(".show", name=name))
+        work = _added(service_client(), name, names, create_missing=create)
+        return _change_members(name, "add", len(names), work)
 
     form = MembersForm()
     require_form(form)
@@ -247,10 +340,9 @@ def add(name):
     unknown = [n for n in candidates if n not in known]
     if not unknown:
         # every name checks out: no need for a second step
-        result = _add(hub, name, to_add)
-        result.unchanged = already
-        _flash_result(result, name)
-        return redirect(url_for(".show", name=name))
+        return _change_members(
+            name, "add", len(to_add), _added(hub, name, to_add, unchanged=already)
+        )
     return render_template(
         "groups/add_preview.html",
         group=group,
@@ -268,8 +360,8 @@ def remove(name):
     if request.form.get("confirm"):
         form = ConfirmForm()
         require_form(form)
-        _flash_result(_remove(service_client(), name, _names_from_json(form.names.data)), name)
-        return redirect(url_for(".show", name=name))
+        names = _names_from_json(form.names.data)
+        return _change_members(name, "remove", len(names), _removed(service_client(), name, names))
 
     form = MembersForm()
     require_form(form)
@@ -301,14 +393,19 @@ def sync(name):
     if request.method == "POST" and request.form.get("confirm"):
         form = ConfirmForm()
         require_form(form)
-        hub = service_client()
-        added = _add(hub, name, _names_from_json(form.names.data))
-        removed = _remove(hub, name, _names_from_json(form.remove.data))
-        flash(
-            f"Synced “{name}” to the roster. {added.summary(name)} {removed.summary(name)}",
-            "success" if added.ok and removed.ok else "warning",
+        to_add = _names_from_json(form.names.data)
+        to_remove = _names_from_json(form.remove.data)
+        add, remove = (
+            _added(service_client(), name, to_add),
+            _removed(service_client(), name, to_remove),
         )
-        return redirect(url_for(".show", name=name))
+
+        def work(chunk, progress):
+            added, ok_a, _ = add(chunk, progress)
+            removed, ok_r, size = remove(chunk, lambda n: progress(len(to_add) + n))
+            return f"Synced “{name}” to the roster. {added} {removed}", ok_a and ok_r, size
+
+        return _change_members(name, "sync", len(to_add) + len(to_remove), work)
 
     form = MembersForm()
     if request.method == "POST" and form.validate_on_submit():

@@ -28,6 +28,7 @@ from .model import state_of
 log = logging.getLogger(__name__)
 
 STALE_SECONDS = 120  # a running job not touched for this long was interrupted
+KEEP_DAYS = 30  # records of finished actions are kept this long
 HEARTBEAT_SECONDS = 30  # a job following a long spawn touches its record this often
 HUB_WAIT_SECONDS = 120  # how long an item waits for a hub that went away (e.g. restarting)
 OUTAGES = 5  # an item rides out this many outages, then says what it knows
@@ -52,10 +53,21 @@ class JobStore:
 
     def create(self, record: dict) -> str:
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._prune()
         job_id = secrets.token_hex(8)
         record = dict(record, id=job_id, created=_now(), updated=_now(), done=False)
         self._write(job_id, record)
         return job_id
+
+    def _prune(self) -> None:
+        """Forget records older than KEEP_DAYS (a file per action would pile up for ever)."""
+        cutoff = time.time() - KEEP_DAYS * 86400
+        for path in self.root.glob("*.json"):
+            try:
+                if path.stat().st_mtime < cutoff:
+                    path.unlink()
+            except OSError:
+                pass  # another worker pruned it first
 
     def get(self, job_id: str) -> dict | None:
         try:
@@ -67,15 +79,15 @@ class JobStore:
             record["interrupted"] = (datetime.now(UTC) - updated).total_seconds() > STALE_SECONDS
         return record
 
-    def recent(self, group: str, limit: int = 5) -> list[dict]:
-        """The latest jobs for a group (newest first)."""
+    def recent(self, group: str, limit: int = 5, kinds=("start", "stop")) -> list[dict]:
+        """The latest jobs of these kinds for a group (newest first)."""
         if not self.root.is_dir():
             return []
         files = sorted(self.root.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
         found = []
         for path in files[:200]:
             record = self.get(path.stem)
-            if record and record.get("group") == group:
+            if record and record.get("group") == group and record.get("kind") in kinds:
                 found.append(record)
                 if len(found) >= limit:
                     break

@@ -479,7 +479,11 @@ def group_servers(group):
 def group_job(group, job):
     require("read_group", group=group)
     record = _jobs().get(job)
-    if record is None or record.get("group") != group:
+    if (
+        record is None
+        or record.get("group") != group
+        or record.get("kind") not in ("start", "stop")
+    ):
         abort(404, description="There is no such group action (it may have been cleaned up).")
     counts = {}
     for item in record["items"].values():
