@@ -532,6 +532,39 @@ def breakdown_pages(
     return {"pages": out, "profiles": profiles}
 
 
+def breakdown_markdown(bd: dict, note: str = "", *, mark: str = ")") -> list[str]:
+    """The "where a page spends its time" section of a report, from breakdown_pages()."""
+    lines = [
+        "## Where a hubdesk page spends its time",
+        "",
+        "The app in the benchmark's own process (Flask test client, same settings, warm "
+        "caches, no proxy, no gunicorn), with timing wrappers around its parts; ms per "
+        "page (calls per page)." + (f" {note}" if note else ""),
+        "",
+        "| page | total median | parts |",
+        "|---|---:|---|",
+    ]
+    for key, page in bd["pages"].items():
+        parts = "; ".join(
+            f"{name} {v['ms_per_page']:.1f} ({v['calls_per_page']:g})"
+            for name, v in sorted(page["parts"].items(), key=lambda kv: -kv[1]["ms_per_page"])
+        )
+        lines.append(f"| {key}{mark} `{page['path']}` | {fmt(page['total_ms_median'])} | {parts} |")
+    for key, text in bd["profiles"].items():
+        lines += [
+            "",
+            f"<details><summary>cProfile of {key}{mark} <code>{bd['pages'][key]['path']}</code>, "
+            "top functions by own time</summary>",
+            "",
+            "```",
+            text,
+            "```",
+            "",
+            "</details>",
+        ]
+    return [*lines, ""]
+
+
 def gunicorn_settings(env: dict) -> dict:
     """The workers and threads gunicorn runs with, read from app.gunicorn_conf."""
     out = subprocess.run(

@@ -55,6 +55,7 @@ from _common import (
     Series,
     Stack,
     bench_root,
+    breakdown_markdown,
     breakdown_pages,
     csrf_token,
     fmt,
@@ -62,6 +63,7 @@ from _common import (
     hub_and_hubdesk,
     machine_info,
     machine_line,
+    measure,
     say,
     session_cookie,
     sign_in,
@@ -266,18 +268,6 @@ class Calls:
             if r.status_code != 200:
                 raise RuntimeError(f"{url}: {r.status_code} {r.text[:300]}")
         return total, size, r
-
-
-def measure(targets: list[Calls], repeat: int) -> None:
-    """Warm up each target, then time them interleaved (round robin, rotating the order)."""
-    for t in targets:
-        for _ in range(WARMUP):
-            t.hit()
-    for i in range(repeat):
-        k = i % len(targets)
-        for t in targets[k:] + targets[:k]:
-            ms, size, _ = t.hit()
-            t.series.add(ms, size)
 
 
 def prewarm(base: str, cookie: str, paths: list[str], connections: int = 8) -> None:
@@ -1252,36 +1242,8 @@ def markdown(report: dict) -> str:
             "grow with it; the other pages should stay flat.",
         ]
 
-    bd = report.get("breakdown")
-    if bd:
-        lines += [
-            "",
-            "## Where a hubdesk page spends its time",
-            "",
-            "The app in this process (Flask test client, same settings, warm caches, no proxy, "
-            "no gunicorn), with timing wrappers; ms per page (calls per page).",
-            "",
-            "| page | total median | parts |",
-            "|---|---:|---|",
-        ]
-        for key, page in bd["pages"].items():
-            parts = "; ".join(
-                f"{name} {v['ms_per_page']:.1f} ({v['calls_per_page']:g})"
-                for name, v in sorted(page["parts"].items(), key=lambda kv: -kv[1]["ms_per_page"])
-            )
-            lines.append(f"| {key} `{page['path']}` | {fmt(page['total_ms_median'])} | {parts} |")
-        for key, text in bd["profiles"].items():
-            lines += [
-                "",
-                f"<details><summary>cProfile of {key} <code>{bd['pages'][key]['path']}</code>, "
-                "top functions by own time</summary>",
-                "",
-                "```",
-                text,
-                "```",
-                "",
-                "</details>",
-            ]
+    if report.get("breakdown"):
+        lines += ["", *breakdown_markdown(report["breakdown"], mark="")]
     lines += ["", f"The run took {report['run_seconds'] / 60:.1f} min.", ""]
     return "\n".join(lines)
 

@@ -47,6 +47,7 @@ from _common import (
     Series,
     Target,
     bench_root,
+    breakdown_markdown,
     breakdown_pages,
     fmt,
     gunicorn_settings,
@@ -284,36 +285,7 @@ def markdown(report: dict) -> str:
         "",
     ]
     if report.get("breakdown"):
-        lines += [
-            "## Where a hubdesk page spends its time",
-            "",
-            "The app in the benchmark's own process (Flask test client, same settings, warm "
-            "caches, no proxy, no gunicorn), with timing wrappers around its parts; ms per "
-            "page (calls per page).",
-            "",
-            "| page | total median | parts |",
-            "|---|---:|---|",
-        ]
-        for key, page in report["breakdown"]["pages"].items():
-            parts = "; ".join(
-                f"{name} {v['ms_per_page']:.1f} ({v['calls_per_page']:g})"
-                for name, v in sorted(page["parts"].items(), key=lambda kv: -kv[1]["ms_per_page"])
-            )
-            lines.append(f"| {key}) `{page['path']}` | {fmt(page['total_ms_median'])} | {parts} |")
-        for key, text in report["breakdown"]["profiles"].items():
-            lines += [
-                "",
-                f"<details><summary>cProfile of {key}) "
-                f"<code>{report['breakdown']['pages'][key]['path']}</code>, "
-                "top functions by own time</summary>",
-                "",
-                "```",
-                text,
-                "```",
-                "",
-                "</details>",
-            ]
-        lines.append("")
+        lines += breakdown_markdown(report["breakdown"])
     return "\n".join(lines)
 
 

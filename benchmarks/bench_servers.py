@@ -54,6 +54,7 @@ from _common import (
     Stack,
     Target,
     bench_root,
+    breakdown_markdown,
     breakdown_pages,
     csrf_token,
     fmt,
@@ -930,37 +931,11 @@ def md_every(report: dict) -> list[str]:
 
 
 def md_breakdown(report: dict) -> list[str]:
-    bd = report["breakdown"]
-    lines = [
-        "## Where a hubdesk page spends its time",
-        "",
-        "The app in the benchmark's own process (Flask test client, same settings, warm "
-        "caches, no proxy, no gunicorn), with timing wrappers around its parts; ms per "
-        "page (calls per page). `HubClient.page()` includes its hub API call and the JSON "
-        "decoding; `servers_of()` turns the hub's server models into rows.",
-        "",
-        "| page | total median | parts |",
-        "|---|---:|---|",
-    ]
-    for key, pg in bd["pages"].items():
-        parts = "; ".join(
-            f"{name} {v['ms_per_page']:.1f} ({v['calls_per_page']:g})"
-            for name, v in sorted(pg["parts"].items(), key=lambda kv: -kv[1]["ms_per_page"])
-        )
-        lines.append(f"| {key}) `{pg['path']}` | {fmt(pg['total_ms_median'])} | {parts} |")
-    for key, text in bd["profiles"].items():
-        lines += [
-            "",
-            f"<details><summary>cProfile of {key}) <code>{bd['pages'][key]['path']}</code>, "
-            "top functions by own time</summary>",
-            "",
-            "```",
-            text,
-            "```",
-            "",
-            "</details>",
-        ]
-    return [*lines, ""]
+    return breakdown_markdown(
+        report["breakdown"],
+        "`HubClient.page()` includes its hub API call and the JSON decoding; `servers_of()` "
+        "turns the hub's server models into rows.",
+    )
 
 
 def markdown(report: dict) -> str:
