@@ -103,6 +103,14 @@ class SessionInterface(SecureCookieSessionInterface):
             return request.is_secure
         return mode == "true"
 
+    def save_session(self, app, session, response):
+        # a static file is the same for everyone: no refreshed session cookie, and no
+        # "Vary: Cookie", which made browsers ask again for stylesheets they had cached
+        # for a year whenever the (refreshed, re-signed) cookie had changed
+        if request.endpoint == "static":
+            return
+        super().save_session(app, session, response)
+
 
 def init_app(app):
     settings = app.config["HUBDESK"]

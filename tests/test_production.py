@@ -68,6 +68,8 @@ def test_static_files_are_versioned_and_kept_for_a_year(stack, admin):
         r = admin.get(stack.hub.public_url + html.unescape(url))
         assert r.status_code == 200, url
         assert r.headers["Cache-Control"] == "public, max-age=31536000, immutable", url
+        # the same for everyone: a changed session cookie must not make it stale
+        assert "Set-Cookie" not in r.headers and "Cookie" not in r.headers.get("Vary", ""), url
         # the same file without its version, or with an old one, is revalidated
         for other in (path, f"{path}?v=000000000000"):
             r = admin.get(stack.hub.public_url + other)
