@@ -160,6 +160,8 @@ def create():
     _directory().note(name, 0)
     flash(f"Created group “{name}”.", "success")
     known_members = [n for n in members if n not in unknown]
+    if known_members and not unknown:  # thousands of names may take a while: as any add
+        return _change_members(name, "add", len(known_members), _added(hub, name, known_members))
     if known_members:
         _flash_result(_add(hub, name, known_members), name)
     if unknown:
