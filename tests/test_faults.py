@@ -22,6 +22,7 @@ from conftest import PREFIX, csrf_token, settings_env, unique, wait_for
 from faultproxy import DROP, PASS, FaultProxy, answer, delay, drop_after_forwarding
 
 from app import create_app
+from app.groups import ops as group_ops
 from app.groups import views as group_views
 from app.hub import HubAPIError
 
@@ -437,3 +438,50 @@ def test_a_long_membership_change_goes_on_with_a_page_of_its_own(
 
 def members_of(stack, group):
     return sorted(stack.api.get_group(group)["users"])
+
+
+def reported(message: str, label: str) -> set[str]:
+    """The names a summary lists after "<label> for N (reason): a, b, c." (all of them)."""
+    found = re.findall(rf"{label} for (\d+) \(((?:[^()]|\([^()]*\))*)\): ([^.]*)\.", message)
+    names = {n.strip() for _, _, shown in found for n in shown.split(",")}
+    assert sum(int(n) for n, _, _ in found) == len(names)  # none left out as "and N more"
+    return names
+
+
+@pytest.mark.parametrize("hub_returns", [True, False], ids=["hub-back", "hub-stays-away"])
+def test_a_bulk_add_through_a_hub_restart_says_what_was_done(
+    stack, proxy, hubdesk, hundred, monkeypatch, hub_returns
+):
+    group, names = hundred
+    monkeypatch.setattr(group_views, "WAIT_SECONDS", 1)
+    monkeypatch.setattr(group_ops, "HUB_WAIT_SECONDS", 30 if hub_returns else 2)
+    client = hubdesk(HUBDESK_MEMBERSHIP_CHUNK="40")  # 3 chunks: 40, 40, 20
+    token = csrf_token(client.get(f"{PREFIX}groups/{group}").get_data(as_text=True))
+    adds, read = f"/hub/api/groups/{group}/users", f"/hub/api/groups/{group}"
+    # the 1st chunk goes through; the hub adds the 2nd but the answer is lost; the 3rd is
+    # lost on the way. Then the hub is away (restarting) when hubdesk reads the group back:
+    # the view's two reads pass, the next ones are dropped (and, if it comes back, pass).
+    proxy.when("POST", adds, PASS, drop_after_forwarding(), DROP)
+    proxy.when("GET", read, PASS, PASS, DROP, DROP, DROP, PASS if hub_returns else DROP)
+    r = client.post(
+        f"{PREFIX}groups/{group}/add", data={"csrf_token": token, "names": " ".join(names)}
+    )
+    assert r.status_code == 302 and "/members/jobs/" in r.location, (r.status_code, r.location)
+    if hub_returns:  # it says it is waiting for the hub, to check
+        wait_for(lambda: "job-waiting" in text(client.get(r.location)), seconds=20)
+    page = wait_for(
+        lambda: (p := text(client.get(r.location))) and 'job-state">done' in p and p, seconds=40
+    )
+    message = re.search(r'data-testid="job-message">(.*?)</div>', page, re.S).group(1)
+    members = set(members_of(stack, group))
+    assert len(members) == 80  # the 1st and 2nd chunks: the hub made both
+    added = re.search(r"Added (\d+) members? to", message)
+    failed, unknown = reported(message, "Failed"), reported(message, "Not known")
+    # nothing done reported as failed, nothing failed as done
+    assert not failed & members and len(failed) + len(unknown) + int(added[1]) == 100
+    if hub_returns:  # the hub's word decides every name
+        assert int(added[1]) == 80 and not unknown and failed == set(names) - members
+    else:  # what the hub confirmed is done; the rest is said to be not known
+        assert int(added[1]) == 40 and len(unknown) == 60 and not failed, message
+        assert "stopped answering before hubdesk could check" in message
+    assert proxy.count("POST", adds) == 3  # each chunk sent once

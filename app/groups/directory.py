@@ -58,9 +58,13 @@ class GroupDirectory:
             self._refresh_in_background(client)
         return entries
 
-    def note(self, name: str, members: int) -> None:
-        """A group made or changed here: show it at once, with its member count."""
-        self._edit(name, GroupEntry(name, members))
+    def note(self, name: str, members: int | None) -> None:
+        """A group made or changed here: show it at once, with its member count.
+
+        ``None``: the count is not known (the hub went away); the next refresh tells.
+        """
+        if members is not None:
+            self._edit(name, GroupEntry(name, members))
 
     def forget(self, name: str) -> None:
         """A group deleted here."""

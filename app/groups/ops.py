@@ -3,17 +3,21 @@
 Adding 5,000 users in one call takes ~20 s and can time out at the hub's proxy
 while the hub goes on to finish, so a timeout does not mean "not done". Each
 operation sends chunks, then reads the group back: what it reports as done is
-what the hub says is done.
+what the hub says is done. If the hub is away at that moment (restarting), the
+read is tried again for a while; if it stays away, what the hub confirmed is
+reported as done, what it refused as failed, and the rest as not known.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 from ..hub import HubAPIError, HubClient, HubUnreachable
 from ..names import chunks
 
 NO_SUCH_USER = "No such user: "
+HUB_WAIT_SECONDS = 120  # how long the final read waits for a hub that went away
 
 
 @dataclass
@@ -24,15 +28,20 @@ class MembershipResult:
     done: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)  # already members / were not members
     failed: dict[str, str] = field(default_factory=dict)  # name -> the reason, in words
+    # sent, but the hub stopped answering before hubdesk could check: name -> the reason
+    unknown: dict[str, str] = field(default_factory=dict)
     created: list[str] = field(default_factory=list)  # users created on the way
-    size: int = 0  # the group's member count afterwards, as the hub says
+    size: int | None = 0  # the group's member count afterwards, as the hub says (None: unknown)
 
     @property
     def ok(self) -> bool:
-        return not self.failed
+        return not self.failed and not self.unknown
 
-    def summary(self, group: str, *, most: int = 25) -> str:
-        """One message for a person: counts, then failed names grouped by reason."""
+    def summary(self, group: str, *, most: int | None = 25) -> str:
+        """One message for a person: counts, then failed names grouped by reason.
+
+        At most ``most`` names per reason (then "and N more"); ``None``: every one.
+        """
         parts = []
         if self.created:
             parts.append(f"Created {len(self.created)} new user{_s(self.created)}.")
@@ -43,14 +52,16 @@ class MembershipResult:
         if self.unchanged:
             what = "were already members" if self.verb == "added" else "were not members"
             parts.append(f"{len(self.unchanged)} {what}.")
-        by_reason: dict[str, list[str]] = {}
-        for name, reason in self.failed.items():
-            by_reason.setdefault(reason, []).append(name)
-        for reason, names in by_reason.items():
-            shown = ", ".join(names[:most]) + (
-                f" and {len(names) - most} more" if len(names) > most else ""
-            )
-            parts.append(f"Failed for {len(names)} ({reason}): {shown}.")
+        for label, items in (("Failed", self.failed), ("Not known", self.unknown)):
+            by_reason: dict[str, list[str]] = {}
+            for name, reason in items.items():
+                by_reason.setdefault(reason, []).append(name)
+            for reason, names in by_reason.items():
+                cut = len(names) if most is None else most
+                shown = ", ".join(names[:cut]) + (
+                    f" and {len(names) - cut} more" if len(names) > cut else ""
+                )
+                parts.append(f"{label} for {len(names)} ({reason}): {shown}.")
         return " ".join(parts)
 
 
@@ -58,27 +69,70 @@ def _s(items) -> str:
     return "" if len(items) == 1 else "s"
 
 
-def _send(call, group: str, part: list[str], failed: dict[str, str]) -> None:
-    """Send one chunk; an unknown user fails alone and the rest is sent again."""
+def _send(call, group: str, part: list[str], failed: dict[str, str], sure: set[str]) -> None:
+    """Send one chunk; an unknown user fails alone and the rest is sent again.
+
+    Names the hub confirmed go into ``sure``; ``failed`` gets the others and why.
+    """
     part = list(part)
     while part:
         try:
             call(group, part)
+            sure.update(part)
             return
         except HubAPIError as e:
             missing = e.message[len(NO_SUCH_USER) :] if e.message.startswith(NO_SUCH_USER) else None
             if e.status == 400 and missing in part:
                 failed[missing] = "no such user"
+                sure.add(missing)
                 part.remove(missing)
                 continue
             for name in part:
                 failed[name] = f"the hub refused: {e.message}"
+            sure.update(part)
             return
         except HubUnreachable as e:
             # it may still have happened: the re-read below decides
             for name in part:
                 failed[name] = f"the hub did not answer ({e.reason})"
+            if not e.maybe_applied:
+                sure.update(part)  # sure it did not: it never reached the hub
             return
+
+
+def _members(hub: HubClient, group: str, wait: float | None, progress) -> set[str] | None:
+    """The group's members, asked again while the hub is away; None if it stays away."""
+    deadline = time.monotonic() + (HUB_WAIT_SECONDS if wait is None else wait)
+    pause = 0.5
+    while True:
+        try:
+            return set(hub.get_group(group).get("users", ()))
+        except HubUnreachable:
+            if time.monotonic() + pause > deadline:
+                return None
+            if progress:
+                progress(None)  # "waiting for the hub"
+            time.sleep(pause)
+            pause = min(pause * 2, 5)
+
+
+def _settle(result, todo, failed, sure, after, *, member: bool) -> None:
+    """Who was done, name by name: by the hub's word afterwards, else by its answers."""
+    if after is not None:
+        result.size = len(after)
+        result.done = [n for n in todo if (n in after) == member]
+        why = "not a member afterwards" if member else "still a member afterwards"
+        result.failed = {n: failed.get(n, why) for n in todo if (n in after) != member}
+        return
+    result.size = None
+    later = "and the hub stopped answering before hubdesk could check"
+    result.done = [n for n in todo if n in sure and n not in failed]
+    result.failed = {n: failed[n] for n in todo if n in sure and n in failed}
+    result.unknown = {
+        n: f"{failed[n]}, {later}" if n in failed else f"sent, {later}"
+        for n in todo
+        if n not in sure
+    }
 
 
 def add_members(
@@ -89,16 +143,20 @@ def add_members(
     chunk_size: int = 500,
     create_missing: bool = False,
     progress=None,
+    wait: float | None = None,
 ) -> MembershipResult:
     """Add ``names`` to ``group``; with ``create_missing``, create unknown users first.
 
-    ``progress(n)`` is told after each chunk how many names have been sent.
+    ``progress(n)`` is told after each chunk how many names have been sent, and
+    ``progress(None)`` while the final read waits for the hub (at most ``wait`` s,
+    default HUB_WAIT_SECONDS).
     """
     result = MembershipResult("added")
     before = set(hub.get_group(group).get("users", ()))
     result.unchanged = [n for n in names if n in before]
     todo = [n for n in names if n not in before]
     failed: dict[str, str] = {}
+    sure: set[str] = set()
     if create_missing and todo:
         missing = [n for n in todo if n not in hub.existing_users(todo)]
         for part in chunks(missing, chunk_size):
@@ -106,36 +164,40 @@ def add_members(
                 result.created += [u["name"] for u in hub.create_users(part)]
             except HubAPIError as e:
                 failed.update({n: f"could not create the user: {e.message}" for n in part})
+                sure.update(part)
     sent = 0
     for part in chunks([n for n in todo if n not in failed], chunk_size):
-        _send(hub.add_group_members, group, part, failed)
+        _send(hub.add_group_members, group, part, failed, sure)
         sent += len(part)
         if progress:
             progress(sent)
-    after = set(hub.get_group(group).get("users", ()))
-    result.size = len(after)
-    result.done = [n for n in todo if n in after]
-    result.failed = {n: failed.get(n, "not a member afterwards") for n in todo if n not in after}
+    after = _members(hub, group, wait, progress)
+    _settle(result, todo, failed, sure, after, member=True)
     return result
 
 
 def remove_members(
-    hub: HubClient, group: str, names: list[str], *, chunk_size: int = 500, progress=None
+    hub: HubClient,
+    group: str,
+    names: list[str],
+    *,
+    chunk_size: int = 500,
+    progress=None,
+    wait: float | None = None,
 ) -> MembershipResult:
-    """Remove ``names`` from ``group`` (``progress`` as for :func:`add_members`)."""
+    """Remove ``names`` from ``group`` (``progress`` and ``wait`` as for :func:`add_members`)."""
     result = MembershipResult("removed")
     before = set(hub.get_group(group).get("users", ()))
     result.unchanged = [n for n in names if n not in before]
     todo = [n for n in names if n in before]
     failed: dict[str, str] = {}
+    sure: set[str] = set()
     sent = 0
     for part in chunks(todo, chunk_size):
-        _send(hub.remove_group_members, group, part, failed)
+        _send(hub.remove_group_members, group, part, failed, sure)
         sent += len(part)
         if progress:
             progress(sent)
-    after = set(hub.get_group(group).get("users", ()))
-    result.size = len(after)
-    result.done = [n for n in todo if n not in after]
-    result.failed = {n: failed.get(n, "still a member afterwards") for n in todo if n in after}
+    after = _members(hub, group, wait, progress)
+    _settle(result, todo, failed, sure, after, member=False)
     return result

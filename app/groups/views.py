@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import threading
+from functools import partial
 
 from flask import (
     Blueprint,
@@ -192,7 +193,11 @@ WAIT_SECONDS = 10  # a change answers within this; a longer one goes on, with a 
 
 
 def _change_members(name: str, verb: str, total: int, work):
-    """Run ``work(chunk, progress) -> (message, ok, size)`` for the group ``name``.
+    """Run ``work(chunk, progress) -> (describe, ok, size)`` for the group ``name``.
+
+    ``describe(most)`` says what was done, naming at most ``most`` names per reason
+    (``None``: all of them, for the page of a long change; a message in the session
+    cookie must stay short).
 
     It runs in a thread of its own. Done within ``WAIT_SECONDS`` (most changes are),
     the answer is the group page with the message, as ever, and a hub error is the
@@ -215,13 +220,17 @@ def _change_members(name: str, verb: str, total: int, work):
     actor, request_id = g.person.name, logs.request_id()
     outcome = {}
 
+    def progress(sent):
+        """``sent`` names so far; None: waiting for the hub, to check what it did."""
+        change = {"waiting": True} if sent is None else {"sent": sent, "waiting": False}
+        store.update(job_id, lambda r: r.update(change))
+
     def run():
         audit.background_actor.set(actor)  # the audit trail names the person
         logs.background_id.set(request_id)  # and the logs the request that started it
         try:
-            message, ok, size = work(
-                chunk, lambda sent: store.update(job_id, lambda r: r.update(sent=sent))
-            )
+            describe, ok, size = work(chunk, progress)
+            message, everything = describe(most=25), describe(most=None)
         except Exception as e:
             outcome["error"] = e
             if isinstance(e, HubUnreachable):
@@ -231,8 +240,8 @@ def _change_members(name: str, verb: str, total: int, work):
             else:
                 log.exception("membership change %s of %s failed", job_id, name)
                 message = "hubdesk hit an unexpected error (logged): check the group."
-            ok, size = False, None
-        store.update(job_id, lambda r: r.update(done=True, ok=ok, message=message, size=size))
+            ok, size, everything = False, None, message
+        store.update(job_id, lambda r: r.update(done=True, ok=ok, message=everything, size=size))
         outcome.update(message=message, ok=ok, size=size)
 
     thread = threading.Thread(target=run, name=f"hubdesk-members-{job_id}", daemon=True)
@@ -253,7 +262,7 @@ def _added(hub, name, names, *, create_missing=False, unchanged=()):
             hub, name, names, chunk_size=chunk, create_missing=create_missing, progress=progress
         )
         result.unchanged += list(unchanged)
-        return result.summary(name), result.ok, result.size
+        return partial(result.summary, name), result.ok, result.size
 
     return work
 
@@ -261,7 +270,7 @@ def _added(hub, name, names, *, create_missing=False, unchanged=()):
 def _removed(hub, name, names):
     def work(chunk, progress):
         result = ops.remove_members(hub, name, names, chunk_size=chunk, progress=progress)
-        return result.summary(name), result.ok, result.size
+        return partial(result.summary, name), result.ok, result.size
 
     return work
 
@@ -273,8 +282,8 @@ def members_job(name, job):
     record = _jobs().get(job)
     if not record or record.get("kind") != "members" or record.get("group") != name:
         abort(404, description="There is no such change (it may have been cleaned up).")
-    if record.get("done") and record.get("size") is not None:
-        _directory().note(name, record["size"])
+    if record.get("done"):
+        _directory().note(name, record.get("size"))
     return render_template("groups/members_job.html", job=record)
 
 
@@ -404,8 +413,16 @@ def sync(name):
 
         def work(chunk, progress):
             added, ok_a, _ = add(chunk, progress)
-            removed, ok_r, size = remove(chunk, lambda n: progress(len(to_add) + n))
-            return f"Synced “{name}” to the roster. {added} {removed}", ok_a and ok_r, size
+            removed, ok_r, size = remove(
+                chunk, lambda n: progress(None if n is None else len(to_add) + n)
+            )
+            return (
+                lambda most: (
+                    f"Synced “{name}” to the roster. {added(most=most)} {removed(most=most)}"
+                ),
+                ok_a and ok_r,
+                size,
+            )
 
         return _change_members(name, "sync", len(to_add) + len(to_remove), work)
 
