@@ -553,12 +553,15 @@ ROWS = {
     "hubdesk groups": "table[data-testid=groups] tbody tr td a",
     "hub admin users": "#react-admin-hook tr.user-row",
     "hub admin groups": '#react-admin-hook li.list-group-item a[href="#/group-edit"]',
+    # the floor: a hubdesk page with the same stylesheets and no data at all (its 404 page)
+    "hubdesk floor": "h1",
 }
 
 # Installed in every document before its own scripts: a MutationObserver notes
 # performance.now() (ms since this navigation started) when the first row matching
 # the page's selector is in the document with a box (what Playwright calls visible),
-# and the start of the next animation frame (the frame that paints it).
+# and the start of the next animation frame (the frame that paints it). (Checking
+# once per animation frame instead was tried: rows then showed ~30 ms later.)
 OBSERVER = """
 (() => {
   const rows = %s;
@@ -570,6 +573,8 @@ OBSERVER = """
     sel = rows["hubdesk users"];
   } else if (path.includes("/services/hubdesk/groups/")) {
     sel = rows["hubdesk groups"];
+  } else if (path.includes("/services/hubdesk/no-such-page")) {
+    sel = rows["hubdesk floor"];
   }
   if (!sel) return;
   const shown = () => {
@@ -633,6 +638,7 @@ def browser_test(stack: Stack, repeat: int) -> dict:
         "hubdesk groups": f"{hub.public_url}{PREFIX}groups/?limit=50",
         "hub admin users": f"{hub.public_url}/hub/admin",
         "hub admin groups": f"{hub.public_url}/hub/admin#/groups",
+        "hubdesk floor": f"{hub.public_url}{PREFIX}no-such-page",
     }
     samples: dict = {k: [] for k in urls}
     with sync_playwright() as p:
@@ -1153,6 +1159,15 @@ def markdown(report: dict) -> str:
                 f"{fmt(v['response_start_ms']['median_ms'])} | "
                 f"{fmt(v['response_end_ms']['median_ms'])} | {api_span} |"
             )
+        floor = b.get("hubdesk floor")
+        if floor:
+            lines += [
+                "",
+                f"*hubdesk floor* is hubdesk's 404 page: the same stylesheets and no data. Its "
+                f"heading shows after {fmt(floor['frame_ms']['median_ms'])} ms: what any "
+                "navigation costs in this browser on this machine (a new renderer, the "
+                "stylesheets from the cache, style and layout), whatever the page holds.",
+            ]
         lines += ["", "What each page loaded on its last navigation (ms since it started):", ""]
         for key, v in b.items():
             loaded = "; ".join(
