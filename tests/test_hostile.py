@@ -463,14 +463,12 @@ BAD_NAME_MESSAGES = (
 
 
 def valid_group_name(name: str) -> bool:
-    """The documented rule: trimmed, not empty, no "/", no control characters, <= 255."""
+    """The documented rule: blanks around it go; then not empty, no "/", <= 255, and no
+    control characters (not even at the ends: only spaces, tabs and newlines are trimmed)."""
+    if any(ord(c) < 32 or 127 <= ord(c) < 160 for c in name.strip(" \t\r\n")):
+        return False
     trimmed = name.strip()
-    return (
-        bool(trimmed)
-        and "/" not in trimmed
-        and not any(ord(c) < 32 or 127 <= ord(c) < 160 for c in trimmed)
-        and len(trimmed) <= 255
-    )
+    return bool(trimmed) and "/" not in trimmed and len(trimmed) <= 255
 
 
 @settings(HYPOTHESIS, max_examples=40)
