@@ -215,8 +215,17 @@ def test_create_with_unknown_initial_members_lists_them(stack, admin, users):
     r = post(admin, stack, "groups/", {"name": name, "names": f"{a} nobody-{name}"})
     try:
         assert f"nobody-{name}" in r.text and 'data-testid="unknown"' in r.text
-        assert members(stack, name) == [a]  # the known one is in
+        assert members(stack, name) == []  # as for any add: nobody yet, the person chooses
         assert "Create the 1 missing user and add everyone" in r.text
+        assert "Add the 1 known user" in r.text
+        first = re.search(r"<form .*?</form>", r.text.split('data-testid="unknown"')[1], re.S)
+        fields = dict(re.findall(r'<input [^>]*name="([^"]+)"[^>]*value="([^"]*)"', first[0]))
+        assert "create_missing" not in fields
+        r = admin.post(
+            stack.url(f"groups/{name}/add"), data={k: html.unescape(v) for k, v in fields.items()}
+        )
+        assert f"Added 1 member to “{name}”" in alert(r.text)
+        assert members(stack, name) == [a]
     finally:
         stack.api.delete_group(name)
 

@@ -76,10 +76,6 @@ def _shown(value) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
-def _flash_result(result: ops.MembershipResult, group: str) -> None:
-    flash(result.summary(group), "success" if result.ok else "warning")
-
-
 def _names_json(names) -> str:
     return json.dumps(list(names), ensure_ascii=False)
 
@@ -161,30 +157,20 @@ def create():
     _directory().note(name, 0)
     flash(f"Created group “{name}”.", "success")
     known_members = [n for n in members if n not in unknown]
-    if known_members and not unknown:  # thousands of names may take a while: as any add
-        return _change_members(name, "add", len(known_members), _added(hub, name, known_members))
-    if known_members:
-        _flash_result(_add(hub, name, known_members), name)
     if unknown:
-        # nothing added for them yet: offer the usual choices on the group page
+        # as for any add: unknown names are shown before anyone is added, with the choices
         return render_template(
             "groups/add_preview.html",
             group={"name": name},
-            to_add=[],
-            already=known_members,
+            to_add=known_members,
+            already=[],
             unknown=unknown,
-            form=ConfirmForm(formdata=None, names="[]"),
-            create_form=ConfirmForm(formdata=None, names=_names_json(unknown)),
+            form=ConfirmForm(formdata=None, names=_names_json(known_members)),
+            create_form=ConfirmForm(formdata=None, names=_names_json(known_members + unknown)),
         )
+    if known_members:  # thousands of names may take a while: as any add
+        return _change_members(name, "add", len(known_members), _added(hub, name, known_members))
     return redirect(url_for(".show", name=name))
-
-
-def _add(hub, group: str, names: list[str], *, create_missing: bool = False):
-    """Add members in chunks; the group list learns the new size at once."""
-    chunk = current_app.config["HUBDESK"].membership_chunk
-    result = ops.add_members(hub, group, names, chunk_size=chunk, create_missing=create_missing)
-    _directory().note(group, result.size)
-    return result
 
 
 # -- membership changes that may take long ----------------------------------------
