@@ -116,6 +116,17 @@ def _members(hub: HubClient, group: str, wait: float | None, progress) -> set[st
             pause = min(pause * 2, 5)
 
 
+def _change(call, hub, group, result, todo, failed, sure, *, chunk_size, progress, wait, member):
+    """Send ``todo`` (less what already failed) in chunks, then settle it name by name."""
+    sent = 0
+    for part in chunks([n for n in todo if n not in failed], chunk_size):
+        _send(call, group, part, failed, sure)
+        sent += len(part)
+        if progress:
+            progress(sent)
+    _settle(result, todo, failed, sure, _members(hub, group, wait, progress), member=member)
+
+
 def _settle(result, todo, failed, sure, after, *, member: bool) -> None:
     """Who was done, name by name: by the hub's word afterwards, else by its answers."""
     if after is not None:
@@ -165,14 +176,19 @@ def add_members(
             except HubAPIError as e:
                 failed.update({n: f"could not create the user: {e.message}" for n in part})
                 sure.update(part)
-    sent = 0
-    for part in chunks([n for n in todo if n not in failed], chunk_size):
-        _send(hub.add_group_members, group, part, failed, sure)
-        sent += len(part)
-        if progress:
-            progress(sent)
-    after = _members(hub, group, wait, progress)
-    _settle(result, todo, failed, sure, after, member=True)
+    _change(
+        hub.add_group_members,
+        hub,
+        group,
+        result,
+        todo,
+        failed,
+        sure,
+        chunk_size=chunk_size,
+        progress=progress,
+        wait=wait,
+        member=True,
+    )
     return result
 
 
@@ -190,14 +206,17 @@ def remove_members(
     before = set(hub.get_group(group).get("users", ()))
     result.unchanged = [n for n in names if n not in before]
     todo = [n for n in names if n in before]
-    failed: dict[str, str] = {}
-    sure: set[str] = set()
-    sent = 0
-    for part in chunks(todo, chunk_size):
-        _send(hub.remove_group_members, group, part, failed, sure)
-        sent += len(part)
-        if progress:
-            progress(sent)
-    after = _members(hub, group, wait, progress)
-    _settle(result, todo, failed, sure, after, member=False)
+    _change(
+        hub.remove_group_members,
+        hub,
+        group,
+        result,
+        todo,
+        {},
+        set(),
+        chunk_size=chunk_size,
+        progress=progress,
+        wait=wait,
+        member=False,
+    )
     return result
