@@ -23,7 +23,7 @@ from pathlib import Path
 
 from .. import audit, logs, metrics, permissions
 from ..hub import HubAPIError, HubClient, HubUnreachable
-from .model import state_of
+from .model import server_in, state_of
 
 log = logging.getLogger(__name__)
 
@@ -255,8 +255,8 @@ class GroupJob:
             "start_server", user=user, server=server, user_groups=model.get("groups") or ()
         ):
             return note("forbidden", "your hub scopes do not let you start this server")
-        current = (model.get("servers") or {}).get(server)
-        state = state_of(current) if current else "stopped"
+        current = server_in(model, server)
+        state = state_of(current)
         if sent["maybe"]:  # our start may have reached the hub before it went away
             if state == "running":
                 return note("started", "ready (checked after the hub answered again)")
@@ -298,8 +298,7 @@ class GroupJob:
         elif last.get("failed"):
             note("failed", last.get("message") or "the spawn failed")
         else:  # the stream ended without an outcome: ask the hub how it is
-            current = (self.hub.get_user(user).get("servers") or {}).get(server)
-            state = state_of(current) if current else "stopped"
+            state = state_of(server_in(self.hub.get_user(user), server))
             if state == "running":
                 note("started", "ready")
             elif state == "starting":

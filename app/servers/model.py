@@ -20,8 +20,15 @@ def parse_time(value: str | None) -> datetime | None:
         return None
 
 
-def state_of(server: dict) -> str:
-    """running / starting / stopping / stopped, from a server model."""
+def server_in(user: dict, name: str) -> dict | None:
+    """The server ``name`` ("" for the default one) of a hub user model, if it has one."""
+    return (user.get("servers") or {}).get(name)
+
+
+def state_of(server: dict | None) -> str:
+    """running / starting / stopping / stopped, from a server model (None: no such server)."""
+    if server is None:
+        return "stopped"
     pending = server.get("pending")
     if pending == "spawn":
         return "starting"

@@ -44,7 +44,7 @@ from ..jsontext import JSONTextError
 from ..names import SERVER_NAME_RULES, NamesError, check_server_name
 from ..paging import int_arg, window
 from .jobs import OUTCOMES, GroupJob, JobStore, explain
-from .model import Server, server_of, servers_of, state_of
+from .model import Server, server_in, server_of, servers_of, state_of
 
 bp = Blueprint("servers", __name__)
 log = logging.getLogger(__name__)
@@ -134,7 +134,7 @@ def _target(user: str, server: str):
     """The user, their server (or None) and the permission target for it."""
     model = load_user(user, include_stopped_servers=True)
     target = {"user": user, "server": server, "user_groups": model.get("groups") or ()}
-    return model, (model.get("servers") or {}).get(server), target
+    return model, server_in(model, server), target
 
 
 def _back(user: str):
@@ -182,18 +182,25 @@ def stop(user, server):
     _, current, target = _target(user, server)
     require("stop_server", **target)
     label = f"“{server}”" if server else "The default server"
-    if current is None or state_of(current) == "stopped":
+    if state_of(current) == "stopped":
         flash(f"{label} of {user} is not running; nothing changed.", "info")
         return _back(user)
+    return _stop_server(user, server, label, remove=False)
+
+
+def _stop_server(user: str, server: str, label: str, *, remove: bool):
+    """Stop (and with ``remove`` delete) a server; say how it went on the user's page."""
     try:
-        status = service_client().stop_server(user, server)
+        status = service_client().stop_server(user, server, remove=remove)
     except HubAPIError as e:
-        flash(f"Could not stop {label} of {user}: {explain(e, user, server)[1]}.", "error")
+        verb = "remove" if remove else "stop"
+        flash(f"Could not {verb} {label} of {user}: {explain(e, user, server)[1]}.", "error")
         return _back(user)
     if status == 202:
-        flash(f"{label} of {user} is stopping; it can take a moment.", "info")
+        then = " and will then be removed." if remove else "; it can take a moment."
+        flash(f"{label} of {user} is stopping{then}", "info")
     else:
-        flash(f"Stopped {label} of {user}.", "success")
+        flash(f"{'Removed' if remove else 'Stopped'} {label} of {user}.", "success")
     return _back(user)
 
 
@@ -209,16 +216,7 @@ def remove(user, server):
             "servers/remove.html", user=user, server=server, state=state_of(current), form=form
         )
     require_form(form)
-    try:
-        status = service_client().stop_server(user, server, remove=True)
-    except HubAPIError as e:
-        flash(f"Could not remove “{server}” of {user}: {explain(e, user, server)[1]}.", "error")
-        return _back(user)
-    if status == 202:
-        flash(f"“{server}” of {user} is stopping and will then be removed.", "info")
-    else:
-        flash(f"Removed “{server}” of {user}.", "success")
-    return _back(user)
+    return _stop_server(user, server, f"“{server}”", remove=True)
 
 
 # -- watching a spawn -----------------------------------------------------------------
@@ -244,8 +242,8 @@ def progress_events(user, server):
     hub = person_client()
 
     def final_state():
-        current = (hub.get_user(user).get("servers") or {}).get(server)
-        state = state_of(current) if current else "stopped"
+        current = server_in(hub.get_user(user), server)
+        state = state_of(current)
         if state == "running":
             url = _open_url(server_of(user, server, current))
             return {"progress": 100, "ready": True, "message": "The server is running.", "url": url}
