@@ -95,6 +95,27 @@ def _error_message(response: requests.Response) -> str:
         return f"HTTP {response.status_code}"
 
 
+def while_away(read, *, seconds: float, waiting=None):
+    """``read()``, asked again while the hub cannot be reached (a restart, say).
+
+    Pauses of 0.5 s, doubling up to 5 s, for at most ``seconds``; ``waiting()`` is
+    called before each pause. When the hub stays away, its last HubUnreachable is
+    raised. Only for reads: a change must never be sent twice.
+    """
+    deadline = time.monotonic() + seconds
+    pause = 0.5
+    while True:
+        try:
+            return read()
+        except HubUnreachable:
+            if time.monotonic() + pause > deadline:
+                raise
+            if waiting:
+                waiting()
+            time.sleep(pause)
+            pause = min(pause * 2, 5)
+
+
 def make_session(
     *, retries: int = 2, pool_size: int = 20, url: str | None = None
 ) -> requests.Session:

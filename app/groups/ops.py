@@ -10,10 +10,9 @@ reported as done, what it refused as failed, and the rest as not known.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 
-from ..hub import HubAPIError, HubClient, HubUnreachable
+from ..hub import HubAPIError, HubClient, HubUnreachable, while_away
 from ..names import chunks
 
 NO_SUCH_USER = "No such user: "
@@ -102,18 +101,14 @@ def _send(call, group: str, part: list[str], failed: dict[str, str], sure: set[s
 
 def _members(hub: HubClient, group: str, wait: float | None, progress) -> set[str] | None:
     """The group's members, asked again while the hub is away; None if it stays away."""
-    deadline = time.monotonic() + (HUB_WAIT_SECONDS if wait is None else wait)
-    pause = 0.5
-    while True:
-        try:
-            return set(hub.get_group(group).get("users", ()))
-        except HubUnreachable:
-            if time.monotonic() + pause > deadline:
-                return None
-            if progress:
-                progress(None)  # "waiting for the hub"
-            time.sleep(pause)
-            pause = min(pause * 2, 5)
+    try:
+        return while_away(
+            lambda: set(hub.get_group(group).get("users", ())),
+            seconds=HUB_WAIT_SECONDS if wait is None else wait,
+            waiting=(lambda: progress(None)) if progress else None,  # "waiting for the hub"
+        )
+    except HubUnreachable:
+        return None
 
 
 def _change(call, hub, group, result, todo, failed, sure, *, chunk_size, progress, wait, member):

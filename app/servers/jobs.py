@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from .. import audit, logs, metrics, permissions
-from ..hub import HubAPIError, HubClient, HubUnreachable
+from ..hub import HubAPIError, HubClient, HubUnreachable, while_away
 from .model import server_in, state_of
 
 log = logging.getLogger(__name__)
@@ -233,20 +233,22 @@ class GroupJob:
 
     def _wait_for_hub(self, user: str, reason: str, note) -> bool:
         """Wait (saying so) until the hub answers again; False after ``hub_wait_seconds``."""
-        deadline = time.monotonic() + self.hub_wait_seconds
-        pause = 0.5
-        while time.monotonic() < deadline:
-            note("waiting", f"the hub is not answering ({reason}); waiting for it")
-            time.sleep(pause)
-            pause = min(pause * 2, 5)
+
+        def answers():
             try:
                 self.hub.get_user(user)
-                return True
-            except HubUnreachable:
-                continue
             except HubAPIError:
-                return True  # it answers: the step will say what it says
-        return False
+                pass  # it answers: the step will say what it says
+
+        def waiting():
+            note("waiting", f"the hub is not answering ({reason}); waiting for it")
+
+        waiting()
+        try:
+            while_away(answers, seconds=self.hub_wait_seconds, waiting=waiting)
+        except HubUnreachable:
+            return False
+        return True
 
     def _start(self, user: str, record: dict, note, sent: dict) -> None:
         server = record["server"]
