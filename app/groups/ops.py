@@ -16,7 +16,9 @@ from ..hub import HubAPIError, HubClient, HubUnreachable, while_away
 from ..names import chunks
 
 NO_SUCH_USER = "No such user: "
-HUB_WAIT_SECONDS = 120  # how long the final read waits for a hub that went away
+# how long a change running in the background waits to read back from a hub that went
+# away (a page waiting on the answer does not wait: ``wait`` defaults to 0)
+HUB_WAIT_SECONDS = 120
 
 
 @dataclass
@@ -99,12 +101,12 @@ def _send(call, group: str, part: list[str], failed: dict[str, str], sure: set[s
             return
 
 
-def _members(hub: HubClient, group: str, wait: float | None, progress) -> set[str] | None:
+def _members(hub: HubClient, group: str, wait: float, progress) -> set[str] | None:
     """The group's members, asked again while the hub is away; None if it stays away."""
     try:
         return while_away(
             lambda: set(hub.get_group(group).get("users", ())),
-            seconds=HUB_WAIT_SECONDS if wait is None else wait,
+            seconds=wait,
             waiting=(lambda: progress(None)) if progress else None,  # "waiting for the hub"
         )
     except HubUnreachable:
@@ -149,13 +151,13 @@ def add_members(
     chunk_size: int = 500,
     create_missing: bool = False,
     progress=None,
-    wait: float | None = None,
+    wait: float = 0,
 ) -> MembershipResult:
     """Add ``names`` to ``group``; with ``create_missing``, create unknown users first.
 
     ``progress(n)`` is told after each chunk how many names have been sent, and
-    ``progress(None)`` while the final read waits for the hub (at most ``wait`` s,
-    default HUB_WAIT_SECONDS).
+    ``progress(None)`` while the final read waits for the hub (at most ``wait`` s; the
+    background path passes HUB_WAIT_SECONDS).
     """
     result = MembershipResult("added")
     before = set(hub.get_group(group).get("users", ()))
@@ -194,7 +196,7 @@ def remove_members(
     *,
     chunk_size: int = 500,
     progress=None,
-    wait: float | None = None,
+    wait: float = 0,
 ) -> MembershipResult:
     """Remove ``names`` from ``group`` (``progress`` and ``wait`` as for :func:`add_members`)."""
     result = MembershipResult("removed")

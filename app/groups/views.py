@@ -245,7 +245,13 @@ def _change_members(name: str, verb: str, total: int, work):
 def _added(hub, name, names, *, create_missing=False, unchanged=()):
     def work(chunk, progress):
         result = ops.add_members(
-            hub, name, names, chunk_size=chunk, create_missing=create_missing, progress=progress
+            hub,
+            name,
+            names,
+            chunk_size=chunk,
+            create_missing=create_missing,
+            progress=progress,
+            wait=ops.HUB_WAIT_SECONDS,  # a thread of its own: it may wait for a restarting hub
         )
         result.unchanged += list(unchanged)
         return partial(result.summary, name), result.ok, result.size
@@ -255,7 +261,9 @@ def _added(hub, name, names, *, create_missing=False, unchanged=()):
 
 def _removed(hub, name, names):
     def work(chunk, progress):
-        result = ops.remove_members(hub, name, names, chunk_size=chunk, progress=progress)
+        result = ops.remove_members(
+            hub, name, names, chunk_size=chunk, progress=progress, wait=ops.HUB_WAIT_SECONDS
+        )
         return partial(result.summary, name), result.ok, result.size
 
     return work
