@@ -18,6 +18,7 @@ from pathlib import Path
 import requests
 
 from .devhub import (
+    GUNICORN_COMMAND,
     OAUTH_CLIENT_ALLOWED_SCOPES,
     PROFILES_FILE,
     SERVICE_NAME,
@@ -57,14 +58,7 @@ def build_hub(root: Path, port: int) -> LocalHub:
             {
                 "name": SERVICE_NAME,
                 "url": f"http://127.0.0.1:{service_port}",
-                "command": [
-                    sys.executable,
-                    "-m",
-                    "gunicorn",
-                    "-c",
-                    "python:app.gunicorn_conf",
-                    "app.wsgi:application",
-                ],
+                "command": GUNICORN_COMMAND,
                 "environment": {
                     "HUBDESK_SECRET_KEY": secrets.token_hex(32),
                     "HUBDESK_WORKERS": "2",

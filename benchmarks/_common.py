@@ -30,9 +30,11 @@ import requests
 
 import app as hubdesk
 from app.devhub import (
+    GUNICORN_COMMAND,
     OAUTH_CLIENT_ALLOWED_SCOPES,
     SERVICE_NAME,
     LocalHub,
+    external_service_env,
     free_port,
     hub_roles,
 )
@@ -105,30 +107,10 @@ def base_env(**changes) -> dict:
     return env
 
 
-def service_env(hub: LocalHub, token: str, secret_key: str) -> dict:
-    """What an external JupyterHub service sets for itself (see tests/conftest.py)."""
-    return {
-        "JUPYTERHUB_API_URL": hub.api_url,
-        "JUPYTERHUB_API_TOKEN": token,
-        "JUPYTERHUB_SERVICE_NAME": SERVICE_NAME,
-        "JUPYTERHUB_SERVICE_PREFIX": PREFIX,
-        "JUPYTERHUB_CLIENT_ID": f"service-{SERVICE_NAME}",
-        "JUPYTERHUB_OAUTH_CALLBACK_URL": f"{PREFIX}oauth_callback",
-        "HUBDESK_SECRET_KEY": secret_key,
-    }
-
-
 class Gunicorn:
     """hubdesk under gunicorn, with the production image's command and settings."""
 
-    COMMAND = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "-c",
-        "python:app.gunicorn_conf",
-        "app.wsgi:application",
-    ]
+    COMMAND = GUNICORN_COMMAND
 
     def __init__(self, root: Path, env: dict, port: int):
         self.root = root
@@ -393,7 +375,7 @@ def hub_and_hubdesk(root: Path, *, keep: bool, env: dict | None = None, **hub_se
         ],
         **hub_settings,
     )
-    service = dict(service_env(hub, token, secret_key), **(env or {}))
+    service = external_service_env(hub, token, secret_key, **(env or {}))
     server = Gunicorn(root, service, port)
     say(f"hub directory: {root}")
     hub_log = open(root / "jupyterhub.log", "ab")  # noqa: SIM115 (closed below)

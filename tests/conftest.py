@@ -29,6 +29,7 @@ from app.devhub import (
     PROFILES_FILE,
     SERVICE_NAME,
     LocalHub,
+    external_service_env,
     free_port,
     hub_roles,
 )
@@ -157,17 +158,7 @@ def csrf_token(text: str) -> str:
 
 def settings_env(hub: LocalHub, token: str, secret_key: str, **extra) -> dict:
     """The environment a JupyterHub service gets, plus hubdesk's own settings."""
-    return {
-        "JUPYTERHUB_API_URL": hub.api_url,
-        "JUPYTERHUB_API_TOKEN": token,
-        "JUPYTERHUB_SERVICE_NAME": SERVICE_NAME,
-        "JUPYTERHUB_SERVICE_PREFIX": PREFIX,
-        "JUPYTERHUB_CLIENT_ID": f"service-{SERVICE_NAME}",
-        "JUPYTERHUB_OAUTH_CALLBACK_URL": f"{PREFIX}oauth_callback",
-        "HUBDESK_SECRET_KEY": secret_key,
-        "HUBDESK_LOG_LEVEL": "DEBUG",
-        **extra,
-    }
+    return external_service_env(hub, token, secret_key, **{"HUBDESK_LOG_LEVEL": "DEBUG", **extra})
 
 
 @pytest.fixture(scope="session")

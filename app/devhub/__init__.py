@@ -25,6 +25,34 @@ import requests
 CONFIG_FILE = Path(__file__).with_name("jupyterhub_config.py")
 PROFILES_FILE = Path(__file__).with_name("profiles.yaml")
 SERVICE_NAME = "hubdesk"
+SERVICE_PREFIX = f"/services/{SERVICE_NAME}/"
+# hubdesk under gunicorn, as the production image starts it (the demo, the benchmarks)
+GUNICORN_COMMAND = [
+    sys.executable,
+    "-m",
+    "gunicorn",
+    "-c",
+    "python:app.gunicorn_conf",
+    "app.wsgi:application",
+]
+
+
+def external_service_env(hub: LocalHub, token: str, secret_key: str, **extra) -> dict:
+    """What an external JupyterHub service of ``hub`` sets for itself, plus hubdesk settings.
+
+    (A managed service gets the JUPYTERHUB_* variables from the hub.)
+    """
+    return {
+        "JUPYTERHUB_API_URL": hub.api_url,
+        "JUPYTERHUB_API_TOKEN": token,
+        "JUPYTERHUB_SERVICE_NAME": SERVICE_NAME,
+        "JUPYTERHUB_SERVICE_PREFIX": SERVICE_PREFIX,
+        "JUPYTERHUB_CLIENT_ID": f"service-{SERVICE_NAME}",
+        "JUPYTERHUB_OAUTH_CALLBACK_URL": f"{SERVICE_PREFIX}oauth_callback",
+        "HUBDESK_SECRET_KEY": secret_key,
+        **extra,
+    }
+
 
 # What the service token may do: every hubdesk feature (see app.permissions.FEATURES).
 SERVICE_SCOPES = [
