@@ -9,6 +9,7 @@ Tests make their own groups (``unique()``) so that they never depend on order.
 
 from __future__ import annotations
 
+import html
 import logging
 import re
 import secrets
@@ -150,6 +151,12 @@ def wait_for(condition, seconds=30, every=0.2):
 
 def unique(prefix: str = "t") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def alert(page: str) -> str:
+    """The flash messages of a page, as text."""
+    found = re.findall(r'<div class="alert[^"]*" role="alert">(.*?)</div>', page, re.S)
+    return html.unescape(" ".join(found))
 
 
 def csrf_token(text: str) -> str:

@@ -18,7 +18,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from conftest import PREFIX, csrf_token, settings_env, unique, wait_for
+from conftest import PREFIX, alert, csrf_token, settings_env, unique, wait_for
 from faultproxy import DROP, PASS, FaultProxy, answer, delay, drop_after_forwarding
 
 from app import create_app
@@ -103,11 +103,6 @@ def timed(call):
 
 def text(response) -> str:
     return html.unescape(response.get_data(as_text=True))
-
-
-def alert(page: str) -> str:
-    """The flash messages of a page."""
-    return " ".join(re.findall(r'<div class="alert[^"]*" role="alert">(.*?)</div>', page, re.S))
 
 
 def group_exists(stack, name) -> bool:

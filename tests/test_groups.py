@@ -7,7 +7,7 @@ import re
 import time
 
 import pytest
-from conftest import csrf_token, unique
+from conftest import alert, csrf_token, unique
 from markupsafe import escape
 
 from app.hub import HubAPIError
@@ -21,12 +21,6 @@ def gone(stack, group):
     with pytest.raises(HubAPIError) as e:
         stack.api.get_group(group)
     return e.value.status == 404
-
-
-def alert(page):
-    """The flash messages of a page, as text."""
-    found = re.findall(r'<div class="alert[^"]*" role="alert">(.*?)</div>', page, re.S)
-    return html.unescape(" ".join(found))
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from types import SimpleNamespace
 from urllib.parse import quote, unquote, urlsplit
 
 import pytest
-from conftest import PREFIX, csrf_token, unique
+from conftest import PREFIX, alert, csrf_token, unique
 from flask import url_for
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
@@ -49,11 +49,6 @@ def words(page: str, most: int = 300) -> str:
     """A page as text, for failure messages."""
     text = re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", page)))
     return text[-most:] if "Request id" not in text else text[: text.find("Request id")][-most:]
-
-
-def alert(page: str) -> str:
-    found = re.findall(r'<div class="alert[^"]*" role="alert">(.*?)</div>', page, re.S)
-    return html.unescape(" ".join(found))
 
 
 def harmless(r, what: str = "") -> None:

@@ -5,7 +5,7 @@ import json
 import re
 
 import pytest
-from conftest import NAMED_SERVER_LIMIT, csrf_token, unique, wait_for
+from conftest import NAMED_SERVER_LIMIT, alert, csrf_token, unique, wait_for
 
 from app.hub import HubAPIError
 
@@ -22,11 +22,6 @@ def running(stack, user, name):
 def gone_or_stopped(stack, user, name):
     s = server(stack, user, name)
     return s is None or (not s.get("ready") and not s.get("pending"))
-
-
-def alert(page):
-    found = re.findall(r'<div class="alert[^"]*" role="alert">(.*?)</div>', page, re.S)
-    return html.unescape(" ".join(found))
 
 
 def post(session, stack, path, data, page=""):
