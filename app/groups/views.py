@@ -187,29 +187,28 @@ def _change_members(name: str, verb: str, total: int, work):
 
     It runs in a thread of its own. Done within ``WAIT_SECONDS`` (most changes are),
     the answer is the group page with the message, as ever, and a hub error is the
-    usual error page. Otherwise the person is sent to a page that follows it (any
-    worker can show it: the record is a file), so that no proxy in front of hubdesk
-    gives up on a 5,000-name change and says nothing about what was done.
+    usual error page; nothing is written down. Otherwise its state becomes a record
+    and the person is sent to a page that follows it (any worker can show it: the
+    record is a file), so that no proxy in front of hubdesk gives up on a 5,000-name
+    change and says nothing about what was done.
     """
     store = _jobs()
-    job_id = store.create(
-        {
-            "kind": "members",
-            "group": name,
-            "verb": verb,
-            "total": total,
-            "sent": 0,
-            "by": g.person.name,
-        }
-    )
     chunk = current_app.config["HUBDESK"].membership_chunk
     actor, request_id = g.person.name, logs.request_id()
     outcome = {}
+    state = {"kind": "members", "group": name, "verb": verb, "total": total, "sent": 0, "by": actor}
+    record = {}  # its id, once the change outlives the page that started it
+    lock = threading.Lock()
+
+    def save(change):
+        with lock:
+            state.update(change)
+            if "id" in record:
+                store.update(record["id"], lambda r: r.update(change))
 
     def progress(sent):
         """``sent`` names so far; None: waiting for the hub, to check what it did."""
-        change = {"waiting": True} if sent is None else {"sent": sent, "waiting": False}
-        store.update(job_id, lambda r: r.update(change))
+        save({"waiting": True} if sent is None else {"sent": sent, "waiting": False})
 
     def run():
         audit.background_actor.set(actor)  # the audit trail names the person
@@ -224,17 +223,20 @@ def _change_members(name: str, verb: str, total: int, work):
             elif isinstance(e, HubAPIError):
                 message = f"The hub refused: {e.message}"
             else:
-                log.exception("membership change %s of %s failed", job_id, name)
+                log.exception("membership change of %s failed", name)
                 message = "hubdesk hit an unexpected error (logged): check the group."
             ok, size, everything = False, None, message
-        store.update(job_id, lambda r: r.update(done=True, ok=ok, message=everything, size=size))
         outcome.update(message=message, ok=ok, size=size)
+        save({"done": True, "ok": ok, "message": everything, "size": size})
 
-    thread = threading.Thread(target=run, name=f"hubdesk-members-{job_id}", daemon=True)
+    thread = threading.Thread(target=run, name=f"hubdesk-members-{name}", daemon=True)
     thread.start()
     thread.join(WAIT_SECONDS)
-    if thread.is_alive():
-        return redirect(url_for(".members_job", name=name, job=job_id))
+    with lock:
+        if not state.get("done"):
+            record["id"] = store.create(state)
+    if "id" in record:
+        return redirect(url_for(".members_job", name=name, job=record["id"]))
     if "error" in outcome:
         raise outcome["error"]  # the usual error page, as if it had run here
     _directory().note(name, outcome["size"])
