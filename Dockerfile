@@ -35,8 +35,9 @@ ENV HUBDESK_BIND=0.0.0.0:8000 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
 # The wheel is bind-mounted from the build stage, so no layer keeps a copy of it.
+# [postgres]: the PostgreSQL driver, for replicas sharing a database (HUBDESK_DB_URL).
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
-    pip install --no-cache-dir /wheels/*.whl \
+    pip install --no-cache-dir "$(echo /wheels/*.whl)[postgres]" \
     && groupadd --gid 1000 hubdesk \
     && useradd --uid 1000 --gid 1000 --create-home hubdesk
 

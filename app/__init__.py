@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import logging
 import threading
+import time
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 
+from cryptography.fernet import Fernet
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 from jupyterhub.services.auth import HubOAuth
@@ -15,11 +19,14 @@ from werkzeug.exceptions import NotFound
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import audit, logs, metrics
+from . import audit, extensions, logs, metrics
+from .cache import TTLCache
 from .config import Settings
+from .db import Database, StateUnavailable
 from .groups.directory import GroupDirectory
 from .hub import HubClient, environ_verify, make_session
-from .servers.jobs import JobStore
+from .jobs import JobRunner, JobStore
+from .sessions import SessionStore
 
 __version__ = "0.1.0"
 
@@ -64,38 +71,25 @@ def create_app(config: Settings | Mapping | None = None) -> Flask:
     if not settings.tls_verify:
         log.warning("HUBDESK_TLS_VERIFY is off: the hub's TLS certificate is NOT checked")
 
-    trail = app.extensions["hubdesk.audit"] = audit.AuditTrail(settings.audit_file)
-    app.extensions["hubdesk.hub"] = HubClient(
-        settings.api_url,
-        settings.api_token,
-        verify=environ_verify(settings.verify),
-        timeout=(settings.connect_timeout, settings.read_timeout),
-        session=make_session(url=settings.api_url),
-        on_change=trail.record_hub_change,
-        observe=metrics.observe_hub_call,
-    )
-    app.extensions["hubdesk.oauth"] = HubOAuth(
-        api_url=settings.api_url,
-        api_token=settings.api_token,
-        oauth_client_id=settings.client_id,
-        oauth_redirect_uri=settings.oauth_callback_url,
-        base_url=settings.service_prefix,
-        hub_prefix=settings.hub_prefix,
-        hub_host=settings.hub_host,
-    )
-
-    app.extensions["hubdesk.groups"] = GroupDirectory(settings.group_cache_seconds)
-    app.extensions["hubdesk.jobs"] = JobStore(settings.state_dir)
-    # each open progress stream holds a thread: at most this many per process
-    app.extensions["hubdesk.streams"] = threading.BoundedSemaphore(settings.max_streams)
+    shared = _shared(settings)
+    extensions.init_app(app, shared)
+    try:
+        shared.database.upgrade()
+    except StateUnavailable as e:
+        # pages answer 503 in words until it is back; each request tries again (db_ready)
+        log.error("%s; hubdesk starts anyway and tries again", e)
 
     from . import assets, auth, errors, groups, hardening, main, servers, users
+    from .groups import membership  # noqa: F401  (registers the job kind "members")
+    from .servers import group_action  # noqa: F401  (registers "start" and "stop")
 
     logs.init_app(app)  # first: a request id before anything can refuse the request
     csrf.init_app(app)
     hardening.init_app(app)
     assets.init_app(app)
     metrics.init_app(app)
+    app.jinja_env.filters["utc"] = _utc
+    app.before_request(_db_ready)
     auth.init_app(app)
     errors.init_app(app)
     app.register_blueprint(main.bp)
@@ -113,3 +107,79 @@ def create_app(config: Settings | Mapping | None = None) -> Flask:
         n = settings.proxy_hops
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)
     return app
+
+
+def _shared(settings: Settings) -> extensions.Shared:
+    """The objects one app shares between its requests and its job runner."""
+    database = Database(settings.db_url)
+    trail = audit.AuditTrail(database, keep_days=settings.audit_keep_days)
+    hub = HubClient(
+        settings.api_url,
+        settings.api_token,
+        verify=environ_verify(settings.verify),
+        timeout=(settings.connect_timeout, settings.read_timeout),
+        session=make_session(url=settings.api_url),
+        audit=trail,
+        observe=metrics.observe_hub_call,
+    )
+    key = hashlib.sha256(b"hubdesk person token\0" + settings.secret_key.encode()).digest()
+    fernet = Fernet(base64.urlsafe_b64encode(key))
+    groups = GroupDirectory(settings.group_cache_seconds, database)
+    hub_facts = extensions.HubFacts(hub)
+    sessions = SessionStore(database, fernet, settings.session_hours)
+
+    def housekeeping() -> None:
+        trail.prune()
+        sessions.prune()
+        groups.prune()
+
+    runner = JobRunner(
+        JobStore(database, lease_seconds=settings.job_lease_seconds),
+        hub,
+        service_scopes=hub_facts.scopes,
+        concurrency=settings.bulk_concurrency,
+        keep_days=settings.jobs_keep_days,
+        housekeeping=housekeeping,
+        on_group_change=groups.note,
+    )
+    return extensions.Shared(
+        settings=settings,
+        database=database,
+        hub=hub,
+        oauth=HubOAuth(
+            api_url=settings.api_url,
+            api_token=settings.api_token,
+            oauth_client_id=settings.client_id,
+            oauth_redirect_uri=settings.oauth_callback_url,
+            base_url=settings.service_prefix,
+            hub_prefix=settings.hub_prefix,
+            hub_host=settings.hub_host,
+        ),
+        audit=trail,
+        sessions=sessions,
+        jobs=runner,
+        groups=groups,
+        fernet=fernet,
+        identities=TTLCache(settings.identity_cache_seconds),
+        hub_facts=hub_facts,
+        # each open progress stream holds a thread: at most this many per process
+        streams=threading.BoundedSemaphore(settings.max_streams),
+    )
+
+
+def _db_ready():
+    """Before each request: the schema is current (tried again while the database is away),
+    and this process's job runner is going (it takes over jobs whose worker died)."""
+    from flask import request
+
+    if request.endpoint in ("static", "main.live", "main.health"):
+        return
+    shared = extensions.shared()
+    if not shared.database.ready:
+        shared.database.upgrade()  # StateUnavailable: the 503 page
+    shared.jobs.ensure_started()
+
+
+def _utc(epoch: float, seconds: bool = False) -> str:
+    """A time kept as seconds since the epoch, as UTC for a page."""
+    return time.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M", time.gmtime(epoch))

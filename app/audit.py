@@ -1,14 +1,16 @@
 """The audit trail: one record for every change hubdesk asks of the hub.
 
-Records are made where changes leave hubdesk: the hub client calls
-:func:`record_hub_change` after every request that is not a read, made with
-the service token, whatever its outcome (a refusal or a hub that did not answer
-is recorded too). So no view can forget to audit. A record says when, who (the
-signed-in person, or the person who started a group action), what (in words
-and as the hub call), the target, the hub's answer and the request id. It goes
-to the log as a JSON line (logger ``app.audit``) and, with
-``HUBDESK_AUDIT_FILE``, to an append-only file that the Activity page reads.
-Records hold names, never tokens.
+Records are made where changes leave hubdesk: the hub client asks
+:meth:`AuditTrail.before_change` before it sends any request that is not a
+read, with the service token, and :meth:`AuditTrail.after_change` with the
+hub's answer (a refusal, or a hub that did not answer, too). So no view can
+forget to audit, and a change whose worker died on the way still has its
+record ("sent, no answer recorded"). If the intent cannot be written (the
+database is down or full), :class:`~app.db.StateUnavailable` is raised and
+nothing is sent. A record says when, who (the signed-in person, or the person
+who started a group action), what (in words and as the hub call), the target,
+the hub's answer and the request id. It is a row of the ``audit`` table and a
+JSON line in the log (logger ``app.audit``). Records hold names, never tokens.
 """
 
 from __future__ import annotations
@@ -16,13 +18,14 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
-import os
 import time
-from collections import deque
-from pathlib import Path
+from dataclasses import dataclass
 
 from flask import g, has_request_context
+from sqlalchemy import delete, insert, select, update
 
+from . import db
+from .db import Database, StateUnavailable
 from .logs import request_id
 
 log = logging.getLogger("app.audit")
@@ -31,6 +34,8 @@ log = logging.getLogger("app.audit")
 background_actor: contextvars.ContextVar[str] = contextvars.ContextVar("actor", default="")
 
 MAX_NAMES = 50  # a record lists at most this many names (and counts them all)
+MAX_TARGET = 16_384  # characters of a record's target (JSON): a bigger one is cut, and says so
+PAGE = 50  # records per Activity page
 
 
 def _actor() -> str:
@@ -74,77 +79,163 @@ def _names(names) -> dict:
     return {"users": names[:MAX_NAMES], "count": len(names)}
 
 
+def _capped(target: dict) -> tuple[str, bool]:
+    """The target as JSON, at most MAX_TARGET characters: big values are cut, and it says so."""
+    text = json.dumps(target, ensure_ascii=False, sort_keys=True)
+    if len(text) <= MAX_TARGET:
+        return text, False
+    cut = {}
+    for key, value in target.items():
+        shown = json.dumps(value, ensure_ascii=False)
+        if len(shown) > 1024:
+            value = {"truncated": True, "size": len(shown), "start": shown[:512]}
+        cut[key] = value
+    text = json.dumps(cut, ensure_ascii=False, sort_keys=True)
+    if len(text) > MAX_TARGET:  # still too big: many keys
+        text = json.dumps({"truncated": True, "size": len(text)})
+    return text, True
+
+
+@dataclass
+class Record:
+    """One audit record, as the Activity page shows it."""
+
+    id: int
+    time: str  # ISO 8601, UTC
+    person: str
+    action: str
+    target: dict
+    hub: str | None  # None: sent, and no answer was recorded
+    request_id: str
+    truncated: bool
+
+
 class AuditTrail:
-    """Where one app's records go: the log, and ``path`` when given."""
+    """The audit table of one database."""
 
-    def __init__(self, path: str = ""):
-        self.path = Path(path) if path else None
-        if self.path:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+    def __init__(self, database: Database, *, keep_days: float = 365):
+        self.database = database
+        self.keep_days = keep_days
 
-    def record_hub_change(self, method: str, segments: tuple[str, ...], body, outcome) -> None:
-        """Called by the hub client after a change request: ``outcome`` is a status or an error."""
-        _record(self.path, method, segments, body, outcome)
+    def before_change(self, method: str, segments: tuple[str, ...], body):
+        """Write the intent; its id is given back to :meth:`after_change`.
 
-    def recent(self, **filters) -> list[dict]:
-        return recent(self.path, **filters)
+        Raises StateUnavailable when it cannot be written: the change must not be sent.
+        """
+        described = describe(method, segments, body)
+        if described is None:
+            return None
+        action, target = described
+        text, truncated = _capped(target)
+        users = target.get("users") or ([target["user"]] if target.get("user") else [])
+        entry = {
+            "time": time.time(),
+            "person": _actor()[: db.NAME],
+            "action": action,
+            "group_name": (target.get("group") or None) and str(target["group"])[: db.NAME],
+            "target": text,
+            "request_id": request_id()[:64],
+            "truncated": truncated,
+        }
+        with self.database.write() as conn:
+            record_id = conn.execute(insert(db.audit).values(entry)).inserted_primary_key[0]
+            names = sorted({str(u)[: db.NAME] for u in users})
+            if names:
+                conn.execute(
+                    insert(db.audit_names), [{"record_id": record_id, "name": n} for n in names]
+                )
+        return record_id, action, target
 
-
-def _record(path: Path | None, method: str, segments: tuple[str, ...], body, outcome) -> None:
-    described = describe(method, segments, body)
-    if described is None:
-        return
-    action, target = described
-    entry = {
-        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "person": _actor(),
-        "action": action,
-        "target": target,
-        "hub": outcome,
-        "request_id": request_id(),
-    }
-    line = json.dumps(entry, ensure_ascii=False, sort_keys=True)
-    log.info(line)
-    if path is not None:
+    def after_change(self, handle, outcome) -> None:
+        """Add the hub's answer to the record (and say the change in the log)."""
+        if handle is None:
+            return
+        record_id, action, target = handle
+        line = json.dumps(
+            {
+                "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "person": _actor(),
+                "action": action,
+                "target": target,
+                "hub": outcome,
+                "request_id": request_id(),
+                "record": record_id,
+            },
+            ensure_ascii=False,
+            sort_keys=True,
+            default=str,
+        )
+        log.info(line)
         try:
-            # one write of a whole line, O_APPEND: lines from several processes do not mix
-            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-            try:
-                os.write(fd, (line + "\n").encode())
-            finally:
-                os.close(fd)
-        except OSError:
-            log.exception("could not write to the audit file %s", path)
+            with self.database.write() as conn:
+                conn.execute(
+                    update(db.audit).where(db.audit.c.id == record_id).values(hub=str(outcome))
+                )
+        except StateUnavailable as e:
+            # the change was made: its intent is on record, its answer is in the log line above
+            log.error("could not add the hub's answer to audit record %s: %s", record_id, e)
+
+    def page(
+        self,
+        *,
+        person: str = "",
+        group: str = "",
+        user: str = "",
+        before: int | None = None,
+        limit: int = PAGE,
+    ) -> tuple[list[Record], int | None]:
+        """The newest records older than ``before`` (an id), filtered by whole names.
+
+        Every filter is an index (O(page), whatever the history). Returns the records
+        and the ``before`` of the next (older) page, or None on the last one.
+        """
+        a = db.audit
+        query = select(a)
+        if user:
+            n = db.audit_names
+            query = query.join(n, n.c.record_id == a.c.id).where(n.c.name == user)
+            order = n.c.record_id
+        else:
+            order = a.c.id
+        if person:
+            query = query.where(a.c.person == person)
+        if group:
+            query = query.where(a.c.group_name == group)
+        if before is not None:
+            query = query.where(order < before)
+        query = query.order_by(order.desc()).limit(limit + 1)
+        with self.database.read() as conn:
+            rows = conn.execute(query).all()
+        records = [_record(r) for r in rows[:limit]]
+        return records, (records[-1].id if len(rows) > limit else None)
+
+    def prune(self) -> int:
+        """Forget records older than the retention setting; how many went."""
+        cutoff = time.time() - self.keep_days * 86400
+        gone = 0
+        while True:  # in batches: one transaction never holds the table for long
+            with self.database.write() as conn:
+                ids = select(db.audit.c.id).where(db.audit.c.time < cutoff).limit(5000)
+                found = [r[0] for r in conn.execute(ids)]
+                if not found:
+                    return gone
+                conn.execute(delete(db.audit_names).where(db.audit_names.c.record_id.in_(found)))
+                conn.execute(delete(db.audit).where(db.audit.c.id.in_(found)))
+                gone += len(found)
 
 
-def recent(
-    path: Path | None, *, limit: int = 200, person: str = "", group: str = "", user: str = ""
-) -> list[dict]:
-    """The newest records of the audit file (newest first), filtered; [] without a file."""
-    if path is None or not path.exists():
-        return []
-    wanted = []
-    with open(path, encoding="utf-8", errors="replace") as f:
-        lines = deque(f, maxlen=20_000)  # the tail is enough for a page
-    for line in reversed(lines):
-        try:
-            entry = json.loads(line)
-        except ValueError:
-            continue
-        target = entry.get("target") or {}
-        if person and person.casefold() not in str(entry.get("person", "")).casefold():
-            continue
-        if group and group.casefold() not in str(target.get("group", "")).casefold():
-            continue
-        if user and not _mentions(target, user):
-            continue
-        wanted.append(entry)
-        if len(wanted) >= limit:
-            break
-    return wanted
-
-
-def _mentions(target: dict, user: str) -> bool:
-    needle = user.casefold()
-    names = [target.get("user", "")] + list(target.get("users") or ())
-    return any(needle in str(n).casefold() for n in names)
+def _record(row) -> Record:
+    try:
+        target = json.loads(row.target)
+    except ValueError:
+        target = {"damaged": True}
+    return Record(
+        id=row.id,
+        time=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(row.time)),
+        person=row.person,
+        action=row.action,
+        target=target if isinstance(target, dict) else {"damaged": True},
+        hub=row.hub,
+        request_id=row.request_id,
+        truncated=bool(row.truncated),
+    )

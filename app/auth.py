@@ -1,10 +1,11 @@
-"""Signing in through the hub's OAuth, the signed-in person, and ``can()``.
+"""Signing in through the hub's OAuth, and who the signed-in person is.
 
 The OAuth handshake's state and PKCE verifier live in the signed session
 cookie, not in process memory, so any worker or replica can finish a login
-that another one started. The person's hub token is kept in that cookie
-*encrypted* with a key derived from ``HUBDESK_SECRET_KEY``: the browser carries
-it but can neither read nor use it.
+that another one started. Once signed in, the cookie holds only a session id:
+the session is a database row (:mod:`app.sessions`) holding the person's hub
+token encrypted, so signing out ends it on every worker and replica. Whether
+the person may do something is :mod:`app.access`'s business.
 """
 
 from __future__ import annotations
@@ -14,12 +15,9 @@ import hashlib
 import hmac
 import logging
 import secrets
-import threading
-import time
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlencode, urlparse
 
-from cryptography.fernet import Fernet, InvalidToken
 from flask import (
     Blueprint,
     abort,
@@ -33,8 +31,9 @@ from flask import (
 )
 from flask.sessions import SecureCookieSessionInterface
 
-from . import permissions
-from .hub import HubAPIError, HubClient
+from .access import can
+from .extensions import service_client, sessions, shared
+from .hub import HubAPIError
 
 log = logging.getLogger(__name__)
 
@@ -63,37 +62,6 @@ class Person:
     groups: tuple = ()
 
 
-class TTLCache:
-    """A small thread-safe cache whose entries expire (per process, never required)."""
-
-    def __init__(self, seconds: float, max_entries: int = 2048):
-        self.seconds = seconds
-        self.max_entries = max_entries
-        self._data: dict = {}
-        self._lock = threading.Lock()
-
-    def get(self, key):
-        with self._lock:
-            hit = self._data.get(key)
-            if hit and hit[0] > time.monotonic():
-                return hit[1]
-            self._data.pop(key, None)
-            return None
-
-    def set(self, key, value):
-        now = time.monotonic()
-        with self._lock:
-            if len(self._data) >= self.max_entries:
-                self._data = {k: v for k, v in self._data.items() if v[0] > now}
-                if len(self._data) >= self.max_entries:
-                    self._data.clear()
-            self._data[key] = (now + self.seconds, value)
-
-    def pop(self, key):
-        with self._lock:
-            self._data.pop(key, None)
-
-
 class SessionInterface(SecureCookieSessionInterface):
     """Flask's signed-cookie sessions, with ``Secure`` decided per request when "auto"."""
 
@@ -113,11 +81,6 @@ class SessionInterface(SecureCookieSessionInterface):
 
 
 def init_app(app):
-    settings = app.config["HUBDESK"]
-    key = hashlib.sha256(b"hubdesk person token\0" + settings.secret_key.encode()).digest()
-    app.extensions["hubdesk.fernet"] = Fernet(base64.urlsafe_b64encode(key))
-    app.extensions["hubdesk.identities"] = TTLCache(settings.identity_cache_seconds)
-    app.extensions["hubdesk.service_scopes"] = TTLCache(60)
     app.session_interface = SessionInterface()
     app.before_request(load_person)
     app.jinja_env.globals["can"] = can
@@ -133,7 +96,7 @@ def _token_key(token: str) -> str:
 
 def _identify(token: str) -> dict | None:
     """The hub's model of a token's owner (cached briefly); None if the token is dead."""
-    cache = current_app.extensions["hubdesk.identities"]
+    cache = shared().identities
     key = _token_key(token)
     model = cache.get(key)
     if model is None:
@@ -156,12 +119,10 @@ def load_person():
     g.person = None
     if request.endpoint in PUBLIC_ENDPOINTS:
         return None
-    sealed = session.get("token")
-    if sealed:
-        try:
-            token = current_app.extensions["hubdesk.fernet"].decrypt(sealed.encode()).decode()
-        except (InvalidToken, ValueError):
-            token = None
+    sid = session.get("sid")
+    if sid:
+        signin = sessions().find(sid)
+        token = signin.token if signin else None
         model = _identify(token) if token else None
         if model is None:
             session.clear()
@@ -185,85 +146,6 @@ def load_person():
     if _access_scope() not in g.person.scopes:
         abort(403, description="Your hub account is not allowed to use hubdesk.")
     return None
-
-
-def service_client() -> HubClient:
-    """The hub client acting with hubdesk's own service token."""
-    return current_app.extensions["hubdesk.hub"]
-
-
-def person_client() -> HubClient:
-    """A hub client acting as the signed-in person (the hub filters what it returns)."""
-    return service_client().for_token(g.person.token)
-
-
-def load_user(name: str, *, include_stopped_servers: bool = False) -> dict:
-    """The user as the signed-in person may see them (the hub applies their filters)."""
-    if not can("read_user", user=name) and not can("read_user"):
-        abort(403, description="Your hub scopes do not let you read users.")
-    try:
-        return person_client().get_user(name, include_stopped_servers=include_stopped_servers)
-    except HubAPIError as e:
-        if e.status == 404:
-            abort(404, description=f"There is no user called “{name}” that you may see.")
-        if e.status == 403:
-            abort(403, description=f"Your hub scopes do not let you see “{name}”.")
-        raise
-
-
-def service_scopes() -> frozenset:
-    """The service token's own scopes: hubdesk offers nothing beyond them."""
-    cache = current_app.extensions["hubdesk.service_scopes"]
-    scopes = cache.get("service")
-    if scopes is None:
-        scopes = frozenset(service_client().whoami().get("scopes", ()))
-        cache.set("service", scopes)
-    return scopes
-
-
-def hub_version() -> str:
-    """The hub's version, asked at most once a minute per process."""
-    cache = current_app.extensions["hubdesk.service_scopes"]
-    version = cache.get("version")
-    if version is None:
-        version = service_client().version()
-        cache.set("version", version)
-    return version
-
-
-def can(action: str, **target) -> bool:
-    """May the signed-in person do ``action`` to ``target`` through hubdesk?
-
-    Both the person's scopes and the service token's must allow it. Views call
-    this before any hub call that changes something; templates call it to
-    decide which actions to show.
-    """
-    person = g.get("person")
-    if person is None:
-        return False
-    if not permissions.allowed(person.scopes, action, **target):
-        return False
-    if not permissions.ACTIONS[action].service:
-        return True
-    return permissions.allowed(service_scopes(), action, **target)
-
-
-def reachable_groups(action: str) -> set[str] | None:
-    """The groups ``can(action, group=...)`` admits: ``None`` for all of them, else their names."""
-    person = permissions.group_filter(g.person.scopes, action)
-    if not permissions.ACTIONS[action].service:
-        return person
-    service = permissions.group_filter(service_scopes(), action)
-    if person is None or service is None:
-        return service if person is None else person
-    return person & service
-
-
-def require(action: str, **target) -> None:
-    """Abort with 403 (and no hub call) unless ``can(action, **target)``."""
-    if not can(action, **target):
-        words = permissions.ACTIONS[action].words
-        abort(403, description=f"Your hub scopes do not let you {words} here.")
 
 
 # -- sign-in ------------------------------------------------------------------
@@ -303,7 +185,7 @@ def pkce_challenge(oauth) -> tuple[str, str, str]:
 @bp.route("/login")
 def login():
     settings = current_app.config["HUBDESK"]
-    oauth = current_app.extensions["hubdesk.oauth"]
+    oauth = shared().oauth
     state = secrets.token_urlsafe(24)
     verifier, challenge, method = pkce_challenge(oauth)
     session["oauth"] = {
@@ -347,9 +229,10 @@ def oauth_callback():
     model = _identify(token)
     if model is None:
         abort(403, description="The hub did not confirm who you are. Please sign in again.")
+    sid = sessions().begin(model["name"], token)
     session.clear()
     session.permanent = True
-    session["token"] = current_app.extensions["hubdesk.fernet"].encrypt(token.encode()).decode()
+    session["sid"] = sid
     log.info("%s signed in", model["name"])
     return redirect(safe_next(pending.get("next")))
 
@@ -359,7 +242,8 @@ def logout():
     if request.method == "GET":
         return render_template("auth/logout.html")
     log.info("%s signed out", g.person.name)
-    current_app.extensions["hubdesk.identities"].pop(_token_key(g.person.token))
+    sessions().end(session["sid"])  # on every worker and replica: the row is gone
+    shared().identities.pop(_token_key(g.person.token))
     session.clear()
     return redirect(url_for("auth.signed_out"))
 

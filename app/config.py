@@ -15,6 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from .db import default_url
 from .profiles import ProfileError
 from .profiles import load as load_profiles
 
@@ -105,7 +109,10 @@ class Settings:
     secure_cookies: str = "auto"  # auto: Secure when the request came over https
     log_level: str = "INFO"
     log_format: str = "text"
-    audit_file: str = ""
+    db_url: str = field(default="", repr=False)  # an SQLAlchemy URL (may hold a password)
+    audit_keep_days: float = 365.0
+    jobs_keep_days: float = 30.0
+    job_lease_seconds: float = 30.0  # a job whose worker died is taken over after this
     metrics_token: str = field(default="", repr=False)
     proxy_hops: int = 0
     max_streams: int = 8  # progress streams one process passes on at once
@@ -123,8 +130,16 @@ class Settings:
         return f"{self.hub_host}{self.hub_prefix}api/oauth2/authorize"
 
     @classmethod
-    def from_env(cls, env=None) -> Settings:
+    def from_env(cls, env=None, *, need_hub: bool = True) -> Settings:
+        """Read the environment; ``need_hub=False`` (``hubdesk-db``): the database settings only."""
         env = os.environ if env is None else env
+        if not need_hub:
+            env = {
+                "JUPYTERHUB_API_URL": "http://unused",
+                "JUPYTERHUB_API_TOKEN": "unused",
+                "HUBDESK_SECRET_KEY": "x" * 32,
+                **{k: v for k, v in env.items() if k.startswith("HUBDESK_")},
+            }
 
         api_url = env.get("JUPYTERHUB_API_URL", "").strip().rstrip("/")
         if not api_url:
@@ -182,6 +197,19 @@ class Settings:
             tempfile.gettempdir(), f"hubdesk-{name}"
         )
 
+        db_url = _secret(env, "HUBDESK_DB_URL", "HUBDESK_DB_URL_FILE") or default_url(state_dir)
+        try:
+            backend = make_url(db_url).get_backend_name()
+        except ArgumentError:
+            raise ConfigError(
+                "HUBDESK_DB_URL is not a database URL: expected, for example, "
+                "sqlite:////path/hubdesk.sqlite or postgresql+psycopg://user:password@host/hubdesk"
+            ) from None
+        if backend not in ("sqlite", "postgresql"):
+            raise ConfigError(
+                f"HUBDESK_DB_URL: hubdesk runs on SQLite or PostgreSQL, not {backend!r}"
+            )
+
         log_format = env.get("HUBDESK_LOG_FORMAT", "").strip().lower() or "text"
         if log_format not in ("text", "json"):
             raise ConfigError(f"HUBDESK_LOG_FORMAT={log_format!r}: expected text or json")
@@ -211,7 +239,10 @@ class Settings:
             secure_cookies=secure,
             log_level=level,
             log_format=log_format,
-            audit_file=env.get("HUBDESK_AUDIT_FILE", "").strip(),
+            db_url=db_url,
+            audit_keep_days=_number(env, "HUBDESK_AUDIT_KEEP_DAYS", 365.0, minimum=1),
+            jobs_keep_days=_number(env, "HUBDESK_JOBS_KEEP_DAYS", 30.0, minimum=1),
+            job_lease_seconds=_number(env, "HUBDESK_JOB_LEASE_SECONDS", 30.0, minimum=3),
             metrics_token=_secret(env, "HUBDESK_METRICS_TOKEN", "HUBDESK_METRICS_TOKEN_FILE"),
             proxy_hops=_number(env, "HUBDESK_PROXY_HOPS", 0, kind=int),
             # half of a gunicorn worker's threads: the other half always serve pages

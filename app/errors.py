@@ -8,6 +8,7 @@ from flask import abort, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from .db import StateUnavailable
 from .hub import HubAPIError, HubUnreachable
 
 log = logging.getLogger(__name__)
@@ -37,10 +38,10 @@ def require_form(form) -> None:
         abort(400, description="This form has expired. Nothing was changed.")
 
 
-def error_page(status: int, message: str):
+def error_page(status: int, message: str, *, title: str = ""):
     return (
         render_template(
-            "error.html", status=status, title=TITLES.get(status, "Error"), message=message
+            "error.html", status=status, title=title or TITLES.get(status, "Error"), message=message
         ),
         status,
     )
@@ -62,6 +63,17 @@ def init_app(app):
         if e.maybe_applied:
             message += " Your change may or may not have been made: check before repeating it."
         return error_page(503, message)
+
+    @app.errorhandler(StateUnavailable)
+    def state_unavailable(e):
+        log.error("database unavailable on %s %s: %s", request.method, request.path, e.reason)
+        return error_page(
+            503,
+            f"hubdesk cannot reach its database right now ({e.reason}). It sends no change to "
+            "the hub that it cannot write down first, so nothing more was changed. Try again "
+            "in a moment; if it lasts, tell the hub's operators.",
+            title="hubdesk's database is unavailable",
+        )
 
     @app.errorhandler(HubAPIError)
     def hub_error(e):

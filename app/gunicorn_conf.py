@@ -65,6 +65,30 @@ def when_ready(server):
         start_http_server(METRICS_PORT, registry=registry)
 
 
+def post_worker_init(worker):
+    """On SIGTERM (a graceful stop or restart), a worker's job runner first stops taking
+    items, so what is left goes to another worker (see app/jobs.py)."""
+    import signal
+
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def on_term(signum, frame):
+        from app.jobs import stop_all
+
+        stop_all()  # no waiting here: gunicorn's own handler runs next
+        if callable(previous):
+            previous(signum, frame)
+
+    signal.signal(signal.SIGTERM, on_term)
+
+
+def worker_exit(server, worker):
+    """A worker on its way out gives back the leases it still holds."""
+    from app.jobs import stop_all
+
+    stop_all(wait=5)
+
+
 def child_exit(server, worker):
     from prometheus_client import multiprocess
 

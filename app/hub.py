@@ -170,13 +170,14 @@ class HubClient:
         verify: bool | str = True,
         timeout: tuple[float, float] = (3.05, 30.0),
         session: requests.Session | None = None,
-        on_change=None,
+        audit=None,
         observe=None,
     ):
         self.api_url = api_url.rstrip("/")
-        # called as on_change(method, segments, body, outcome) after every request that
-        # is not a read: the audit trail hooks in here, so no change escapes it
-        self.on_change = on_change
+        # for every request that is not a read: audit.before_change(method, segments, body)
+        # before it is sent (if that raises, nothing is sent), audit.after_change(its
+        # answer, outcome) after; so no change escapes the audit trail
+        self.audit = audit
         # called as observe(method, segments, status or error kind, seconds) for every call
         self.observe = observe
         self._token = token
@@ -195,7 +196,7 @@ class HubClient:
             verify=self.verify,
             timeout=self.timeout,
             session=self.session,
-            on_change=self.on_change,
+            audit=self.audit,
             observe=self.observe,
         )
 
@@ -216,17 +217,18 @@ class HubClient:
         auth: bool = True,
     ) -> requests.Response:
         """Send one request; raise HubAPIError for 4xx/5xx and HubUnreachable when down."""
-        if method in ("GET", "HEAD") or self.on_change is None:
+        if method in ("GET", "HEAD") or self.audit is None:
             return self._send(method, segments, params, json, data, headers, timeout, auth)
+        intent = self.audit.before_change(method, segments, json)
         try:
             response = self._send(method, segments, params, json, data, headers, timeout, auth)
         except HubAPIError as e:
-            self.on_change(method, segments, json, f"{e.status} {e.message}")
+            self.audit.after_change(intent, f"{e.status} {e.message}")
             raise
         except HubUnreachable as e:
-            self.on_change(method, segments, json, f"no answer: {e.reason}")
+            self.audit.after_change(intent, f"no answer: {e.reason}")
             raise
-        self.on_change(method, segments, json, response.status_code)
+        self.audit.after_change(intent, response.status_code)
         return response
 
     def _send(self, method, segments, params, json, data, headers, timeout, auth):

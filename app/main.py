@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import time
 
-from flask import Blueprint, current_app, g, jsonify, render_template, request, url_for
+from flask import Blueprint, g, jsonify, render_template, request, url_for
 
 from . import permissions
-from .auth import can, hub_version, person_client, require, service_client, service_scopes
+from .access import can, hub_version, person_client, require, service_scopes
+from .db import StateUnavailable
+from .extensions import audit_trail, database, service_client, settings
 from .groups import visible_groups
 from .hub import HubError, HubUnreachable
+from .paging import int_arg
 
 bp = Blueprint("main", __name__)
 
@@ -40,7 +43,6 @@ def home():
 @bp.route("/status")
 def status():
     require("admin_status")
-    settings = current_app.config["HUBDESK"]
     service = service_client()
     start = time.perf_counter()
     version = service.version()
@@ -54,7 +56,8 @@ def status():
     ]
     return render_template(
         "status.html",
-        settings=settings,
+        settings=settings(),
+        database=database(),
         version=version,
         latency_ms=latency_ms,
         identity=identity,
@@ -65,14 +68,21 @@ def status():
 
 @bp.route("/activity")
 def activity():
-    """The audit trail's newest records, for admins, filtered by person, group or user."""
+    """The audit trail, newest first, a page at a time, filtered by person, group or user.
+
+    Filters match whole names, through indexes: a page costs the same whatever the history.
+    """
     require("admin_status")
     filters = {k: request.args.get(k, "")[:255].strip() for k in ("person", "group", "user")}
+    before = int_arg("before", 0) or None
+    records, older = audit_trail().page(before=before, **filters)
     return render_template(
         "activity.html",
-        records=current_app.extensions["hubdesk.audit"].recent(limit=200, **filters),
+        records=records,
         filters=filters,
-        configured=bool(current_app.config["HUBDESK"].audit_file),
+        older=older,
+        first_page=before is None,
+        keep_days=settings().audit_keep_days,
     )
 
 
@@ -84,11 +94,21 @@ def live():
 
 @bp.route("/health")
 def health():
-    """For load balancers and Kubernetes probes: is the hub there? Nothing else."""
+    """For load balancers and Kubernetes probes: are the hub and hubdesk's database there?"""
+    answer, ok = {}, True
+    try:
+        database().ping()
+        answer["database"] = "up"
+    except StateUnavailable as e:
+        answer["database"], answer["database_problem"], ok = "down", e.reason, False
     try:
         service_client().version(timeout=(2, 5))
+        answer["hub"] = "up"
     except HubUnreachable:
-        return jsonify(status="unavailable", hub="down"), 503
+        answer["hub"], ok = "down", False
     except HubError:
-        return jsonify(status="degraded", hub="error"), 503
-    return jsonify(status="ok", hub="up")
+        answer["hub"], ok = "error", False
+    if ok:
+        return jsonify(status="ok", **answer)
+    status = "unavailable" if "down" in answer.values() else "degraded"
+    return jsonify(status=status, **answer), 503

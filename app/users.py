@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from wtforms import StringField
 
-from .auth import can, load_user, person_client, reachable_groups, require, service_client
+from .access import can, load_user, person_client, reachable_groups, require
 from .errors import require_form
+from .extensions import group_directory, service_client, settings
 from .groups import ops, visible_groups
 from .hub import HubAPIError
 from .names import NamesError, check_group_name
@@ -40,7 +41,7 @@ def index():
     if state:
         filters["state"] = state
     page = person_client().list_users(offset=offset, limit=limit, **filters)
-    profiles = current_app.config["HUBDESK"].profiles
+    profiles = settings().profiles
     rows = [(u, servers_of(u, profiles)) for u in page.items]
     return render_template(
         "users/index.html",
@@ -66,7 +67,7 @@ def show(name):
             choices = [e.name for e in visible_groups("edit_group") if e.name not in groups]
     start_form = StartForm()
     start_form.profile.choices = profile_choices()
-    default = next((p.slug for p in current_app.config["HUBDESK"].profiles if p.default), None)
+    default = next((p.slug for p in settings().profiles if p.default), None)
     if default:
         start_form.profile.data = default
     return render_template(
@@ -76,7 +77,7 @@ def show(name):
         choices=choices,
         suggest=suggest,
         form=GroupChoiceForm(),
-        servers=servers_of(user, current_app.config["HUBDESK"].profiles),
+        servers=servers_of(user, settings().profiles),
         start_form=start_form,
         target_groups=user.get("groups") or (),
     )
@@ -107,7 +108,7 @@ def change_groups(name):
             raise
         flash(f"There is no group called “{group}”. Nothing was changed.", "error")
         return redirect(url_for(".show", name=name))
-    current_app.extensions["hubdesk.groups"].note(group, result.size)
+    group_directory().note(group, result.size)
     if result.done:
         where = "to" if action == "add" else "from"
         flash(f"{result.verb.capitalize()} {name} {where} “{group}”.", "success")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import logging
+import os
 import re
 import secrets
 import threading
@@ -34,6 +35,7 @@ from app.devhub import (
     free_port,
     hub_roles,
 )
+from app.extensions import shared
 from app.hub import HubClient
 
 PREFIX = f"/services/{SERVICE_NAME}/"
@@ -98,7 +100,7 @@ class Stack:
     @contextmanager
     def streams_taken(self):
         """Every progress-stream slot of hubdesk's process is taken (as by other watchers)."""
-        slots = self.app.extensions["hubdesk.streams"]
+        slots = shared(self.app).streams
         taken = 0
         while slots.acquire(blocking=False):
             taken += 1
@@ -115,7 +117,21 @@ class Stack:
 
     def groups_changed_elsewhere(self) -> None:
         """Groups were changed behind hubdesk's back (through the API): drop its copy."""
-        self.app.extensions["hubdesk.groups"].invalidate()
+        shared(self.app).groups.invalidate()
+
+    def person_token(self, cookie: str) -> str:
+        """The hub token behind a session cookie, found the way only the server can."""
+        app = self.app
+        data = app.session_interface.get_signing_serializer(app).loads(cookie)
+        return shared(app).sessions.find(data["sid"]).token
+
+    def audit_records(self, after: int = 0) -> list[dict]:
+        """The audit table's records with an id above ``after``, oldest first."""
+        return audit_rows(self.app, after)
+
+    def last_audit_id(self) -> int:
+        rows = audit_rows(self.app, 0)
+        return rows[-1]["id"] if rows else 0
 
     def session(self) -> requests.Session:
         s = requests.Session()
@@ -136,6 +152,19 @@ class Stack:
         s, r = self.hub_login(username)
         assert r.status_code == 200 and r.url == self.url(), (r.status_code, r.url)
         return s
+
+
+def audit_rows(app, after: int = 0) -> list[dict]:
+    """An app's audit records with an id above ``after``, oldest first, as dicts."""
+    import json
+
+    from sqlalchemy import select
+
+    from app import db
+
+    with shared(app).database.read() as conn:
+        rows = conn.execute(select(db.audit).where(db.audit.c.id > after).order_by(db.audit.c.id))
+        return [dict(r._mapping, target=json.loads(r.target)) for r in rows]
 
 
 def wait_for(condition, seconds=30, every=0.2):
@@ -210,7 +239,6 @@ def stack(tmp_path_factory):
         HUBDESK_MEMBERSHIP_CHUNK="40",
         HUBDESK_PROFILES=str(PROFILES_FILE),  # small, large, slow (3 s), broken (always fails)
         HUBDESK_STATE_DIR=str(root / "hubdesk-state"),
-        HUBDESK_AUDIT_FILE=str(root / "audit.jsonl"),
         HUBDESK_METRICS_TOKEN=METRICS_TOKEN,
     )
     app = create_app(env)
@@ -231,3 +259,36 @@ def stack(tmp_path_factory):
 @pytest.fixture
 def admin(stack):
     return stack.signin("admin")
+
+
+# -- databases: hubdesk's own state on SQLite and on a real PostgreSQL server ----------------
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory):
+    """A PostgreSQL server of the test session's own (Debian's binaries, run as `postgres`).
+
+    Skipped where PostgreSQL is not installed, except in CI, where that is a failure.
+    """
+    from pgserver import PostgresServer, available
+
+    reason = available()
+    if reason:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is needed in CI: {reason}")
+        pytest.skip(f"no PostgreSQL here: {reason}")
+    server = PostgresServer(tmp_path_factory.mktemp("postgres"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path):
+    """An empty database of each kind hubdesk runs on: its URL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'state' / 'hubdesk.sqlite'}"
+    server = request.getfixturevalue("postgres")
+    return server.create_database(f"t_{uuid.uuid4().hex[:12]}")

@@ -62,6 +62,7 @@ POST = {
     "groups.properties": ((403, 403, 403), {"key": "x", "kind": "text", "value": "y"}),
     "groups.delete": ((403, 403, 403), {}),
     "servers.group_servers": ((403, 403, 403), {"action": "stop", "confirm": "yes"}),
+    "servers.cancel_group_job": ((403, 403, 403), {}),
     # "not allowed", said per server after the confirmation
     "servers.stop_many": ((302, 302, 302), {"confirm": "yes", "servers": '[["outsider", ""]]'}),
     "users.change_groups": ((403, 403, 403), {"group": "class-b", "action": "add"}),

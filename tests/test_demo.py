@@ -46,7 +46,11 @@ def test_demo_starts_signs_in_and_leaves_nothing_behind(tmp_path):
             assert re.search(rf"^\s+{login}\s", text, re.M)
 
         # managed by the hub, served by gunicorn, signed in to through the hub's OAuth
-        assert requests.get(url + "health", timeout=5).json() == {"status": "ok", "hub": "up"}
+        assert requests.get(url + "health", timeout=5).json() == {
+            "status": "ok",
+            "hub": "up",
+            "database": "up",
+        }
         s = requests.Session()
         r = s.get(url)
         xsrf = re.search(r'name="_xsrf" value="([^"]+)"', r.text).group(1)

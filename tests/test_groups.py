@@ -10,6 +10,7 @@ import pytest
 from conftest import alert, csrf_token, unique
 from markupsafe import escape
 
+from app.extensions import shared
 from app.hub import HubAPIError
 
 
@@ -155,7 +156,7 @@ def test_a_teacher_lists_and_finds_only_their_group(stack):
 
 
 def test_changes_made_elsewhere_show_up_within_the_cache_lifetime(stack, admin):
-    directory = stack.app.extensions["hubdesk.groups"]
+    directory = shared(stack.app).groups
     admin.get(stack.url("groups/"))  # a copy exists
     name = unique("elsewhere")
     stack.api.create_group(name)

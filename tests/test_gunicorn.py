@@ -104,7 +104,7 @@ def test_gunicorn_serves_the_sessions_of_another_instance(stack, tmp_path):
 
     with gunicorn(env, tmp_path) as (process, log_path):
         health = wait_healthy(process, f"{base}health", log_path)
-        assert health.json() == {"status": "ok", "hub": "up"}
+        assert health.json() == {"status": "ok", "hub": "up", "database": "up"}
 
         # the image's HEALTHCHECK agrees
         check = subprocess.run(

@@ -1,14 +1,12 @@
 """The profile catalogue, server names and server states (pure logic)."""
 
 import json
-import os
 
 import pytest
 
 from app.config import ConfigError, Settings
 from app.names import NamesError, check_server_name
 from app.profiles import Profile, ProfileError, load, parse, profile_for
-from app.servers.jobs import JobStore
 from app.servers.model import state_of
 
 
@@ -142,20 +140,3 @@ def test_server_names_on_jupyterhub_5():
 )
 def test_server_states(model, state):
     assert state_of(model) == state
-
-
-def test_job_records(tmp_path):
-    store = JobStore(tmp_path)
-    job = store.create({"kind": "start", "group": "g", "items": {"a": {"outcome": "waiting"}}})
-    store.update(job, lambda r: r["items"].__setitem__("a", {"outcome": "started"}))
-    record = store.get(job)
-    assert record["items"]["a"]["outcome"] == "started" and not record["interrupted"]
-    assert [r["id"] for r in store.recent("g")] == [job] and store.recent("other") == []
-    assert store.get("../../etc/passwd") is None and store.get("0" * 15) is None
-    # a record nobody touched for minutes was interrupted
-    path = tmp_path / "jobs" / f"{job}.json"
-    data = json.loads(path.read_text())
-    data["updated"] = "2000-01-01T00:00:00+00:00"
-    path.write_text(json.dumps(data))
-    assert store.get(job)["interrupted"]
-    assert oct(os.stat(tmp_path / "jobs").st_mode & 0o777) == "0o700"

@@ -109,7 +109,7 @@ def test_sign_out_needs_csrf(stack, admin):
 def test_health_needs_no_signin_and_says_nothing_else(stack):
     r = stack.session().get(stack.url("health"))
     assert r.status_code == 200
-    assert r.json() == {"status": "ok", "hub": "up"}
+    assert r.json() == {"status": "ok", "hub": "up", "database": "up"}
 
 
 def test_status_page_for_admins_only(stack, admin):

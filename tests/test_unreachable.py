@@ -10,7 +10,13 @@ from app.devhub import free_port
 @pytest.fixture
 def stranded(stack):
     """hubdesk with the same settings but a hub API where nothing listens."""
-    env = settings_env(stack.hub, stack.token, stack.secret_key, HUBDESK_CONNECT_TIMEOUT="0.5")
+    env = settings_env(
+        stack.hub,
+        stack.token,
+        stack.secret_key,
+        HUBDESK_CONNECT_TIMEOUT="0.5",
+        HUBDESK_STATE_DIR=stack.env["HUBDESK_STATE_DIR"],  # its database: the same sessions
+    )
     env["JUPYTERHUB_API_URL"] = f"http://127.0.0.1:{free_port()}/hub/api"
     return create_app(env).test_client()
 
@@ -18,7 +24,7 @@ def stranded(stack):
 def test_health_says_down_with_503(stranded):
     r = stranded.get(f"{PREFIX}health")
     assert r.status_code == 503
-    assert r.get_json() == {"status": "unavailable", "hub": "down"}
+    assert r.get_json() == {"status": "unavailable", "hub": "down", "database": "up"}
     # but the process is alive: a liveness probe must not restart it for the hub's sake
     r = stranded.get(f"{PREFIX}health/live")
     assert r.status_code == 200 and r.get_json() == {"status": "ok"}

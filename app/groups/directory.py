@@ -9,8 +9,11 @@ O(page) plus a scan of names in memory, whatever the hub's size.
 - The first request of a process reads the list (about 350 ms for 2,000 groups).
 - After ``HUBDESK_GROUP_CACHE_SECONDS`` the copy is stale: requests keep being
   served from it while one background thread reads a fresh one, so nobody waits.
-- Changes made through this process update the copy at once (``note``,
-  ``forget``); changes made elsewhere show up within the cache lifetime.
+- Changes made through hubdesk, by any worker of any replica, show on the next
+  page load everywhere: ``note`` and ``forget`` write them to the database's
+  ``group_changes`` log, and each request first applies what is new there (one
+  indexed query: O(changes), not O(groups)). Changes made outside hubdesk show
+  up within the cache lifetime.
 """
 
 from __future__ import annotations
@@ -20,6 +23,11 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+
+from sqlalchemy import delete, func, insert, select
+
+from .. import db
+from ..db import Database, StateUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +45,10 @@ class GroupEntry:
 class GroupDirectory:
     """A per-process copy of the hub's group names and sizes, sorted by name."""
 
-    def __init__(self, seconds: float):
+    def __init__(self, seconds: float, database: Database | None = None):
         self.seconds = seconds
+        self.database = database
+        self._seq = 0  # the last change of the log applied here
         self._entries: list[GroupEntry] | None = None
         self._read_at = 0.0
         self._lock = threading.Lock()  # guards _entries and _refreshing
@@ -52,23 +62,70 @@ class GroupDirectory:
         if entries is None:
             with self._first:  # the others wait for the one reading
                 if self._entries is None:
+                    seq = self._last_seq()  # first: changes made during the read come again
                     self._store(self._read(client))
+                    self._seq = max(self._seq, seq)
                 return self._entries
+        self._catch_up()
         if time.monotonic() - self._read_at >= self.seconds:
             self._refresh_in_background(client)
-        return entries
+        return self._entries
 
     def note(self, name: str, members: int | None) -> None:
-        """A group made or changed here: show it at once, with its member count.
+        """A group made or changed through hubdesk: shown at once, with its member count,
+        here and (through the database) in every other worker.
 
         ``None``: the count is not known (the hub went away); the next refresh tells.
         """
         if members is not None:
+            self._log(name, members)
             self._edit(name, GroupEntry(name, members))
 
     def forget(self, name: str) -> None:
-        """A group deleted here."""
+        """A group deleted through hubdesk."""
+        self._log(name, None)
         self._edit(name, None)
+
+    def prune(self, keep_seconds: float = 86400) -> None:
+        """Forget changes older than a day (every worker has long applied them)."""
+        if self.database is not None:
+            with self.database.write() as conn:
+                cutoff = time.time() - keep_seconds
+                conn.execute(delete(db.group_changes).where(db.group_changes.c.time < cutoff))
+
+    # -- the change log ------------------------------------------------------------
+
+    def _log(self, name: str, members: int | None) -> None:
+        if self.database is None:
+            return
+        try:
+            with self.database.write() as conn:
+                conn.execute(
+                    insert(db.group_changes).values(
+                        name=name[: db.NAME], members=members, time=time.time()
+                    )
+                )
+        except StateUnavailable as e:
+            log.warning("could not tell the other workers about group %s: %s", name, e)
+
+    def _last_seq(self) -> int:
+        if self.database is None:
+            return 0
+        with self.database.read() as conn:
+            return conn.execute(select(func.max(db.group_changes.c.seq))).scalar() or 0
+
+    def _catch_up(self) -> None:
+        """Apply the changes other workers made since the last look."""
+        if self.database is None:
+            return
+        c = db.group_changes.c
+        with self.database.read() as conn:
+            rows = conn.execute(
+                select(c.seq, c.name, c.members).where(c.seq > self._seq).order_by(c.seq)
+            ).all()
+        for seq, name, members in rows:
+            self._edit(name, None if members is None else GroupEntry(name, members))
+            self._seq = max(self._seq, seq)
 
     @property
     def refreshing(self) -> bool:

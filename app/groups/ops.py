@@ -113,10 +113,14 @@ def _members(hub: HubClient, group: str, wait: float, progress) -> set[str] | No
         return None
 
 
-def _change(call, hub, group, result, todo, failed, sure, *, chunk_size, progress, wait, member):
+def _change(
+    call, hub, group, result, todo, failed, sure, *, chunk_size, progress, wait, member, before_send
+):
     """Send ``todo`` (less what already failed) in chunks, then settle it name by name."""
     sent = 0
     for part in chunks([n for n in todo if n not in failed], chunk_size):
+        if before_send:
+            before_send(part)  # e.g. written down first, so that a resume knows
         _send(call, group, part, failed, sure)
         sent += len(part)
         if progress:
@@ -152,16 +156,21 @@ def add_members(
     create_missing: bool = False,
     progress=None,
     wait: float = 0,
+    sent_before=frozenset(),
+    before_send=None,
 ) -> MembershipResult:
     """Add ``names`` to ``group``; with ``create_missing``, create unknown users first.
 
     ``progress(n)`` is told after each chunk how many names have been sent, and
     ``progress(None)`` while the final read waits for the hub (at most ``wait`` s; the
-    background path passes HUB_WAIT_SECONDS).
+    background path passes HUB_WAIT_SECONDS). ``before_send(chunk)`` is called before
+    each chunk goes out; ``sent_before`` are names an earlier run may have sent (found
+    members now, they were added, not "already members").
     """
     result = MembershipResult("added")
     before = set(hub.get_group(group).get("users", ()))
-    result.unchanged = [n for n in names if n in before]
+    result.unchanged = [n for n in names if n in before and n not in sent_before]
+    earlier = [n for n in names if n in before and n in sent_before]
     todo = [n for n in names if n not in before]
     failed: dict[str, str] = {}
     sure: set[str] = set()
@@ -185,7 +194,9 @@ def add_members(
         progress=progress,
         wait=wait,
         member=True,
+        before_send=before_send,
     )
+    result.done = earlier + result.done
     return result
 
 
@@ -197,11 +208,14 @@ def remove_members(
     chunk_size: int = 500,
     progress=None,
     wait: float = 0,
+    sent_before=frozenset(),
+    before_send=None,
 ) -> MembershipResult:
-    """Remove ``names`` from ``group`` (``progress`` and ``wait`` as for :func:`add_members`)."""
+    """Remove ``names`` from ``group`` (the other arguments as for :func:`add_members`)."""
     result = MembershipResult("removed")
     before = set(hub.get_group(group).get("users", ()))
-    result.unchanged = [n for n in names if n not in before]
+    result.unchanged = [n for n in names if n not in before and n not in sent_before]
+    earlier = [n for n in names if n not in before and n in sent_before]
     todo = [n for n in names if n in before]
     _change(
         hub.remove_group_members,
@@ -215,5 +229,7 @@ def remove_members(
         progress=progress,
         wait=wait,
         member=False,
+        before_send=before_send,
     )
+    result.done = earlier + result.done
     return result

@@ -11,13 +11,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import threading
-from functools import partial
 
 from flask import (
     Blueprint,
     abort,
-    current_app,
     flash,
     g,
     jsonify,
@@ -27,14 +24,15 @@ from flask import (
     url_for,
 )
 
-from .. import audit, jsontext, logs
-from ..auth import person_client, reachable_groups, require, service_client
+from .. import jsontext
+from ..access import person_client, reachable_groups, require
+from ..db import NAME
 from ..errors import require_form
-from ..hub import HubAPIError, HubUnreachable
+from ..extensions import group_directory, job_store, jobs, service_client, settings
+from ..hub import HubAPIError
 from ..jsontext import JSONTextError
 from ..names import NamesError, check_group_name, names_from, roster_diff
 from ..paging import int_arg, window
-from . import ops
 from .directory import search
 from .forms import ConfirmForm, CreateGroupForm, DeleteForm, MembersForm, PropertiesForm
 
@@ -45,17 +43,9 @@ PAGE_SIZES = (25, 50, 100, 200)
 MEMBER_PAGE_SIZES = (50, 100, 200, 500)
 
 
-def _jobs():
-    return current_app.extensions["hubdesk.jobs"]
-
-
-def _directory():
-    return current_app.extensions["hubdesk.groups"]
-
-
 def visible_groups(action: str = "list_groups"):
     """Every group the signed-in person may list (or act on), sorted by name."""
-    entries = _directory().entries(service_client())
+    entries = group_directory().entries(service_client())
     allowed = reachable_groups(action)
     return entries if allowed is None else [e for e in entries if e.name in allowed]
 
@@ -154,7 +144,7 @@ def create():
         else:
             form.name.errors = [f"The hub refused: {e.message}"]
         return index(create_form=form), 400
-    _directory().note(name, 0)
+    group_directory().note(name, 0)
     flash(f"Created group “{name}”.", "success")
     known_members = [n for n in members if n not in unknown]
     if unknown:
@@ -169,7 +159,7 @@ def create():
             create_form=ConfirmForm(formdata=None, names=_names_json(known_members + unknown)),
         )
     if known_members:  # thousands of names may take a while: as any add
-        return _change_members(name, "add", len(known_members), _added(hub, name, known_members))
+        return change_members(name, "add", add=known_members)
     return redirect(url_for(".show", name=name))
 
 
@@ -178,109 +168,52 @@ def create():
 WAIT_SECONDS = 10  # a change answers within this; a longer one goes on, with a page of its own
 
 
-def _change_members(name: str, verb: str, total: int, work):
-    """Run ``work(chunk, progress) -> (describe, ok, size)`` for the group ``name``.
+def change_members(name: str, verb: str, *, add=(), remove=(), create_missing=False):
+    """Hand a membership change to the job runner; answer with its outcome or its page.
 
-    ``describe(most)`` says what was done, naming at most ``most`` names per reason
-    (``None``: all of them, for the page of a long change; a message in the session
-    cookie must stay short).
-
-    It runs in a thread of its own. Done within ``WAIT_SECONDS`` (most changes are),
-    the answer is the group page with the message, as ever, and a hub error is the
-    usual error page; nothing is written down. Otherwise its state becomes a record
-    and the person is sent to a page that follows it (any worker can show it: the
-    record is a file), so that no proxy in front of hubdesk gives up on a 5,000-name
-    change and says nothing about what was done.
+    Done within ``WAIT_SECONDS`` (most changes are), the answer is the group page with
+    the message. Otherwise the person is sent to a page that follows the change (any
+    worker of any replica shows it), so that no proxy in front of hubdesk gives up on a
+    5,000-name change and says nothing about what was done. If this worker dies, another
+    one carries the change on.
     """
-    store = _jobs()
-    chunk = current_app.config["HUBDESK"].membership_chunk
-    actor, request_id = g.person.name, logs.request_id()
-    outcome = {}
-    state = {"kind": "members", "group": name, "verb": verb, "total": total, "sent": 0, "by": actor}
-    record = {}  # its id, once the change outlives the page that started it
-    lock = threading.Lock()
-
-    def save(change):
-        with lock:
-            state.update(change)
-            if "id" in record:
-                store.update(record["id"], lambda r: r.update(change))
-
-    def progress(sent):
-        """``sent`` names so far; None: waiting for the hub, to check what it did."""
-        save({"waiting": True} if sent is None else {"sent": sent, "waiting": False})
-
-    def run():
-        audit.background_actor.set(actor)  # the audit trail names the person
-        logs.background_id.set(request_id)  # and the logs the request that started it
-        try:
-            describe, ok, size = work(chunk, progress)
-            message, everything = describe(most=25), describe(most=None)
-        except Exception as e:
-            outcome["error"] = e
-            if isinstance(e, HubUnreachable):
-                message = f"hubdesk lost contact with the hub ({e.reason}): check the group."
-            elif isinstance(e, HubAPIError):
-                message = f"The hub refused: {e.message}"
-            else:
-                log.exception("membership change of %s failed", name)
-                message = "hubdesk hit an unexpected error (logged): check the group."
-            ok, size, everything = False, None, message
-        outcome.update(message=message, ok=ok, size=size)
-        save({"done": True, "ok": ok, "message": everything, "size": size})
-
-    thread = threading.Thread(target=run, name=f"hubdesk-members-{name}", daemon=True)
-    thread.start()
-    thread.join(WAIT_SECONDS)
-    with lock:
-        if not state.get("done"):
-            record["id"] = store.create(state)
-    if "id" in record:
-        return redirect(url_for(".members_job", name=name, job=record["id"]))
-    if "error" in outcome:
-        raise outcome["error"]  # the usual error page, as if it had run here
-    _directory().note(name, outcome["size"])
-    flash(outcome["message"], "success" if outcome["ok"] else "warning")
-    return redirect(url_for(".show", name=name))
-
-
-def _added(hub, name, names, *, create_missing=False, unchanged=()):
-    def work(chunk, progress):
-        result = ops.add_members(
-            hub,
-            name,
-            names,
-            chunk_size=chunk,
-            create_missing=create_missing,
-            progress=progress,
-            wait=ops.HUB_WAIT_SECONDS,  # a thread of its own: it may wait for a restarting hub
-        )
-        result.unchanged += list(unchanged)
-        return partial(result.summary, name), result.ok, result.size
-
-    return work
-
-
-def _removed(hub, name, names):
-    def work(chunk, progress):
-        result = ops.remove_members(
-            hub, name, names, chunk_size=chunk, progress=progress, wait=ops.HUB_WAIT_SECONDS
-        )
-        return partial(result.summary, name), result.ok, result.size
-
-    return work
+    add, remove = list(dict.fromkeys(add)), list(dict.fromkeys(remove))
+    if any(len(n) > NAME for n in (*add, *remove)):
+        abort(400, description=f"A name longer than {NAME} characters cannot be a hub user.")
+    items = [(n, "add") for n in add] + [(n, "remove") for n in remove if n not in set(add)]
+    job_id = jobs().submit(
+        "members",
+        name,
+        by=g.person.name,
+        spec={
+            "verb": verb,
+            "chunk": settings().membership_chunk,
+            "create_missing": bool(create_missing),
+        },
+        scopes=g.person.scopes,
+        items=items,
+    )
+    if jobs().wait(job_id, WAIT_SECONDS):
+        job = job_store().get(job_id)
+        if job is not None and job.done:
+            flash(
+                job.result.get("short") or "Done.", "success" if job.result.get("ok") else "warning"
+            )
+            return redirect(url_for(".show", name=name))
+    return redirect(url_for(".members_job", name=name, job=job_id))
 
 
 @bp.route("/<name>/members/jobs/<job>")
 def members_job(name, job):
     """A membership change that took longer than a page: how far it got, then its outcome."""
     require("read_group", group=name)
-    record = _jobs().get(job)
-    if not record or record.get("kind") != "members" or record.get("group") != name:
+    record = job_store().get(job)
+    if not record or record.kind != "members" or record.group != name:
         abort(404, description="There is no such change (it may have been cleaned up).")
-    if record.get("done"):
-        _directory().note(name, record.get("size"))
-    return render_template("groups/members_job.html", job=record)
+    sent = sum(1 for i in record.items.values() if i.sent or i.finished)
+    return render_template(
+        "groups/members_job.html", job=record, total=len(record.items), sent=sent
+    )
 
 
 # -- one group --------------------------------------------------------------------
@@ -324,8 +257,7 @@ def add(name):
         create = bool(form.create_missing.data)
         if create:
             require("create_users")
-        work = _added(service_client(), name, names, create_missing=create)
-        return _change_members(name, "add", len(names), work)
+        return change_members(name, "add", add=names, create_missing=create)
 
     form = MembersForm()
     require_form(form)
@@ -347,9 +279,7 @@ def add(name):
     unknown = [n for n in candidates if n not in known]
     if not unknown:
         # every name checks out: no need for a second step
-        return _change_members(
-            name, "add", len(to_add), _added(hub, name, to_add, unchanged=already)
-        )
+        return change_members(name, "add", add=already + to_add)
     return render_template(
         "groups/add_preview.html",
         group=group,
@@ -367,8 +297,7 @@ def remove(name):
     if request.form.get("confirm"):
         form = ConfirmForm()
         require_form(form)
-        names = _names_from_json(form.names.data)
-        return _change_members(name, "remove", len(names), _removed(service_client(), name, names))
+        return change_members(name, "remove", remove=_names_from_json(form.names.data))
 
     form = MembersForm()
     require_form(form)
@@ -402,25 +331,7 @@ def sync(name):
         require_form(form)
         to_add = _names_from_json(form.names.data)
         to_remove = _names_from_json(form.remove.data)
-        add, remove = (
-            _added(service_client(), name, to_add),
-            _removed(service_client(), name, to_remove),
-        )
-
-        def work(chunk, progress):
-            added, ok_a, _ = add(chunk, progress)
-            removed, ok_r, size = remove(
-                chunk, lambda n: progress(None if n is None else len(to_add) + n)
-            )
-            return (
-                lambda most: (
-                    f"Synced “{name}” to the roster. {added(most=most)} {removed(most=most)}"
-                ),
-                ok_a and ok_r,
-                size,
-            )
-
-        return _change_members(name, "sync", len(to_add) + len(to_remove), work)
+        return change_members(name, "sync", add=to_add, remove=to_remove)
 
     form = MembersForm()
     if request.method == "POST" and form.validate_on_submit():
@@ -580,7 +491,7 @@ def delete(name):
     if request.method == "POST":
         require_form(form)
         service_client().delete_group(name)
-        _directory().forget(name)
+        group_directory().forget(name)
         n = len(group.get("users", ()))
         kept = {0: "It had no members.", 1: "Its 1 member keeps their account."}
         flash(

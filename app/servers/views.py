@@ -16,7 +16,6 @@ from flask import (
     Blueprint,
     Response,
     abort,
-    current_app,
     flash,
     g,
     redirect,
@@ -29,21 +28,14 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectField, StringField, TextAreaField
 
 from .. import jsontext
-from ..auth import (
-    can,
-    hub_version,
-    load_user,
-    person_client,
-    require,
-    service_client,
-    service_scopes,
-)
+from ..access import can, hub_version, load_user, person_client, require
 from ..errors import require_form
+from ..extensions import job_store, jobs, service_client, settings, shared
 from ..hub import HubAPIError, HubUnreachable
 from ..jsontext import JSONTextError
 from ..names import SERVER_NAME_RULES, NamesError, check_server_name
 from ..paging import int_arg, window
-from .jobs import OUTCOMES, GroupJob, JobStore, explain
+from .group_action import OUTCOMES, explain
 from .model import Server, server_in, server_of, servers_of, state_of
 
 bp = Blueprint("servers", __name__)
@@ -77,16 +69,8 @@ class GroupServersForm(FlaskForm):
     confirm = HiddenField()
 
 
-def _settings():
-    return current_app.config["HUBDESK"]
-
-
 def _profiles():
-    return list(_settings().profiles)
-
-
-def _jobs() -> JobStore:
-    return current_app.extensions["hubdesk.jobs"]
+    return list(settings().profiles)
 
 
 def hub_major() -> int:
@@ -250,20 +234,20 @@ def progress_events(user, server):
         return {"progress": 100, "stopped": True, "message": f"The server is {state}."}
 
     def events():
-        slots = current_app.extensions["hubdesk.streams"]
+        slots = shared().streams
         if not slots.acquire(blocking=False):
             # every stream slot of this process is taken: the browser asks again shortly
             # (EventSource reconnects after `retry` ms), and pages keep their threads
             log.info(
                 "progress streams: all %d in use, %s/%s asked to retry",
-                _settings().max_streams,
+                settings().max_streams,
                 user,
                 server,
             )
             yield f"retry: {BUSY_RETRY_MS}\ndata: {json.dumps({'busy': True})}\n\n"
             return
         try:
-            seconds = _settings().read_timeout * 20
+            seconds = settings().read_timeout * 20
             for event in hub.progress(user, server, seconds=seconds, keepalive=True):
                 if event is None:
                     yield ": keep-alive\n\n"  # so that no proxy on the way closes a quiet stream
@@ -295,7 +279,7 @@ def progress_events(user, server):
 
 
 def _open_url_path(path: str) -> str:
-    return f"{_settings().hub_host}{path}" if path.startswith("/") else path
+    return f"{settings().hub_host}{path}" if path.startswith("/") else path
 
 
 def _open_url(server: Server) -> str:
@@ -443,24 +427,18 @@ def group_servers(group):
                 options=options,
                 form=form,
             )
-        record = {
-            "kind": action,
-            "group": group,
-            "server": server if (server or action == "start") else None,
-            "user_options": options,
-            "profile": profile.display_name if profile else None,
-            "by": g.person.name,
-            "items": {m: {"outcome": "waiting", "words": ""} for m in members},
-        }
-        job_id = _jobs().create(record)
-        GroupJob(
-            _jobs(),
-            service_client(),
-            concurrency=_settings().bulk_concurrency,
-            person_scopes=g.person.scopes,
-            service_scopes=service_scopes(),
-            actor=g.person.name,
-        ).launch(job_id, members)
+        job_id = jobs().submit(
+            action,
+            group,
+            by=g.person.name,
+            spec={
+                "server": server if (server or action == "start") else None,
+                "user_options": options,
+                "profile": profile.display_name if profile else None,
+            },
+            scopes=g.person.scopes,
+            items=[(m, "") for m in members],
+        )
         return redirect(url_for(".group_job", group=group, job=job_id))
     return render_template(
         "servers/group.html",
@@ -469,21 +447,47 @@ def group_servers(group):
         form=form,
         may_start=may_start,
         may_stop=may_stop,
-        jobs=_jobs().recent(group),
+        jobs=job_store().recent(group, ("start", "stop")),
+        outcomes=OUTCOMES,
     )
+
+
+def _group_job(group: str, job: str):
+    record = job_store().get(job)
+    if record is None or record.group != group or record.kind not in ("start", "stop"):
+        abort(404, description="There is no such group action (it may have been cleaned up).")
+    return record
+
+
+def _may_run(kind: str) -> bool:
+    return can("start_server" if kind == "start" else "stop_server")
 
 
 @bp.route("/groups/<group>/servers/jobs/<job>")
 def group_job(group, job):
     require("read_group", group=group)
-    record = _jobs().get(job)
-    if (
-        record is None
-        or record.get("group") != group
-        or record.get("kind") not in ("start", "stop")
-    ):
-        abort(404, description="There is no such group action (it may have been cleaned up).")
-    counts = {}
-    for item in record["items"].values():
-        counts[item["outcome"]] = counts.get(item["outcome"], 0) + 1
-    return render_template("servers/group_job.html", job=record, counts=counts, outcomes=OUTCOMES)
+    record = _group_job(group, job)
+    return render_template(
+        "servers/group_job.html",
+        job=record,
+        counts=record.counts(),
+        outcomes=OUTCOMES,
+        may_cancel=not record.done and record.cancel_by is None and _may_run(record.kind),
+        form=ActionForm(),
+    )
+
+
+@bp.route("/groups/<group>/servers/jobs/<job>/cancel", methods=["POST"])
+def cancel_group_job(group, job):
+    """Whoever may run a group action may cancel it: items not sent yet are "cancelled"."""
+    require("read_group", group=group)
+    record = _group_job(group, job)
+    if not _may_run(record.kind):
+        require("start_server" if record.kind == "start" else "stop_server")
+    require_form(ActionForm())
+    if record.done:
+        flash("This group action had already finished; nothing was cancelled.", "info")
+    else:
+        job_store().cancel(job, g.person.name)
+        flash("Cancelled: members not asked for yet will not be; those under way finish.", "info")
+    return redirect(url_for(".group_job", group=group, job=job))

@@ -1,0 +1,85 @@
+"""May the signed-in person do this? The one answer, for views, templates and jobs.
+
+Both the person's own hub scopes (those on their OAuth token) and the service
+token's must allow an action (:func:`app.permissions.allowed` decides each);
+the job runner asks the same function with the scopes a person had when they
+started a job. Reads that the hub filters itself go out with the person's own
+token (:func:`person_client`).
+"""
+
+from __future__ import annotations
+
+from flask import abort, g
+
+from . import permissions
+from .extensions import service_client, shared
+from .hub import HubAPIError, HubClient
+
+
+def service_scopes() -> frozenset:
+    """The service token's own scopes: hubdesk offers nothing beyond them."""
+    return shared().hub_facts.scopes()
+
+
+def hub_version() -> str:
+    """The hub's version, asked at most once a minute per process."""
+    return shared().hub_facts.version()
+
+
+def allowed_both(person_scopes, service, action: str, **target) -> bool:
+    """Whether ``person_scopes`` allow ``action`` on ``target``, and the service's too
+    (for actions done with the service token). ``service`` is a callable giving them."""
+    if not permissions.allowed(person_scopes, action, **target):
+        return False
+    if not permissions.ACTIONS[action].service:
+        return True
+    return permissions.allowed(service(), action, **target)
+
+
+def can(action: str, **target) -> bool:
+    """May the signed-in person do ``action`` to ``target`` through hubdesk?
+
+    Views call this before any hub call that changes something; templates call
+    it to decide which actions to show.
+    """
+    person = g.get("person")
+    if person is None:
+        return False
+    return allowed_both(person.scopes, service_scopes, action, **target)
+
+
+def reachable_groups(action: str) -> set[str] | None:
+    """The groups ``can(action, group=...)`` admits: ``None`` for all of them, else their names."""
+    person = permissions.group_filter(g.person.scopes, action)
+    if not permissions.ACTIONS[action].service:
+        return person
+    service = permissions.group_filter(service_scopes(), action)
+    if person is None or service is None:
+        return service if person is None else person
+    return person & service
+
+
+def require(action: str, **target) -> None:
+    """Abort with 403 (and no hub call) unless ``can(action, **target)``."""
+    if not can(action, **target):
+        words = permissions.ACTIONS[action].words
+        abort(403, description=f"Your hub scopes do not let you {words} here.")
+
+
+def person_client() -> HubClient:
+    """A hub client acting as the signed-in person (the hub filters what it returns)."""
+    return service_client().for_token(g.person.token)
+
+
+def load_user(name: str, *, include_stopped_servers: bool = False) -> dict:
+    """The user as the signed-in person may see them (the hub applies their filters)."""
+    if not can("read_user", user=name) and not can("read_user"):
+        abort(403, description="Your hub scopes do not let you read users.")
+    try:
+        return person_client().get_user(name, include_stopped_servers=include_stopped_servers)
+    except HubAPIError as e:
+        if e.status == 404:
+            abort(404, description=f"There is no user called “{name}” that you may see.")
+        if e.status == 403:
+            abort(403, description=f"Your hub scopes do not let you see “{name}”.")
+        raise

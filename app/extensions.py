@@ -1,0 +1,110 @@
+"""The shared objects of one hubdesk app, each reached through a small typed getter.
+
+``create_app`` builds one :class:`Shared` and keeps it in ``app.extensions``;
+views, templates and the job runner reach its parts through the getters below
+instead of string keys scattered over the code.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from flask import Flask, current_app
+
+from .cache import TTLCache
+
+if TYPE_CHECKING:  # the getters name their types; importing them here would be circular
+    from cryptography.fernet import Fernet
+    from jupyterhub.services.auth import HubOAuth
+
+    from .audit import AuditTrail
+    from .config import Settings
+    from .db import Database
+    from .groups.directory import GroupDirectory
+    from .hub import HubClient
+    from .jobs import JobRunner, JobStore
+    from .sessions import SessionStore
+
+KEY = "hubdesk"
+
+
+class HubFacts:
+    """What the hub says of itself and of the service token, asked at most once a minute."""
+
+    def __init__(self, hub: HubClient, seconds: float = 60):
+        self.hub = hub
+        self._cache = TTLCache(seconds)
+
+    def scopes(self) -> frozenset:
+        """The service token's own scopes: hubdesk offers nothing beyond them."""
+        scopes = self._cache.get("scopes")
+        if scopes is None:
+            scopes = frozenset(self.hub.whoami().get("scopes", ()))
+            self._cache.set("scopes", scopes)
+        return scopes
+
+    def version(self) -> str:
+        version = self._cache.get("version")
+        if version is None:
+            version = self.hub.version()
+            self._cache.set("version", version)
+        return version
+
+
+@dataclass
+class Shared:
+    settings: Settings
+    database: Database
+    hub: HubClient  # acting with the service token
+    oauth: HubOAuth
+    audit: AuditTrail
+    sessions: SessionStore
+    jobs: JobRunner
+    groups: GroupDirectory
+    fernet: Fernet = field(repr=False)
+    identities: TTLCache  # the hub's answer to "whose token is this?", briefly
+    hub_facts: HubFacts
+    streams: threading.BoundedSemaphore  # each open progress stream holds a thread
+
+
+def init_app(app: Flask, shared: Shared) -> None:
+    app.extensions[KEY] = shared
+
+
+def shared(app: Flask | None = None) -> Shared:
+    return (app or current_app).extensions[KEY]
+
+
+def settings() -> Settings:
+    return shared().settings
+
+
+def database() -> Database:
+    return shared().database
+
+
+def service_client() -> HubClient:
+    """The hub client acting with hubdesk's own service token."""
+    return shared().hub
+
+
+def jobs() -> JobRunner:
+    return shared().jobs
+
+
+def job_store() -> JobStore:
+    return shared().jobs.store
+
+
+def group_directory() -> GroupDirectory:
+    return shared().groups
+
+
+def audit_trail() -> AuditTrail:
+    return shared().audit
+
+
+def sessions() -> SessionStore:
+    return shared().sessions

@@ -1,0 +1,159 @@
+"""Membership changes as jobs: the work of the job kind "members".
+
+Every change of a group's members (add, remove, sync to a roster) is a job
+whose items are the names, each with the operation it needs. The work sends
+the names still open in chunks (:mod:`.ops`), marking each chunk *sent* in the
+database before it goes out, then reads the group back and gives every name
+its outcome. A worker that takes over a change from a dead one sends only what
+is still open, and counts a name found a member (or gone) that an earlier
+worker sent as done.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..hub import HubAPIError, HubUnreachable
+from ..jobs import Context, Item, Job, kind
+from . import ops
+
+VERBS = {"add": "added", "remove": "removed"}
+# an item's outcome for each part of a MembershipResult
+DONE, UNCHANGED, FAILED, UNKNOWN = "done", "unchanged", "failed", "unknown"
+
+
+@dataclass
+class Summary:
+    """What a membership job did, in words, from its items."""
+
+    short: str  # at most 25 names per reason: for a flash message
+    full: str  # every name: for the job's page
+    ok: bool
+
+
+@kind("members")
+def run_membership_change(context: Context) -> None:
+    """Send what is still open, then settle every name by what the hub says."""
+    job = context.job
+    pending = job.pending()
+    if not context.may("edit_group", group=job.group):
+        context.note([i.name for i in pending], FAILED, "your hub scopes no longer allow it")
+        return _finish(context, None)
+    size = None
+    for op in ("add", "remove"):
+        names = [i.name for i in pending if i.op == op]
+        if names:
+            size = _apply(context, op, names, {i.name for i in pending if i.sent})
+    _finish(context, size)
+
+
+def _apply(context: Context, op: str, names: list[str], sent_before: set[str]) -> int | None:
+    job, spec = context.job, context.job.spec
+
+    def before_send(part):
+        context.check()  # a worker shutting down sends no new chunk
+        context.mark_sent(part)
+
+    def progress(sent):
+        if sent is None:  # the final read waits for the hub
+            context.set_result(dict(context.job.result, waiting=True))
+
+    options = {
+        "chunk_size": int(spec.get("chunk") or 500),
+        "progress": progress,
+        "wait": ops.HUB_WAIT_SECONDS,
+        "sent_before": sent_before,
+        "before_send": before_send,
+    }
+    try:
+        if op == "add":
+            create = bool(spec.get("create_missing")) and context.may("create_users")
+            result = ops.add_members(
+                context.hub, job.group, names, create_missing=create, **options
+            )
+        else:
+            result = ops.remove_members(context.hub, job.group, names, **options)
+    except (HubAPIError, HubUnreachable) as e:
+        # nothing read back: what was sent is not known, the rest was not done
+        words = (
+            f"the hub refused: {e.message}"
+            if isinstance(e, HubAPIError)
+            else (f"the hub did not answer ({e.reason})")
+        )
+        sent = [n for n in names if context.job.items[n].sent]
+        context.note([n for n in names if n not in sent], FAILED, words)
+        context.note(sent, UNKNOWN, f"sent, then {words}")
+        return None
+    context.note(result.done, DONE)
+    context.note(result.unchanged, UNCHANGED)
+    for outcome, reasons in ((FAILED, result.failed), (UNKNOWN, result.unknown)):
+        by_reason: dict[str, list[str]] = {}
+        for name, reason in reasons.items():
+            by_reason.setdefault(reason, []).append(name)
+        for reason, which in by_reason.items():
+            context.note(which, outcome, reason)
+    if result.created:
+        context.set_result(
+            dict(
+                context.job.result,
+                created=context.job.result.get("created", 0) + len(result.created),
+            )
+        )
+    return result.size
+
+
+def _finish(context: Context, size: int | None) -> None:
+    job = context.job
+    summary = summarize(job)
+    context.set_result(
+        dict(
+            job.result,
+            waiting=False,
+            short=summary.short,
+            message=summary.full,
+            ok=summary.ok,
+            size=size,
+        )
+    )
+    if size is not None:
+        context.runner.on_group_change(job.group, size)
+
+
+def results_of(job: Job, op: str) -> ops.MembershipResult:
+    """The items of one operation of a job, as a MembershipResult."""
+    result = ops.MembershipResult(VERBS[op])
+    for item in sorted(job.items.values(), key=_position):
+        if item.op != op:
+            continue
+        if item.outcome == DONE:
+            result.done.append(item.name)
+        elif item.outcome == UNCHANGED:
+            result.unchanged.append(item.name)
+        elif item.outcome == UNKNOWN:
+            result.unknown[item.name] = item.words
+        elif item.outcome == "cancelled":
+            result.failed[item.name] = item.words or "cancelled"
+        elif item.finished:
+            result.failed[item.name] = item.words or "failed"
+    return result
+
+
+def _position(item: Item) -> int:
+    return item.position
+
+
+def summarize(job: Job) -> Summary:
+    """The job's outcome in words, from its items."""
+    verb = job.spec.get("verb", "add")
+    ops_ = ("add", "remove") if verb == "sync" else (verb,)
+    results = [results_of(job, op) for op in ops_]
+    created = int(job.result.get("created") or 0)
+
+    def say(most):
+        parts = [r.summary(job.group, most=most) for r in results]
+        text = " ".join(parts)
+        if created:
+            text = f"Created {created} new user{'' if created == 1 else 's'}. {text}"
+        return f"Synced “{job.group}” to the roster. {text}" if verb == "sync" else text
+
+    return Summary(short=say(25), full=say(None), ok=all(r.ok for r in results))

@@ -1,0 +1,646 @@
+"""The one job runner: group actions and long membership changes, as database rows.
+
+A job is a row of ``jobs`` and each member (or name) an item row with its own
+outcome, so every worker of every replica sharing the database shows the same
+page. The worker running a job holds a *lease* on it and renews it every
+``RENEW_SECONDS``; when that worker (or its whole replica) dies, the lease runs
+out after ``LEASE_SECONDS`` and any other worker's poller takes the job over.
+The work of each kind (:data:`KINDS`) settles an unfinished item by what the
+hub has before it sends anything, and an item is marked *sent* in the database
+before its request goes out, so nothing is asked of the hub twice.
+
+A job is done only when every item has an outcome. On SIGTERM a worker takes
+no new items, lets those in flight finish and gives its leases back, so
+another worker carries on at once. Whoever may run a group action may cancel
+it: items not sent yet are reported "cancelled".
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from sqlalchemy import and_, delete, func, insert, or_, select, update
+
+from . import audit, db, logs, permissions
+from .db import Database, StateUnavailable
+from .hub import HubClient
+
+log = logging.getLogger(__name__)
+
+LEASE_SECONDS = 30.0  # a job whose worker stopped renewing for this long is taken over
+PRUNE_SECONDS = 3600.0  # how often old records are forgotten
+_JOB_ID = "0123456789abcdef"
+
+# outcomes an item keeps for good ("waiting" and "starting" are on the way)
+PENDING = frozenset({"waiting", "starting"})
+
+
+class Stopping(Exception):
+    """This worker is shutting down (or lost its lease): leave the rest to the lease."""
+
+
+@dataclass
+class Item:
+    name: str
+    op: str
+    position: int
+    outcome: str
+    words: str
+    sent: bool
+
+    @property
+    def finished(self) -> bool:
+        return self.outcome not in PENDING
+
+
+@dataclass
+class Job:
+    """A job as its page shows it."""
+
+    id: str
+    kind: str
+    group: str
+    by: str
+    spec: dict
+    scopes: frozenset
+    created: float
+    updated: float
+    finished: float | None
+    state: str
+    lease_owner: str | None
+    lease_until: float | None
+    result: dict
+    cancel_by: str | None
+    takeovers: int
+    items: dict[str, Item] = field(default_factory=dict)
+
+    @property
+    def done(self) -> bool:
+        return self.state == "done"
+
+    @property
+    def orphaned(self) -> bool:
+        """Unfinished, and no worker holds it just now (one takes it over shortly)."""
+        return not self.done and (self.lease_until or 0) < time.time()
+
+    def counts(self) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for item in self.items.values():
+            found[item.outcome] = found.get(item.outcome, 0) + 1
+        return found
+
+    def pending(self) -> list[Item]:
+        return sorted((i for i in self.items.values() if not i.finished), key=_position)
+
+
+def _position(item: Item) -> int:
+    return item.position
+
+
+class DamagedRecord(Exception):
+    """A job row that cannot be read (edited by hand, or written by a broken version)."""
+
+
+def _job(row, items=()) -> Job:
+    try:
+        spec = json.loads(row.spec)
+        scopes = json.loads(row.scopes)
+        result = json.loads(row.result) if row.result else {}
+        if not (isinstance(spec, dict) and isinstance(scopes, list) and isinstance(result, dict)):
+            raise ValueError("not the shape of a job")
+        job = Job(
+            id=row.id,
+            kind=row.kind,
+            group=row.group_name,
+            by=row.by,
+            spec=spec,
+            scopes=frozenset(str(s) for s in scopes),
+            created=float(row.created),
+            updated=float(row.updated),
+            finished=row.finished,
+            state=row.state,
+            lease_owner=row.lease_owner,
+            lease_until=row.lease_until,
+            result=result,
+            cancel_by=row.cancel_by,
+            takeovers=row.takeovers or 0,
+        )
+    except (ValueError, TypeError) as e:
+        raise DamagedRecord(f"job {row.id}: {e}") from None
+    for r in items:
+        job.items[r.name] = Item(r.name, r.op, r.position, r.outcome, r.words, bool(r.sent))
+    return job
+
+
+class JobStore:
+    """Jobs and their items in the database."""
+
+    def __init__(self, database: Database, *, lease_seconds: float = LEASE_SECONDS):
+        self.database = database
+        self.lease_seconds = lease_seconds
+
+    @staticmethod
+    def _check(job_id: str) -> str:
+        if len(job_id) != 16 or any(c not in _JOB_ID for c in job_id):
+            raise KeyError(job_id)
+        return job_id
+
+    def create(
+        self,
+        kind: str,
+        group: str,
+        *,
+        by: str,
+        spec: dict,
+        scopes: Iterable[str],
+        items: list[tuple[str, str]],
+        owner: str | None = None,
+    ) -> str:
+        """A new job, held by ``owner`` when given; ``items`` are (name, op) pairs."""
+        job_id = secrets.token_hex(8)
+        now = time.time()
+        with self.database.write() as conn:
+            conn.execute(
+                insert(db.jobs).values(
+                    id=job_id,
+                    kind=kind,
+                    group_name=group,
+                    by=by,
+                    spec=json.dumps(spec, ensure_ascii=False),
+                    scopes=json.dumps(sorted(scopes)),
+                    created=now,
+                    updated=now,
+                    state="running",
+                    lease_owner=owner,
+                    lease_until=now + self.lease_seconds if owner else None,
+                    takeovers=0,
+                )
+            )
+            rows = [
+                {
+                    "job_id": job_id,
+                    "name": name,
+                    "op": op,
+                    "position": n,
+                    "outcome": "waiting",
+                    "words": "",
+                    "sent": False,
+                    "updated": now,
+                }
+                for n, (name, op) in enumerate(items)
+            ]
+            for start in range(0, len(rows), 1000):
+                conn.execute(insert(db.job_items), rows[start : start + 1000])
+        return job_id
+
+    def get(self, job_id: str) -> Job | None:
+        """The job with its items; None if there is none. DamagedRecord if unreadable."""
+        try:
+            self._check(job_id)
+        except KeyError:
+            return None
+        with self.database.read() as conn:
+            row = conn.execute(select(db.jobs).where(db.jobs.c.id == job_id)).first()
+            if row is None:
+                return None
+            items = conn.execute(select(db.job_items).where(db.job_items.c.job_id == job_id)).all()
+        return _job(row, items)
+
+    def recent(self, group: str, kinds: Iterable[str], limit: int = 5) -> list[Job]:
+        """The latest jobs of these kinds for a group, newest first (items not loaded).
+
+        A damaged row is left out (and logged), never an error for the whole page.
+        """
+        query = (
+            select(db.jobs)
+            .where(db.jobs.c.group_name == group, db.jobs.c.kind.in_(list(kinds)))
+            .order_by(db.jobs.c.created.desc())
+            .limit(limit)
+        )
+        with self.database.read() as conn:
+            rows = conn.execute(query).all()
+            counts = {}
+            if rows:
+                tally = (
+                    select(db.job_items.c.job_id, db.job_items.c.outcome, func.count())
+                    .where(db.job_items.c.job_id.in_([r.id for r in rows]))
+                    .group_by(db.job_items.c.job_id, db.job_items.c.outcome)
+                )
+                for job_id, outcome, n in conn.execute(tally):
+                    counts.setdefault(job_id, {})[outcome] = n
+        found = []
+        for row in rows:
+            try:
+                job = _job(row)
+            except DamagedRecord as e:
+                log.error("a damaged job record is left out: %s", e)
+                continue
+            job.result = dict(job.result, counts=counts.get(row.id, {}))
+            found.append(job)
+        return found
+
+    # -- leases -------------------------------------------------------------------
+
+    def claim(self, owner: str) -> str | None:
+        """Take over one unfinished job that no live worker holds; its id, or None."""
+        now = time.time()
+        free = or_(db.jobs.c.lease_until.is_(None), db.jobs.c.lease_until < now)
+        with self.database.write() as conn:
+            found = conn.execute(
+                select(db.jobs.c.id)
+                .where(db.jobs.c.state == "running", free)
+                .order_by(db.jobs.c.created)
+                .limit(1)
+            ).first()
+            if found is None:
+                return None
+            # conditional: of two workers claiming at once, one updates a row
+            taken = conn.execute(
+                update(db.jobs)
+                .where(db.jobs.c.id == found.id, db.jobs.c.state == "running", free)
+                .values(
+                    lease_owner=owner,
+                    lease_until=now + self.lease_seconds,
+                    takeovers=db.jobs.c.takeovers + 1,
+                )
+            ).rowcount
+        return found.id if taken else None
+
+    def renew(self, job_id: str, owner: str) -> bool:
+        """Keep holding the job; False if another worker has it now."""
+        with self.database.write() as conn:
+            return bool(
+                conn.execute(
+                    update(db.jobs)
+                    .where(db.jobs.c.id == job_id, db.jobs.c.lease_owner == owner)
+                    .values(lease_until=time.time() + self.lease_seconds)
+                ).rowcount
+            )
+
+    def release(self, job_id: str, owner: str) -> None:
+        """Give the job back: another worker takes it at once."""
+        with self.database.write() as conn:
+            conn.execute(
+                update(db.jobs)
+                .where(db.jobs.c.id == job_id, db.jobs.c.lease_owner == owner)
+                .values(lease_owner=None, lease_until=None)
+            )
+
+    # -- items ------------------------------------------------------------------------
+
+    def note(self, job_id: str, names: Iterable[str], outcome: str, words: str = "") -> None:
+        """The outcome of these items."""
+        now = time.time()
+        self._set_items(job_id, names, outcome=outcome, words=words[:2000], updated=now)
+        with self.database.write() as conn:
+            conn.execute(update(db.jobs).where(db.jobs.c.id == job_id).values(updated=now))
+
+    def mark_sent(self, job_id: str, names: Iterable[str]) -> None:
+        """These items' requests are about to go out (written first: a resume then knows)."""
+        self._set_items(job_id, names, sent=True)
+
+    def _set_items(self, job_id: str, names: Iterable[str], **values) -> None:
+        names = list(names)
+        items = db.job_items
+        with self.database.write() as conn:
+            for start in range(0, len(names), 500):  # bounded IN lists
+                part = names[start : start + 500]
+                conn.execute(
+                    update(items)
+                    .where(items.c.job_id == job_id, items.c.name.in_(part))
+                    .values(**values)
+                )
+
+    def set_result(self, job_id: str, result: dict) -> None:
+        with self.database.write() as conn:
+            conn.execute(
+                update(db.jobs)
+                .where(db.jobs.c.id == job_id)
+                .values(result=json.dumps(result, ensure_ascii=False), updated=time.time())
+            )
+
+    def finish(self, job_id: str) -> bool:
+        """Mark the job done if every item has an outcome; whether it is done."""
+        with self.database.write() as conn:
+            open_items = conn.execute(
+                select(func.count())
+                .select_from(db.job_items)
+                .where(db.job_items.c.job_id == job_id, db.job_items.c.outcome.in_(PENDING))
+            ).scalar()
+            if open_items:
+                return False
+            now = time.time()
+            conn.execute(
+                update(db.jobs)
+                .where(db.jobs.c.id == job_id)
+                .values(state="done", finished=now, updated=now, lease_owner=None, lease_until=None)
+            )
+        return True
+
+    def cancel(self, job_id: str, by: str) -> None:
+        with self.database.write() as conn:
+            conn.execute(
+                update(db.jobs)
+                .where(db.jobs.c.id == job_id, db.jobs.c.state == "running")
+                .values(cancel_by=by, updated=time.time())
+            )
+
+    def cancelled_by(self, job_id: str) -> str | None:
+        with self.database.read() as conn:
+            return conn.execute(select(db.jobs.c.cancel_by).where(db.jobs.c.id == job_id)).scalar()
+
+    def prune(self, keep_days: float) -> int:
+        """Forget finished jobs older than ``keep_days``; how many went."""
+        cutoff = time.time() - keep_days * 86400
+        gone = 0
+        while True:
+            with self.database.write() as conn:
+                old = [
+                    r[0]
+                    for r in conn.execute(
+                        select(db.jobs.c.id)
+                        .where(and_(db.jobs.c.state == "done", db.jobs.c.created < cutoff))
+                        .limit(500)
+                    )
+                ]
+                if not old:
+                    return gone
+                conn.execute(delete(db.job_items).where(db.job_items.c.job_id.in_(old)))
+                conn.execute(delete(db.jobs).where(db.jobs.c.id.in_(old)))
+                gone += len(old)
+
+
+# -- running jobs ---------------------------------------------------------------------
+
+
+class Context:
+    """What the work of one job may use: the hub, the person's permissions, its items."""
+
+    def __init__(self, runner: JobRunner, job: Job):
+        self.runner = runner
+        self.job = job
+        self.hub = runner.hub
+        self.store = runner.store
+        self.lost = threading.Event()  # the lease went to another worker
+        self._cancel_checked = 0.0
+        self._cancelled = job.cancel_by
+
+    def may(self, action: str, **target) -> bool:
+        """The person's scopes (as they were when they asked) and the service's must allow it."""
+        return permissions.allowed(self.job.scopes, action, **target) and permissions.allowed(
+            self.runner.service_scopes(), action, **target
+        )
+
+    def note(self, names, outcome: str, words: str = "") -> None:
+        names = [names] if isinstance(names, str) else list(names)
+        self.store.note(self.job.id, names, outcome, words)
+        for name in names:
+            item = self.job.items.get(name)
+            if item:
+                item.outcome, item.words = outcome, words
+
+    def mark_sent(self, names) -> None:
+        names = [names] if isinstance(names, str) else list(names)
+        self.store.mark_sent(self.job.id, names)
+        for name in names:
+            if name in self.job.items:
+                self.job.items[name].sent = True
+
+    def set_result(self, result: dict) -> None:
+        self.job.result = result
+        self.store.set_result(self.job.id, result)
+
+    def cancelled(self) -> str | None:
+        """Who cancelled the job, if someone did (asked at most once a second)."""
+        if self._cancelled is None and time.monotonic() - self._cancel_checked > 1:
+            self._cancel_checked = time.monotonic()
+            self._cancelled = self.store.cancelled_by(self.job.id)
+        return self._cancelled
+
+    def check(self) -> None:
+        """Before taking a new item: raise Stopping when this worker should not."""
+        if self.runner.stopping.is_set() or self.lost.is_set():
+            raise Stopping()
+
+
+Work = Callable[[Context], None]
+KINDS: dict[str, Work] = {}  # kind -> its work; registered by app.servers and app.groups
+
+
+def kind(*names: str):
+    """Register the work of these job kinds."""
+
+    def register(work: Work) -> Work:
+        for name in names:
+            KINDS[name] = work
+        return work
+
+    return register
+
+
+_RUNNERS: list[JobRunner] = []  # of this process, for stop_all()
+
+
+def stop_all(wait: float | None = None) -> None:
+    """Every job runner of this process stops taking items (gunicorn's SIGTERM, exit)."""
+    for runner in list(_RUNNERS):
+        runner.stop(wait)
+
+
+class JobRunner:
+    """Runs jobs in threads of this process, and takes over jobs whose worker died."""
+
+    def __init__(
+        self,
+        store: JobStore,
+        hub: HubClient,
+        *,
+        service_scopes: Callable[[], frozenset],
+        concurrency: int = 5,
+        keep_days: float = 30,
+        housekeeping: Callable[[], None] | None = None,
+        on_group_change: Callable[[str, int | None], None] = lambda name, size: None,
+    ):
+        self.on_group_change = on_group_change
+        # renewed three times a lease; orphans looked for six times a lease
+        self.renew_seconds = store.lease_seconds / 3
+        self.poll_seconds = store.lease_seconds / 6
+        self.store = store
+        self.hub = hub
+        self.service_scopes = service_scopes
+        self.concurrency = concurrency
+        self.keep_days = keep_days
+        self.housekeeping = housekeeping
+        self.stopping = threading.Event()
+        self._wake = threading.Event()
+        self._lock = threading.Lock()
+        self._running: dict[str, threading.Event] = {}  # job id -> set when its thread ends
+        self._pid = None
+        self.owner = ""
+
+    # -- starting and stopping ----------------------------------------------------------
+
+    def ensure_started(self) -> None:
+        """Start this process's poller (again after a fork: threads do not survive one)."""
+        if self._pid == os.getpid():
+            return
+        with self._lock:
+            if self._pid == os.getpid():
+                return
+            self._pid = os.getpid()
+            self.owner = f"{socket.gethostname()[:30]}:{os.getpid()}:{secrets.token_hex(4)}"
+            self._running = {}
+            self.stopping.clear()
+            if self not in _RUNNERS:
+                _RUNNERS.append(self)
+            threading.Thread(target=self._poll, name="hubdesk-jobs", daemon=True).start()
+
+    def stop(self, wait: float | None = None) -> None:
+        """Take no new items. With ``wait``: after up to that many seconds, give back the
+        leases still held (this process is going), so that another worker carries on at
+        once rather than when they run out."""
+        self.stopping.set()
+        self._wake.set()
+        if wait is None:
+            return
+        deadline = time.monotonic() + wait
+        for done in list(self._running.values()):
+            done.wait(max(0, deadline - time.monotonic()))
+        for job_id in list(self._running):
+            try:
+                self.store.release(job_id, self.owner)
+            except StateUnavailable:
+                pass  # the lease runs out by itself
+
+    # -- submitting ---------------------------------------------------------------------
+
+    def submit(self, kind_: str, group: str, *, by: str, spec: dict, scopes, items) -> str:
+        """Create a job held by this process and start it now; its id."""
+        self.ensure_started()
+        spec = dict(spec, request_id=logs.request_id())
+        job_id = self.store.create(
+            kind_, group, by=by, spec=spec, scopes=scopes, items=items, owner=self.owner
+        )
+        self._start(job_id)
+        return job_id
+
+    def wait(self, job_id: str, seconds: float) -> bool:
+        """Wait for a job of this process to end its run here; whether it did."""
+        done = self._running.get(job_id)
+        return done.wait(seconds) if done is not None else False
+
+    def _start(self, job_id: str) -> None:
+        done = threading.Event()
+        self._running[job_id] = done
+        threading.Thread(
+            target=self._run, args=(job_id, done), name=f"hubdesk-job-{job_id}", daemon=True
+        ).start()
+
+    # -- inside ----------------------------------------------------------------------------
+
+    def _poll(self) -> None:
+        pruned = 0.0
+        while not self.stopping.is_set():
+            try:
+                while not self.stopping.is_set():
+                    job_id = self.store.claim(self.owner)
+                    if job_id is None:
+                        break
+                    log.warning("taking over job %s: its worker stopped holding it", job_id)
+                    self._start(job_id)
+                if time.monotonic() - pruned > PRUNE_SECONDS:
+                    pruned = time.monotonic()
+                    self.store.prune(self.keep_days)
+                    if self.housekeeping:
+                        self.housekeeping()
+            except StateUnavailable as e:
+                log.warning("job runner: %s; trying again shortly", e)
+            except Exception:
+                log.exception("job runner: unexpected error; trying again shortly")
+            self._wake.wait(self.poll_seconds)
+            self._wake.clear()
+
+    def _run(self, job_id: str, done: threading.Event) -> None:
+        logs.background_id.set(f"job-{job_id}")
+        context = None
+        try:
+            job = self.store.get(job_id)
+            if job is None:
+                return
+            # the audit trail and the logs name the person and the request that asked
+            audit.background_actor.set(job.by)
+            logs.background_id.set(job.spec.get("request_id") or f"job-{job_id}")
+            context = Context(self, job)
+            heartbeat = threading.Thread(
+                target=self._renew, args=(job_id, context, done), daemon=True
+            )
+            heartbeat.start()
+            try:
+                KINDS[job.kind](context)
+            except Stopping:
+                log.info("job %s: left to the next worker", job_id)
+            if not self.store.finish(job_id) and not (
+                self.stopping.is_set() or context.lost.is_set()
+            ):
+                log.error("job %s ended with items left; another worker will take it", job_id)
+        except StateUnavailable as e:
+            log.warning("job %s stopped: %s; another worker will take it over", job_id, e)
+        except DamagedRecord as e:
+            log.error("job %s cannot be run: %s", job_id, e)
+        except Exception:
+            log.exception("job %s hit an unexpected error", job_id)
+        finally:
+            done.set()
+            self._running.pop(job_id, None)
+            try:
+                self.store.release(job_id, self.owner)
+            except StateUnavailable:
+                pass  # the lease runs out by itself
+
+    def _renew(self, job_id: str, context: Context, done: threading.Event) -> None:
+        while not done.wait(self.renew_seconds):
+            try:
+                if not self.store.renew(job_id, self.owner):
+                    log.warning("job %s: another worker holds it now", job_id)
+                    context.lost.set()
+                    return
+            except StateUnavailable as e:
+                log.warning("job %s: could not renew its lease (%s)", job_id, e)
+
+
+def pool_map(context: Context, step: Callable[[Item], None], items: list[Item]) -> None:
+    """Run ``step`` for each item, at most ``concurrency`` at once; stop taking new items
+    when the worker stops or the job is cancelled (those left are then "cancelled")."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    actor, request = audit.background_actor.get(), logs.background_id.get()
+    stop = threading.Event()
+
+    def one(item: Item) -> None:
+        audit.background_actor.set(actor)
+        logs.background_id.set(request)
+        if stop.is_set():
+            return
+        try:
+            context.check()
+        except Stopping:
+            stop.set()
+            return
+        who = context.cancelled()
+        if who is not None and not item.sent:
+            context.note(item.name, "cancelled", f"cancelled by {who} before it was sent")
+            return
+        step(item)
+
+    with ThreadPoolExecutor(max_workers=context.runner.concurrency) as pool:
+        list(pool.map(one, items))
+    if stop.is_set():
+        raise Stopping()

@@ -1,0 +1,22 @@
+"""alembic's environment for hubdesk's database (run by app.db.Database.upgrade)."""
+
+from alembic import context
+
+from app.db import metadata
+
+config = context.config
+
+
+def run_migrations_online() -> None:
+    connection = config.attributes.get("connection")
+    if connection is None:
+        raise RuntimeError("hubdesk runs its migrations through app.db.Database.upgrade()")
+    # batch mode: SQLite cannot ALTER a table in place, alembic rebuilds it
+    context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+if context.is_offline_mode():
+    raise RuntimeError("hubdesk's migrations run online only (hubdesk-db upgrade)")
+run_migrations_online()
