@@ -178,6 +178,8 @@ class Database:
         self.sqlite = self.url.get_backend_name() == "sqlite"
         self.engine = _engine(self.url)
         self.ready = False  # the schema is known to be current
+        # why the last write failed, while no write has succeeded since (health says it)
+        self.write_problem: str | None = None
         # writes on SQLite take the write lock at BEGIN: two writers then queue on the
         # busy timeout instead of failing when a reader tries to become a writer
         self._writer = self.engine.execution_options(hubdesk_write=True)
@@ -193,8 +195,13 @@ class Database:
     @contextlib.contextmanager
     def write(self) -> Iterator[Connection]:
         """One transaction: committed at the end of the block, rolled back on an error."""
-        with self._translated(), self._writer.begin() as conn:
-            yield conn
+        try:
+            with self._translated(), self._writer.begin() as conn:
+                yield conn
+        except StateUnavailable as e:
+            self.write_problem = e.reason
+            raise
+        self.write_problem = None
 
     @contextlib.contextmanager
     def _translated(self):

@@ -9,6 +9,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from .db import StateUnavailable
+from .jobs import DamagedRecord
 from .hub import HubAPIError, HubUnreachable
 
 log = logging.getLogger(__name__)
@@ -73,6 +74,15 @@ def init_app(app):
             "the hub that it cannot write down first, so nothing more was changed. Try again "
             "in a moment; if it lasts, tell the hub's operators.",
             title="hubdesk's database is unavailable",
+        )
+
+    @app.errorhandler(DamagedRecord)
+    def damaged_record(e):
+        log.error("damaged record on %s %s: %s", request.method, request.path, e)
+        return error_page(
+            404,
+            "This record in hubdesk's database is damaged, so it cannot be shown. "
+            "Its details are in hubdesk's log; the rest of hubdesk is not affected.",
         )
 
     @app.errorhandler(HubAPIError)

@@ -345,6 +345,15 @@ class JobStore:
             )
         return True
 
+    def set_aside(self, job_id: str) -> None:
+        """A job that cannot be read is no longer offered to any worker."""
+        with self.database.write() as conn:
+            conn.execute(
+                update(db.jobs)
+                .where(db.jobs.c.id == job_id)
+                .values(state="damaged", lease_owner=None, lease_until=None)
+            )
+
     def cancel(self, job_id: str, by: str) -> None:
         with self.database.write() as conn:
             conn.execute(
@@ -594,7 +603,8 @@ class JobRunner:
         except StateUnavailable as e:
             log.warning("job %s stopped: %s; another worker will take it over", job_id, e)
         except DamagedRecord as e:
-            log.error("job %s cannot be run: %s", job_id, e)
+            log.error("job %s cannot be run, and is set aside: %s", job_id, e)
+            self.store.set_aside(job_id)
         except Exception:
             log.exception("job %s hit an unexpected error", job_id)
         finally:

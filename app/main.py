@@ -99,6 +99,9 @@ def health():
     try:
         database().ping()
         answer["database"] = "up"
+        if database().write_problem:  # it answers, but the last write failed (a full disk)
+            answer["database"], ok = "failing", False
+            answer["database_problem"] = database().write_problem
     except StateUnavailable as e:
         answer["database"], answer["database_problem"], ok = "down", e.reason, False
     try:

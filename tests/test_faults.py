@@ -88,6 +88,7 @@ def hubdesk(stack, proxy, admin_cookie, tmp_path):
 
     yield make
     for app in apps:
+        shared(app).jobs.stop()
         shared(app).hub.session.close()
 
 

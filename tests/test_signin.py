@@ -1,10 +1,16 @@
 """Signing in through the hub's OAuth, signing out, and who gets in."""
 
+import hashlib
 import re
+import time
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 from conftest import PREFIX, csrf_token
+from sqlalchemy import update
+
+from app import db
+from app.extensions import shared
 
 
 def test_admin_signs_in_and_sees_home(stack, admin):
@@ -97,6 +103,32 @@ def test_sign_out(stack, admin):
     assert r.url == stack.url("signed-out")
     assert "signed out" in r.text
     r = admin.get(stack.url(), allow_redirects=False)
+    assert r.status_code == 302 and "/login" in r.headers["Location"]
+
+
+def test_a_cookie_copied_before_sign_out_is_dead_after_it(stack, admin):
+    copied = admin.cookies["hubdesk-session"]
+    token = csrf_token(admin.get(stack.url()).text)
+    admin.post(stack.url("logout"), data={"csrf_token": token})
+    thief = stack.session()
+    thief.cookies.set("hubdesk-session", copied, domain="127.0.0.1", path=PREFIX)
+    r = thief.get(stack.url("groups/"), allow_redirects=False)
+    assert r.status_code == 302 and "/login" in r.headers["Location"]
+
+
+def test_a_session_lasts_its_hours_from_sign_in_however_busy(stack):
+    s = stack.signin("teacher")
+    assert s.get(stack.url(), allow_redirects=False).status_code == 200
+    sid_key = hashlib.sha256(
+        stack.app.session_interface.get_signing_serializer(stack.app)
+        .loads(s.cookies["hubdesk-session"])["sid"]
+        .encode()
+    ).hexdigest()
+    with shared(stack.app).database.write() as conn:  # as if HUBDESK_SESSION_HOURS had passed
+        conn.execute(
+            update(db.sessions).where(db.sessions.c.id == sid_key).values(expires=time.time() - 1)
+        )
+    r = s.get(stack.url(), allow_redirects=False)
     assert r.status_code == 302 and "/login" in r.headers["Location"]
 
 
