@@ -9,8 +9,8 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from .db import StateUnavailable
-from .jobs import DamagedRecord
 from .hub import HubAPIError, HubUnreachable
+from .jobs import DamagedRecord
 
 log = logging.getLogger(__name__)
 
