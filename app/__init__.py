@@ -1,32 +1,26 @@
-"""hubdesk: an admin dashboard for JupyterHub groups and named servers."""
+"""hubdesk: an admin dashboard for JupyterHub groups and named servers.
+
+Importing this package imports nothing else of hubdesk's: gunicorn loads
+``app.gunicorn_conf`` (and so this file) before it may set
+``PROMETHEUS_MULTIPROC_DIR``, which prometheus_client reads once, when first
+imported. So the factory imports its parts when it is called, as flaskr does.
+"""
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import logging
-import threading
 import time
 from collections.abc import Mapping
-from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from cryptography.fernet import Fernet
-from flask import Flask
 from flask_wtf.csrf import CSRFProtect
-from jupyterhub.services.auth import HubOAuth
-from werkzeug.exceptions import NotFound
-from werkzeug.middleware.dispatcher import DispatcherMiddleware
-from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import audit, extensions, logs, metrics
-from .cache import TTLCache
-from .config import Settings
-from .db import Database, StateUnavailable
-from .groups.directory import GroupDirectory
-from .hub import HubClient, environ_verify, make_session
-from .jobs import JobRunner, JobStore
-from .sessions import SessionStore
+if TYPE_CHECKING:
+    from flask import Flask
+
+    from . import extensions
+    from .config import Settings
 
 __version__ = "0.1.0"
 
@@ -49,6 +43,17 @@ def create_app(config: Settings | Mapping | None = None) -> Flask:
     ``config`` is a :class:`Settings`, a mapping read like the environment, or
     None to read ``os.environ``. Raises ``ConfigError`` for a bad setting.
     """
+    from datetime import timedelta
+
+    from flask import Flask
+    from werkzeug.exceptions import NotFound
+    from werkzeug.middleware.dispatcher import DispatcherMiddleware
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    from . import extensions, logs, metrics
+    from .config import Settings
+    from .db import StateUnavailable
+
     settings = config if isinstance(config, Settings) else Settings.from_env(config)
 
     app = Flask(
@@ -111,6 +116,20 @@ def create_app(config: Settings | Mapping | None = None) -> Flask:
 
 def _shared(settings: Settings) -> extensions.Shared:
     """The objects one app shares between its requests and its job runner."""
+    import base64
+    import hashlib
+    import threading
+
+    from cryptography.fernet import Fernet
+    from jupyterhub.services.auth import HubOAuth
+
+    from . import audit, extensions, metrics
+    from .cache import TTLCache
+    from .db import Database
+    from .groups.directory import GroupDirectory
+    from .hub import HubClient, environ_verify, make_session
+    from .jobs import JobRunner, JobStore
+    from .sessions import SessionStore
     database = Database(settings.db_url)
     trail = audit.AuditTrail(database, keep_days=settings.audit_keep_days)
     hub = HubClient(
@@ -171,6 +190,8 @@ def _db_ready():
     """Before each request: the schema is current (tried again while the database is away),
     and this process's job runner is going (it takes over jobs whose worker died)."""
     from flask import request
+
+    from . import extensions
 
     if request.endpoint in ("static", "main.live", "main.health"):
         return

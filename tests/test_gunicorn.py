@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -191,3 +192,33 @@ def test_gunicorn_refuses_to_start_without_a_secret_key(stack, tmp_path):
     lines = [line for line in stderr.splitlines() if line.startswith(CONFIG_ERROR)]
     # the on_starting hook checks once, in the arbiter, before any worker forks
     assert len(lines) == 1, stderr
+
+
+def test_metrics_under_the_production_command_add_up_every_workers_counts(stack, tmp_path):
+    """The image's CMD loads app.gunicorn_conf, and so the app package, first: nothing of it
+    may import prometheus_client before PROMETHEUS_MULTIPROC_DIR is set, or each worker
+    counts in its own memory and a scrape reads an empty folder."""
+    bind = f"127.0.0.1:{free_port()}"
+    token = "m" * 32
+    env = base_env(
+        **{
+            **stack.env,
+            "HUBDESK_BIND": bind,
+            "HUBDESK_WORKERS": "2",
+            "HUBDESK_METRICS_TOKEN": token,
+        }
+    )
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)  # as in the image: gunicorn_conf chooses it
+    base = f"http://{bind}{PREFIX}"
+    with gunicorn(env, tmp_path) as (process, log_path):
+        wait_healthy(process, f"{base}health", log_path)
+        for _ in range(20):  # new connections: both workers answer some
+            requests.get(f"{base}health/live", timeout=10)
+        r = requests.get(f"{base}metrics", headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 200
+        counted = re.findall(
+            r'^hubdesk_requests_total\{endpoint="main.live",method="GET",status="200"\} (\S+)$',
+            r.text,
+            re.M,
+        )
+        assert counted and float(counted[0]) >= 20, r.text[:2000]
