@@ -93,7 +93,10 @@ def create_app(config: Settings | Mapping | None = None) -> Flask:
     hardening.init_app(app)
     assets.init_app(app)
     metrics.init_app(app)
+    from .paging import page_url
+
     app.jinja_env.filters["utc"] = _utc
+    app.jinja_env.globals["page_url"] = page_url
     app.before_request(_db_ready)
     auth.init_app(app)
     errors.init_app(app)

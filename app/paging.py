@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import request
+from urllib.parse import urlencode
+
+from flask import request, url_for
 
 # far past any real list, and within what the hub's database takes (a 64-bit OFFSET)
 MAX_OFFSET = 2**31 - 1
@@ -30,3 +32,21 @@ def window(offset: int, limit: int, total: int, next_offset: int | None = None) 
         "prev": max(0, offset - limit) if offset > 0 else None,
         "next": next_offset,
     }
+
+
+def page_url(endpoint: str, **changes) -> str:
+    """This page's address with some query arguments changed (``None``: left out).
+
+    The query string is built here, never passed to ``url_for`` as keywords: there a
+    ``_method``, ``_external``, ``_anchor``, ``_scheme`` or a route's own argument name
+    would change the link itself (or raise).
+    """
+    args = request.args.to_dict(flat=False)
+    for key, value in changes.items():
+        if value is None:
+            args.pop(key, None)
+        else:
+            args[key] = [str(value)]
+    base = url_for(endpoint, **(request.view_args or {}))
+    query = urlencode([(k, v) for k, values in args.items() for v in values])
+    return f"{base}?{query}" if query else base

@@ -112,11 +112,18 @@ def test_tls_verification_is_on_unless_turned_off(tmp_path):
     assert settings(HUBDESK_TLS_VERIFY="false").verify is False
 
 
-def test_turning_tls_verification_off_logs_a_warning(caplog):
+def test_turning_tls_verification_off_logs_a_warning(caplog, tmp_path):
     from app import create_app
 
     # DEBUG: logging is per process, and the real-hub tests read hubdesk's debug lines
-    create_app(dict(GOOD, HUBDESK_TLS_VERIFY="false", HUBDESK_LOG_LEVEL="DEBUG"))
+    create_app(
+        dict(
+            GOOD,
+            HUBDESK_TLS_VERIFY="false",
+            HUBDESK_LOG_LEVEL="DEBUG",
+            HUBDESK_STATE_DIR=str(tmp_path),
+        )
+    )
     assert any("NOT checked" in r.getMessage() for r in caplog.records)
 
 

@@ -220,7 +220,15 @@ def test_app_runs_from_the_wheel_alone(wheel, tmp_path):
     zipfile.ZipFile(wheel).extractall(unpacked)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTERHUB_", "HUBDESK_"))}
     result = subprocess.run(
-        [sys.executable, "-c", FROM_THE_WHEEL, str(unpacked), str(REPO), json.dumps(MINIMAL_ENV)],
+        [
+            sys.executable,
+            "-c",
+            FROM_THE_WHEEL,
+            str(unpacked),
+            str(REPO),
+            # its database is made from the wheel's own migrations
+            json.dumps(dict(MINIMAL_ENV, HUBDESK_STATE_DIR=str(tmp_path / "state"))),
+        ],
         cwd=tmp_path,  # not the checkout: its app/ must not be importable
         env={**env, "PYTHONPATH": str(unpacked), "PYTHONDONTWRITEBYTECODE": "1"},
         capture_output=True,

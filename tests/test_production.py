@@ -246,3 +246,19 @@ def test_forwarded_headers_count_only_from_configured_proxies(stack):
     behind = create_app(dict(stack.env, HUBDESK_PROXY_HOPS="1")).test_client()
     r = behind.get(f"{PREFIX}login", headers=forwarded)
     assert "Secure" in r.headers["Set-Cookie"] and r.headers["Strict-Transport-Security"]
+
+
+@pytest.mark.parametrize(
+    "path", ["groups/?offset=1", "users/?offset=1", "servers/?offset=1", "groups/class-a?moffset=1"]
+)
+def test_url_for_keywords_in_the_query_change_no_link_of_a_paged_page(stack, admin, path):
+    hostile = "&_method=POST&_external=1&_anchor=x&_scheme=javascript&name=class-b"
+    r = admin.get(stack.url(path + hostile))
+    assert r.status_code == 200, (path, r.status_code)
+    links = re.findall(r'class="page-link" href="([^"]+)"', r.text)
+    assert links, path
+    page = path.split("?")[0]
+    for link in links:
+        link = html.unescape(link)
+        assert link.startswith(f"{PREFIX}{page}?"), (path, link)
+        assert "#" not in link and "javascript" not in link.split("?")[0], link

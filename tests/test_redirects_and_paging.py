@@ -17,8 +17,8 @@ CONFIG = {
 
 
 @pytest.fixture(scope="module")
-def app():
-    return create_app(CONFIG)
+def app(tmp_path_factory):
+    return create_app(dict(CONFIG, HUBDESK_STATE_DIR=str(tmp_path_factory.mktemp("state"))))
 
 
 def at(app, query: str = ""):
@@ -91,3 +91,34 @@ def test_offsets_are_whole_numbers_within_what_the_hub_takes(app, given, read):
 def test_a_page_size_must_be_one_offered(app):
     with at(app, "?limit=30"):
         assert int_arg("limit", 50, allowed=(25, 50)) == 50
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "_method=POST",
+        "_external=1",
+        "_anchor=evil",
+        "_scheme=javascript",
+        "name=other-group",
+        "offset=50&limit=25&_external=1&_scheme=https&_anchor=x&_method=DELETE",
+    ],
+)
+def test_query_arguments_never_become_url_for_keywords(app, query):
+    """A page's own links keep its address; what the query says stays in the query."""
+    from urllib.parse import parse_qs, urlparse
+
+    from app.paging import page_url
+
+    with app.test_request_context(
+        f"/groups/class-a?{query}&moffset=50", base_url="http://hub.example" + HOME
+    ):
+        from flask import request
+
+        link = page_url(request.endpoint, moffset=100)
+    parsed = urlparse(link)
+    assert not parsed.scheme and not parsed.netloc and not parsed.fragment, link
+    assert parsed.path == "/services/hubdesk/groups/class-a", link
+    sent = parse_qs(query)
+    assert {k: v for k, v in parse_qs(parsed.query).items() if k != "moffset"} == sent
+    assert parse_qs(parsed.query)["moffset"] == ["100"]
