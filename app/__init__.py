@@ -133,6 +133,7 @@ def _shared(settings: Settings) -> extensions.Shared:
     from .hub import HubClient, environ_verify, make_session
     from .jobs import JobRunner, JobStore
     from .sessions import SessionStore
+
     database = Database(settings.db_url)
     trail = audit.AuditTrail(database, keep_days=settings.audit_keep_days)
     hub = HubClient(

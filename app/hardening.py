@@ -1,8 +1,11 @@
-"""Security headers on every answer, and no caching of pages about people."""
+"""Security headers on every answer, no caching of pages about people, and names in
+addresses no longer than the hub's."""
 
 from __future__ import annotations
 
-from flask import request
+from flask import abort, request
+
+NAME = 255  # the hub keeps user, group and server names in columns this long
 
 # no inline script or style anywhere: every page's JavaScript is a file under static/
 CSP = "; ".join(
@@ -21,6 +24,17 @@ CSP = "; ".join(
 
 
 def init_app(app) -> None:
+    @app.before_request
+    def names_in_the_address_fit():
+        # a 70 KB name would reach the hub only to fail there in a misleading way
+        for value in (request.view_args or {}).values():
+            if isinstance(value, str) and len(value) > NAME:
+                abort(
+                    400,
+                    description=f"That name is too long: the hub's names have at most {NAME} "
+                    f"characters, and this one has {len(value):,}.",
+                )
+
     @app.after_request
     def security_headers(response):
         headers = response.headers

@@ -199,11 +199,16 @@ def check_server_name(name: str, *, hub_major: int = 6) -> str:
     name = name.strip()
     if not name:
         raise NamesError("A server name cannot be empty.")
+    if len(name) > 255:
+        raise NamesError(f"A server name has at most 255 characters, not {len(name):,}.")
     if hub_major >= 6:
         if not _SERVER_NAME.fullmatch(name):
             raise NamesError(f"“{name}” is not a valid server name: use {SERVER_NAME_RULES}.")
     elif "/" in name or any(unicodedata.category(char) == "Cc" for char in name):
         raise NamesError("A server name cannot contain “/” or control characters.")
+    elif name in (".", ".."):
+        # 5.x takes them, and every link to such a server then means another page
+        raise NamesError(f"“{name}” cannot be a server name: links to it would not work.")
     return name
 
 

@@ -7,7 +7,7 @@ import re
 import time
 
 import pytest
-from conftest import alert, csrf_token, unique
+from conftest import PREFIX, alert, csrf_token, unique
 from markupsafe import escape
 
 from app.extensions import shared
@@ -582,3 +582,18 @@ def test_hostile_group_names_round_trip(stack, admin, users, name):
             stack.api.delete_group(name)
         except HubAPIError:
             pass
+
+
+@pytest.mark.parametrize(
+    "path", ["groups/{}", "groups/{}/servers", "users/{}", "users/student/servers/{}/progress"]
+)
+def test_a_name_longer_than_the_hubs_is_a_400_that_says_so(stack, admin, path):
+    # straight to hubdesk: the test proxy refuses URLs this long itself (gunicorn too, past
+    # its limit_request_line, unless an operator raises it)
+    client = stack.app.test_client()
+    client.set_cookie("hubdesk-session", admin.cookies["hubdesk-session"], path=PREFIX)
+    r = client.get(PREFIX + path.format("x" * 70_000))
+    page = html.unescape(r.get_data(as_text=True))
+    assert r.status_code == 400, r.status_code
+    assert "That name is too long" in page and "70,000" in page
+    assert "cannot reach JupyterHub" not in page

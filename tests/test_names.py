@@ -10,6 +10,7 @@ from app.names import (
     NamesError,
     RosterDiff,
     check_group_name,
+    check_server_name,
     chunks,
     names_from,
     parse_csv,
@@ -310,3 +311,19 @@ def test_a_member_missing_from_existing_is_still_a_member():
 )
 def test_roster_order_is_kept_and_nothing_is_counted_twice(roster, members, diff):
     assert roster_diff(roster, members, existing={"alice", "bob", "Alice"}) == diff
+
+
+@pytest.mark.parametrize("hub_major", [5, 6])
+@pytest.mark.parametrize("name", [".", "..", " .. "])
+def test_dot_and_dot_dot_are_no_server_names_on_any_hub(name, hub_major):
+    with pytest.raises(NamesError, match="cannot be a server name|not a valid server name"):
+        check_server_name(name, hub_major=hub_major)
+
+
+def test_jupyterhub_5_keeps_its_wider_server_names():
+    assert check_server_name("My Lab.v2", hub_major=5) == "My Lab.v2"
+
+
+def test_a_server_name_longer_than_the_hubs_column_is_refused_on_5x_too():
+    with pytest.raises(NamesError, match="at most 255"):
+        check_server_name("x" * 70_000, hub_major=5)
