@@ -43,8 +43,9 @@ forwarded_allow_ips = os.environ.get("HUBDESK_FORWARDED_ALLOW_IPS", "127.0.0.1,:
 accesslog = "-"
 errorlog = "-"
 loglevel = os.environ.get("HUBDESK_LOG_LEVEL", "info").lower()
-# request line and timing only: no query strings with secrets ever reach here
-access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms req=%({x-request-id}o)s'
+# method, path (no query string: the OAuth callback's carries its code and state, a
+# search what a person looked for) and timing
+access_log_format = '%(h)s "%(m)s %({SCRIPT_NAME}e)s%(U)s %(H)s" %(s)s %(b)s %(M)sms req=%({x-request-id}o)s'
 
 
 # every worker counts in its own files; a scrape adds them up (see app/metrics.py)

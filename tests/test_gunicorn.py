@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import PREFIX, unique
+from conftest import PREFIX, unique, wait_for
 from test_packaging import healthcheck_cmd, image_cmd
 
 from app.devhub import free_port
@@ -222,3 +222,21 @@ def test_metrics_under_the_production_command_add_up_every_workers_counts(stack,
             re.M,
         )
         assert counted and float(counted[0]) >= 20, r.text[:2000]
+
+
+def test_the_access_log_never_holds_a_query_string(stack, tmp_path):
+    """The OAuth callback's code and state (the hub redacts them in its own log)."""
+    bind = f"127.0.0.1:{free_port()}"
+    env = base_env(**{**stack.env, "HUBDESK_BIND": bind, "HUBDESK_WORKERS": "1"})
+    base = f"http://{bind}{PREFIX}"
+    code, state = "code-" + "c" * 20, "state-" + "s" * 20
+    with gunicorn(env, tmp_path) as (process, log_path):
+        wait_healthy(process, f"{base}health", log_path)
+        r = requests.get(f"{base}oauth_callback?code={code}&state={state}", timeout=10)
+        assert r.status_code == 400
+        requests.get(f"{base}users/?q=secret-search-{code}", timeout=10)
+        wait_for(lambda: "/oauth_callback" in log_path.read_text())
+        wait_for(lambda: "/users/" in log_path.read_text())
+    text = log_path.read_text()
+    assert '"GET /services/hubdesk/oauth_callback HTTP/1.1" 400' in text
+    assert code not in text and state not in text and "secret-search" not in text
