@@ -45,7 +45,9 @@ errorlog = "-"
 loglevel = os.environ.get("HUBDESK_LOG_LEVEL", "info").lower()
 # method, path (no query string: the OAuth callback's carries its code and state, a
 # search what a person looked for) and timing
-access_log_format = '%(h)s "%(m)s %({SCRIPT_NAME}e)s%(U)s %(H)s" %(s)s %(b)s %(M)sms req=%({x-request-id}o)s'
+access_log_format = (
+    '%(h)s "%(m)s %({SCRIPT_NAME}e)s%(U)s %(H)s" %(s)s %(b)s %(M)sms req=%({x-request-id}o)s'
+)
 
 
 # every worker counts in its own files; a scrape adds them up (see app/metrics.py)

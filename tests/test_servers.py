@@ -288,6 +288,18 @@ def test_running_servers_page_and_stop_selected(stack, admin, users):
     wait_for(lambda: gone_or_stopped(stack, a, "labs") and gone_or_stopped(stack, b, "labs"))
 
 
+def test_stopping_in_bulk_tells_no_one_which_users_exist(stack):
+    """helpdesk may act on class-a only: outsider (class-b) and a user who does not exist are
+    answered alike, as the hub itself hides users one may not see."""
+    helpdesk = stack.signin("helpdesk")
+    ghost = unique("ghost")
+    data = {"confirm": "yes", "servers": json.dumps([["outsider", ""], [ghost, ""]])}
+    message = alert(post(helpdesk, stack, "servers/stop", data).text)
+    assert "outsider (default): not a server you may stop" in message, message
+    assert f"{ghost} (default): not a server you may stop" in message, message
+    assert "no user called" not in message and "not allowed" not in message
+
+
 # -- a whole group ----------------------------------------------------------------------------
 
 

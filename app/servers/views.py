@@ -358,17 +358,20 @@ def stop_many():
     hub, done, failed = service_client(), [], []
     for user, server in chosen:
         label = f"{user}/{server}" if server else f"{user} (default)"
+        # a user that does not exist and one the person may not act on are answered alike,
+        # as the hub does (it hides the users you may not see): no way to probe for names
+        hidden = f"{label}: not a server you may stop"
         try:
             model = hub.get_user(user)
             if not can(
                 "stop_server", user=user, server=server, user_groups=model.get("groups") or ()
             ):
-                failed.append(f"{label}: not allowed")
+                failed.append(hidden)
                 continue
             hub.stop_server(user, server)
             done.append(label)
         except HubAPIError as e:
-            failed.append(f"{label}: {explain(e, user, server)[1]}")
+            failed.append(hidden if e.status == 404 else f"{label}: {explain(e, user, server)[1]}")
     message = f"Stopped (or stopping) {len(done)} server{'' if len(done) == 1 else 's'}."
     if failed:
         message += f" Not stopped: {'; '.join(failed[:25])}" + (" …" if len(failed) > 25 else "")
