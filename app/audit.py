@@ -26,7 +26,7 @@ from sqlalchemy import delete, insert, select, update
 
 from . import db
 from .db import Database, StateUnavailable
-from .logs import request_id
+from .logs import proxy_request_id, request_id
 
 log = logging.getLogger("app.audit")
 
@@ -108,6 +108,7 @@ class Record:
     hub: str | None  # None: sent, and no answer was recorded
     request_id: str
     truncated: bool
+    proxy_request_id: str | None = None
 
 
 class AuditTrail:
@@ -135,6 +136,7 @@ class AuditTrail:
             "group_name": (target.get("group") or None) and str(target["group"])[: db.NAME],
             "target": text,
             "request_id": request_id()[:64],
+            "proxy_request_id": proxy_request_id(),
             "truncated": truncated,
         }
         with self.database.write() as conn:
@@ -238,4 +240,5 @@ def _record(row) -> Record:
         hub=row.hub,
         request_id=row.request_id,
         truncated=bool(row.truncated),
+        proxy_request_id=row.proxy_request_id,
     )

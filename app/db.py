@@ -100,8 +100,9 @@ audit = Table(
     Column("group_name", String(NAME)),
     Column("target", Text, nullable=False),  # JSON, at most audit.MAX_TARGET characters
     Column("hub", Text),  # the hub's answer; NULL while (or if never) answered
-    Column("request_id", String(64), nullable=False),
+    Column("request_id", String(64), nullable=False),  # hubdesk's own, always
     Column("truncated", Boolean, nullable=False, server_default="0"),
+    Column("proxy_request_id", String(64)),  # a trusted proxy's (HUBDESK_PROXY_HOPS), if any
     Index("ix_audit_person", "person", "id"),
     Index("ix_audit_group", "group_name", "id"),
     Index("ix_audit_time", "time"),

@@ -20,13 +20,23 @@ from flask import g, has_request_context, request
 # set by background work (group jobs) that runs outside any request
 background_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 
+log = logging.getLogger(__name__)
+
 _INCOMING_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
 
 
 def request_id() -> str:
+    """hubdesk's own id of the request being served (or of the one a job came from)."""
     if has_request_context() and "request_id" in g:
         return g.request_id
     return background_id.get()
+
+
+def proxy_request_id() -> str | None:
+    """The id a trusted proxy in front gave the request (``HUBDESK_PROXY_HOPS`` > 0), if any."""
+    if has_request_context():
+        return g.get("proxy_request_id")
+    return None
 
 
 class RequestIdFilter(logging.Filter):
@@ -100,10 +110,19 @@ def setup(settings) -> None:
 
 
 def init_app(app) -> None:
+    trust_proxy = app.config["HUBDESK"].proxy_hops > 0
+
     @app.before_request
     def assign_request_id():
+        # always hubdesk's own: a client could choose what it sends, and it would land in
+        # the audit trail; a trusted proxy's id is kept beside it, to match its log lines
+        g.request_id = secrets.token_hex(8)
         incoming = request.headers.get("X-Request-Id", "")
-        g.request_id = incoming if _INCOMING_ID.fullmatch(incoming) else secrets.token_hex(8)
+        if trust_proxy and _INCOMING_ID.fullmatch(incoming):
+            g.proxy_request_id = incoming
+            logging.getLogger(__name__).debug(
+                "request %s is %s at the proxy", g.request_id, incoming
+            )
 
     @app.after_request
     def expose_request_id(response):

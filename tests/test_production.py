@@ -10,6 +10,7 @@ from html.parser import HTMLParser
 import pytest
 from conftest import METRICS_TOKEN, PREFIX, csrf_token, unique
 
+from app import create_app
 from app.config import Settings
 from app.logs import JSONFormatter, RequestIdFilter
 
@@ -117,11 +118,47 @@ def test_request_id_is_in_error_pages_headers_and_logs(stack, admin):
     rid = r.headers["X-Request-Id"]
     assert r.status_code == 404 and rid in r.text
     assert any(f"req={rid}" in line for line in stack.log.lines)  # "hub GET /groups/… -> 404"
-    # an id from the proxy in front is kept when it looks like one
+    # an id a client sends is not taken: the request id is always hubdesk's own
     r = admin.get(stack.url(), headers={"X-Request-Id": "abcdef0123456789"})
-    assert r.headers["X-Request-Id"] == "abcdef0123456789"
-    r = admin.get(stack.url(), headers={"X-Request-Id": "<bad id>"})
-    assert r.headers["X-Request-Id"] != "<bad id>"
+    assert r.headers["X-Request-Id"] != "abcdef0123456789"
+
+
+def test_a_client_chosen_request_id_never_lands_in_the_audit_trail(stack, admin):
+    start = stack.last_audit_id()
+    group = unique("rid")
+    token = csrf_token(admin.get(stack.url()).text)
+    r = admin.post(
+        stack.url("groups/"),
+        data={"csrf_token": token, "name": group},
+        headers={"X-Request-Id": "chosen-by-the-client"},
+        allow_redirects=False,
+    )
+    try:
+        (record,) = stack.audit_records(start)
+        assert record["request_id"] == r.headers["X-Request-Id"] != "chosen-by-the-client"
+        assert record["proxy_request_id"] is None  # no trusted proxy hop in front
+    finally:
+        stack.api.delete_group(group)
+
+
+def test_a_trusted_proxys_request_id_is_kept_beside_hubdesks(stack, admin):
+    behind = create_app(dict(stack.env, HUBDESK_PROXY_HOPS="1"))
+    client = behind.test_client()
+    client.set_cookie("hubdesk-session", admin.cookies["hubdesk-session"], path=PREFIX)
+    start = stack.last_audit_id()
+    group = unique("rid")
+    token = csrf_token(client.get(PREFIX).get_data(as_text=True))
+    r = client.post(
+        f"{PREFIX}groups/",
+        data={"csrf_token": token, "name": group},
+        headers={"X-Request-Id": "ingress-0123456789"},
+    )
+    try:
+        (record,) = stack.audit_records(start)
+        assert record["request_id"] == r.headers["X-Request-Id"]
+        assert record["proxy_request_id"] == "ingress-0123456789"
+    finally:
+        stack.api.delete_group(group)
 
 
 def test_every_change_leaves_one_audit_record(stack, admin):
