@@ -121,7 +121,6 @@ def _shared(settings: Settings) -> extensions.Shared:
     """The objects one app shares between its requests and its job runner."""
     import base64
     import hashlib
-    import threading
 
     from cryptography.fernet import Fernet
     from jupyterhub.services.auth import HubOAuth
@@ -133,6 +132,7 @@ def _shared(settings: Settings) -> extensions.Shared:
     from .hub import HubClient, environ_verify, make_session
     from .jobs import JobRunner, JobStore
     from .sessions import SessionStore
+    from .streams import StreamSlots
 
     database = Database(settings.db_url)
     trail = audit.AuditTrail(database, keep_days=settings.audit_keep_days)
@@ -185,8 +185,7 @@ def _shared(settings: Settings) -> extensions.Shared:
         fernet=fernet,
         identities=TTLCache(settings.identity_cache_seconds),
         hub_facts=hub_facts,
-        # each open progress stream holds a thread: at most this many per process
-        streams=threading.BoundedSemaphore(settings.max_streams),
+        streams=StreamSlots(settings.max_streams, settings.max_streams_per_person),
     )
 
 

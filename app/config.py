@@ -116,6 +116,7 @@ class Settings:
     metrics_token: str = field(default="", repr=False)
     proxy_hops: int = 0
     max_streams: int = 8  # progress streams one process passes on at once
+    max_streams_per_person: int = 2  # of which one person may hold this many
 
     @property
     def verify(self):
@@ -252,5 +253,8 @@ class Settings:
                 max(1, _number(env, "HUBDESK_THREADS", 16, kind=int, minimum=1) // 2),
                 kind=int,
                 minimum=1,
+            ),
+            max_streams_per_person=_number(
+                env, "HUBDESK_MAX_STREAMS_PER_PERSON", 2, kind=int, minimum=1
             ),
         )

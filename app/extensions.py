@@ -7,7 +7,6 @@ instead of string keys scattered over the code.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -26,6 +25,7 @@ if TYPE_CHECKING:  # the getters name their types; importing them here would be 
     from .hub import HubClient
     from .jobs import JobRunner, JobStore
     from .sessions import SessionStore
+    from .streams import StreamSlots
 
 KEY = "hubdesk"
 
@@ -66,7 +66,7 @@ class Shared:
     fernet: Fernet = field(repr=False)
     identities: TTLCache  # the hub's answer to "whose token is this?", briefly
     hub_facts: HubFacts
-    streams: threading.BoundedSemaphore  # each open progress stream holds a thread
+    streams: StreamSlots  # each open progress stream holds a thread
 
 
 def init_app(app: Flask, shared: Shared) -> None:

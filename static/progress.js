@@ -46,9 +46,11 @@
     let event;
     try { event = JSON.parse(message.data); } catch { return; }
     busy = Boolean(event.busy);
-    waiting.textContent = busy
-      ? "hubdesk is following many spawns right now; it will look again in a few seconds…"
-      : patience;
+    waiting.textContent = !busy
+      ? patience
+      : event.yours
+        ? "You are watching as many spawns as hubdesk follows for one person; this one waits until one of them ends…"
+        : "hubdesk is following many spawns right now; it will look again in a few seconds…";
     if (busy) return;
     if (typeof event.progress === "number") {
       widen(Math.max(5, event.progress));

@@ -98,17 +98,18 @@ class Stack:
             )
 
     @contextmanager
-    def streams_taken(self):
-        """Every progress-stream slot of hubdesk's process is taken (as by other watchers)."""
+    def streams_taken(self, person: str | None = None):
+        """Progress-stream slots of hubdesk's process taken, as by other watchers: all of
+        them (by many people), or as many as ``person`` may hold."""
         slots = shared(self.app).streams
-        taken = 0
-        while slots.acquire(blocking=False):
-            taken += 1
+        holders = []
+        while slots.acquire(person or f"watcher-{len(holders)}") is None:
+            holders.append(person or f"watcher-{len(holders)}")
         try:
-            yield taken
+            yield len(holders)
         finally:
-            for _ in range(taken):
-                slots.release()
+            for holder in holders:
+                slots.release(holder)
 
     def free_stream_slots(self) -> int:
         """How many progress streams hubdesk's process could open now."""

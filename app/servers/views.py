@@ -233,18 +233,18 @@ def progress_events(user, server):
             return {"progress": 100, "ready": True, "message": "The server is running.", "url": url}
         return {"progress": 100, "stopped": True, "message": f"The server is {state}."}
 
+    person = g.person.name
+
     def events():
         slots = shared().streams
-        if not slots.acquire(blocking=False):
-            # every stream slot of this process is taken: the browser asks again shortly
-            # (EventSource reconnects after `retry` ms), and pages keep their threads
-            log.info(
-                "progress streams: all %d in use, %s/%s asked to retry",
-                settings().max_streams,
-                user,
-                server,
-            )
-            yield f"retry: {BUSY_RETRY_MS}\ndata: {json.dumps({'busy': True})}\n\n"
+        refused = slots.acquire(person)
+        if refused:
+            # every slot of this process is taken, or this person holds their share: the
+            # browser asks again shortly (EventSource reconnects after `retry` ms), and pages
+            # keep their threads
+            log.info("progress stream of %s/%s asked to retry (%s)", user, server, refused)
+            event = {"busy": True, "yours": refused == "yours"}
+            yield f"retry: {BUSY_RETRY_MS}\ndata: {json.dumps(event)}\n\n"
             return
         try:
             seconds = settings().read_timeout * 20
@@ -269,7 +269,7 @@ def progress_events(user, server):
             event = {"failed": True, "message": f"hubdesk lost contact with the hub ({e.reason})."}
             yield f"data: {json.dumps(event)}\n\n"
         finally:
-            slots.release()
+            slots.release(person)
 
     return Response(
         stream_with_context(events()),
