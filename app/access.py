@@ -12,7 +12,7 @@ from __future__ import annotations
 from flask import abort, g
 
 from . import permissions
-from .extensions import service_client, shared
+from .extensions import service_client, settings, shared
 from .hub import HubAPIError, HubClient
 
 
@@ -45,6 +45,8 @@ def can(action: str, **target) -> bool:
     person = g.get("person")
     if person is None:
         return False
+    if action in OWNED_BY_THE_AUTHENTICATOR and settings().authenticator_manages_groups:
+        return False
     return allowed_both(person.scopes, service_scopes, action, **target)
 
 
@@ -59,8 +61,20 @@ def reachable_groups(action: str) -> set[str] | None:
     return person & service
 
 
+# with Authenticator.manage_groups the identity provider owns memberships: the hub refuses
+# changes to them (before 5.3) or overwrites them at the member's next login (from 5.3)
+OWNED_BY_THE_AUTHENTICATOR = frozenset({"edit_members"})
+OWNED_WORDS = (
+    "On this hub, group memberships come from the identity provider (the authenticator "
+    "manages groups): a change made here would be refused, or undone at the member's next "
+    "login. Change them where people's accounts are managed."
+)
+
+
 def require(action: str, **target) -> None:
     """Abort with 403 (and no hub call) unless ``can(action, **target)``."""
+    if action in OWNED_BY_THE_AUTHENTICATOR and settings().authenticator_manages_groups:
+        abort(403, description=OWNED_WORDS)
     if not can(action, **target):
         words = permissions.ACTIONS[action].words
         abort(403, description=f"Your hub scopes do not let you {words} here.")

@@ -117,6 +117,7 @@ class Settings:
     proxy_hops: int = 0
     max_streams: int = 8  # progress streams one process passes on at once
     max_streams_per_person: int = 2  # of which one person may hold this many
+    authenticator_manages_groups: bool = False  # the identity provider owns memberships
 
     @property
     def verify(self):
@@ -254,6 +255,7 @@ class Settings:
                 kind=int,
                 minimum=1,
             ),
+            authenticator_manages_groups=_flag(env, "HUBDESK_AUTHENTICATOR_MANAGES_GROUPS", False),
             max_streams_per_person=_number(
                 env, "HUBDESK_MAX_STREAMS_PER_PERSON", 2, kind=int, minimum=1
             ),

@@ -61,10 +61,10 @@ def show(name):
     # groups this person could add the user to: listed in the page when their scopes name
     # them (a teacher's few classes), else suggested as they type (groups/suggest)
     choices, suggest = [], False
-    if can("edit_group"):
-        suggest = reachable_groups("edit_group") is None
+    if can("edit_members"):
+        suggest = reachable_groups("edit_members") is None
         if not suggest:
-            choices = [e.name for e in visible_groups("edit_group") if e.name not in groups]
+            choices = [e.name for e in visible_groups("edit_members") if e.name not in groups]
     start_form = StartForm()
     start_form.profile.choices = profile_choices()
     default = next((p.slug for p in settings().profiles if p.default), None)
@@ -95,7 +95,7 @@ def change_groups(name):
     except NamesError as e:
         flash(str(e), "error")
         return redirect(url_for(".show", name=name))
-    require("edit_group", group=group)
+    require("edit_members", group=group)
     load_user(name)
     hub = service_client()
     try:

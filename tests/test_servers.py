@@ -106,7 +106,7 @@ def test_when_every_stream_slot_is_taken_the_browser_is_asked_to_retry(stack, ad
                 "text/event-stream"
             )
             body = r.text  # the answer ends at once: no thread is held
-    assert body.splitlines()[:2] == ["retry: 3000", 'data: {"busy": true}'], body
+    assert body.splitlines()[:2] == ["retry: 3000", 'data: {"busy": true, "yours": false}'], body
     # with a slot free again the same stream is followed to its end, and the slot comes back
     events = sse(admin, stack, f"users/{u}/servers/busy/progress/events")
     assert events[-1]["ready"] is True, events

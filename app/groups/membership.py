@@ -36,7 +36,7 @@ def run_membership_change(context: Context) -> None:
     """Send what is still open, then settle every name by what the hub says."""
     job = context.job
     pending = job.pending()
-    if not context.may("edit_group", group=job.group):
+    if not context.may("edit_members", group=job.group):
         context.note([i.name for i in pending], FAILED, "your hub scopes no longer allow it")
         return _finish(context, None)
     size = None

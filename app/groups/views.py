@@ -88,9 +88,9 @@ SUGGESTIONS = 20  # names a "group name" field is offered as the person types
 @bp.route("/suggest")
 def suggest():
     """Names of groups the person may change, containing ``q`` (JSON, for a text field)."""
-    require("edit_group")
+    require("edit_members")
     query = request.args.get("q", "")[:255]
-    found = search(visible_groups("edit_group"), query) if query.strip() else []
+    found = search(visible_groups("edit_members"), query) if query.strip() else []
     return jsonify([e.name for e in found[:SUGGESTIONS]])
 
 
@@ -130,6 +130,8 @@ def create():
     except NamesError as e:
         form.names.errors = [str(e)]
         return index(create_form=form), 400
+    if members:
+        require("edit_members", group=name)  # the identity provider may own memberships
 
     hub = service_client()
     unknown = []
@@ -249,7 +251,7 @@ def show(name):
 
 @bp.route("/<name>/add", methods=["POST"])
 def add(name):
-    require("edit_group", group=name)
+    require("edit_members", group=name)
     if request.form.get("confirm"):
         form = ConfirmForm()
         require_form(form)
@@ -293,7 +295,7 @@ def add(name):
 
 @bp.route("/<name>/remove", methods=["POST"])
 def remove(name):
-    require("edit_group", group=name)
+    require("edit_members", group=name)
     if request.form.get("confirm"):
         form = ConfirmForm()
         require_form(form)
@@ -324,7 +326,7 @@ def remove(name):
 
 @bp.route("/<name>/sync", methods=["GET", "POST"])
 def sync(name):
-    require("edit_group", group=name)
+    require("edit_members", group=name)
     group = _load_group(name)
     if request.method == "POST" and request.form.get("confirm"):
         form = ConfirmForm()
