@@ -597,3 +597,31 @@ def test_a_name_longer_than_the_hubs_is_a_400_that_says_so(stack, admin, path):
     assert r.status_code == 400, r.status_code
     assert "That name is too long" in page and "70,000" in page
     assert "cannot reach JupyterHub" not in page
+
+
+def test_adding_someone_whose_servers_the_teacher_could_not_reach_is_said_first(stack):
+    """teacher holds groups!group=class-a and servers!group=class-a: adding the hub admin to
+    class-a would let the teacher start and stop the admin's servers."""
+    teacher = stack.signin("teacher")
+    r = post(teacher, stack, "groups/class-a/add", {"names": "admin"})
+    assert r.status_code == 200 and 'data-testid="grants"' in r.text, alert(r.text)
+    assert "lets you start and stop" in html.unescape(r.text) and ">admin<" in r.text
+    assert "admin" not in stack.api.get_group("class-a")["users"]  # nothing changed yet
+    fields = dict(re.findall(r'<input [^>]*name="([^"]+)"[^>]*value="([^"]*)"', r.text))
+    try:
+        r = teacher.post(
+            stack.url("groups/class-a/add"), data={k: html.unescape(v) for k, v in fields.items()}
+        )
+        assert "admin" in stack.api.get_group("class-a")["users"]
+    finally:
+        stack.api.remove_group_members("class-a", ["admin"])
+
+
+def test_an_add_that_gives_no_new_reach_needs_no_second_step(stack, admin):
+    group = unique("reach")
+    stack.api.create_group(group)
+    try:
+        r = post(admin, stack, f"groups/{group}/add", {"names": "mrossi"})
+        assert 'data-testid="grants"' not in r.text and "Added 1 member" in alert(r.text)
+    finally:
+        stack.api.delete_group(group)

@@ -175,7 +175,8 @@ def add_members(
     failed: dict[str, str] = {}
     sure: set[str] = set()
     if create_missing and todo:
-        missing = [n for n in todo if n not in hub.existing_users(todo)]
+        known = hub.existing_users(todo)  # once: not once per name
+        missing = [n for n in todo if n not in known]
         for part in chunks(missing, chunk_size):
             try:
                 result.created += [u["name"] for u in hub.create_users(part)]

@@ -25,7 +25,7 @@ from flask import (
 )
 
 from .. import jsontext
-from ..access import person_client, reachable_groups, require
+from ..access import can, person_client, reachable_groups, require
 from ..db import NAME
 from ..errors import require_form
 from ..extensions import group_directory, job_store, jobs, service_client, settings
@@ -276,11 +276,12 @@ def add(name):
     already = [n for n in names if n in members]
     candidates = [n for n in names if n not in members]
     hub = service_client()
-    known = hub.existing_users(candidates)
+    known = hub.user_models(candidates)
     to_add = [n for n in candidates if n in known]
     unknown = [n for n in candidates if n not in known]
-    if not unknown:
-        # every name checks out: no need for a second step
+    grants = newly_reachable(name, {n: known[n] for n in to_add})
+    if not unknown and not grants:
+        # every name checks out and the change gives the person no new reach: no second step
         return change_members(name, "add", add=already + to_add)
     return render_template(
         "groups/add_preview.html",
@@ -288,9 +289,28 @@ def add(name):
         to_add=to_add,
         already=already,
         unknown=unknown,
+        grants=grants,
         form=ConfirmForm(formdata=None, names=_names_json(to_add)),
         create_form=ConfirmForm(formdata=None, names=_names_json(to_add + unknown)),
     )
+
+
+def newly_reachable(group: str, models: dict[str, dict]) -> list[str]:
+    """The users whose servers the signed-in person could act on only once they are members
+    of ``group`` (a ``servers!group=`` scope reaches whoever is added to the group)."""
+    acts = ("start_server", "stop_server")
+    if not any(can(a, user="-", user_groups=[group]) for a in acts):
+        return []  # membership of this group gives no reach over servers
+
+    def reach(user, groups):
+        return any(can(a, user=user, user_groups=groups) for a in acts)
+
+    found = []
+    for user, model in models.items():
+        groups = list(model.get("groups") or ())
+        if not reach(user, groups) and reach(user, [*groups, group]):
+            found.append(user)
+    return found
 
 
 @bp.route("/<name>/remove", methods=["POST"])
