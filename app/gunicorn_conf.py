@@ -32,7 +32,9 @@ def _bind():
 bind = _bind()
 wsgi_app = "app.wsgi:application"
 workers = int(os.environ.get("HUBDESK_WORKERS", "2"))
-worker_class = "gthread"
+# gthread, with each request read whole by the worker's main loop before a thread takes it:
+# a client trickling its request holds no thread (see app/workers.py)
+worker_class = "app.workers.BufferingThreadWorker"
 threads = int(os.environ.get("HUBDESK_THREADS", "16"))
 # a worker silent for this long is restarted; hub calls time out well before
 timeout = int(os.environ.get("HUBDESK_WORKER_TIMEOUT", "60"))
