@@ -72,7 +72,7 @@ jobs = Table(
     Column("result", Text),  # JSON: a membership change's summary
     Column("cancel_by", String(NAME)),
     Column("takeovers", Integer, nullable=False, server_default="0"),
-    Index("ix_jobs_group_created", "group_name", "created"),
+    Index("ix_jobs_group_kind_created", "group_name", "kind", "created"),
     Index("ix_jobs_state_lease", "state", "lease_until"),
     Index("ix_jobs_created", "created"),
 )

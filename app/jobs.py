@@ -219,14 +219,21 @@ class JobStore:
 
         A damaged row is left out (and logged), never an error for the whole page.
         """
-        query = (
-            select(db.jobs)
-            .where(db.jobs.c.group_name == group, db.jobs.c.kind.in_(list(kinds)))
-            .order_by(db.jobs.c.created.desc())
-            .limit(limit)
-        )
+        j = db.jobs
         with self.database.read() as conn:
-            rows = conn.execute(query).all()
+            # one exact index range per kind (group, kind, created), then merged: an IN over
+            # kinds let PostgreSQL scan every job newest first instead
+            rows = [
+                row
+                for kind_ in kinds
+                for row in conn.execute(
+                    select(j)
+                    .where(j.c.group_name == group, j.c.kind == kind_)
+                    .order_by(j.c.created.desc())
+                    .limit(limit)
+                )
+            ]
+            rows = sorted(rows, key=lambda r: r.created, reverse=True)[:limit]
             counts = {}
             if rows:
                 tally = (
@@ -253,15 +260,15 @@ class JobStore:
         """Take over one unfinished job that no live worker holds; its id, or None."""
         now = time.time()
         free = or_(db.jobs.c.lease_until.is_(None), db.jobs.c.lease_until < now)
-        with self.database.write() as conn:
+        # looked for first without the write lock (nearly always nothing): every worker
+        # asks every few seconds; (state, lease_until) is indexed, finished jobs are not read
+        with self.database.read() as conn:
             found = conn.execute(
-                select(db.jobs.c.id)
-                .where(db.jobs.c.state == "running", free)
-                .order_by(db.jobs.c.created)
-                .limit(1)
+                select(db.jobs.c.id).where(db.jobs.c.state == "running", free).limit(1)
             ).first()
-            if found is None:
-                return None
+        if found is None:
+            return None
+        with self.database.write() as conn:
             # conditional: of two workers claiming at once, one updates a row
             taken = conn.execute(
                 update(db.jobs)
@@ -556,7 +563,7 @@ class JobRunner:
     # -- inside ----------------------------------------------------------------------------
 
     def _poll(self) -> None:
-        pruned = 0.0
+        pruned = -PRUNE_SECONDS  # at the first look, then once an hour
         while not self.stopping.is_set():
             try:
                 while not self.stopping.is_set():

@@ -251,6 +251,8 @@ def test_activity_pages_go_back_through_the_whole_history_with_filters(database)
     assert len(seen) == 65 and all(r.target["group"] == "class-a" for r in seen)
     assert [r.id for r in seen] == sorted((r.id for r in seen), reverse=True)
     assert [r.target["users"] for r in trail.page(user="u3")[0]] == [["u3"]]
+    assert [r.target["users"] for r in trail.page(user="u3", group="class-a")[0]] == [["u3"]]
+    assert trail.page(user="u3", group="class-b")[0] == []
     assert len(trail.page(person="-")[0]) == 50  # no request: "-" acted
 
 
