@@ -293,8 +293,10 @@ def _engine(url) -> Engine:
     return create_engine(
         url,
         pool_pre_ping=True,
-        pool_size=10,
-        max_overflow=20,
+        # per worker process: 2 replicas x 2 workers x 15 (and a pod surging in a rollout)
+        # stay under PostgreSQL's default max_connections of 100
+        pool_size=5,
+        max_overflow=10,
         pool_timeout=10,
         pool_recycle=1800,
         connect_args={"connect_timeout": 5} if url.get_backend_name() == "postgresql" else {},
