@@ -74,7 +74,7 @@ jobs = Table(
     Column("takeovers", Integer, nullable=False, server_default="0"),
     Index("ix_jobs_group_kind_created", "group_name", "kind", "created"),
     Index("ix_jobs_state_lease", "state", "lease_until"),
-    Index("ix_jobs_created", "created"),
+    Index("ix_jobs_state_created", "state", "created"),
 )
 
 job_items = Table(
