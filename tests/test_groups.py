@@ -617,6 +617,16 @@ def test_adding_someone_whose_servers_the_teacher_could_not_reach_is_said_first(
         stack.api.remove_group_members("class-a", ["admin"])
 
 
+def test_a_teacher_adding_a_student_needs_no_second_step(stack, users):
+    (kid,) = users(1)
+    teacher = stack.signin("teacher")
+    try:
+        r = post(teacher, stack, "groups/class-a/add", {"names": kid})
+        assert 'data-testid="grants"' not in r.text and "Added 1 member" in alert(r.text)
+    finally:
+        stack.api.remove_group_members("class-a", [kid])
+
+
 def test_an_add_that_gives_no_new_reach_needs_no_second_step(stack, admin):
     group = unique("reach")
     stack.api.create_group(group)

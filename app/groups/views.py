@@ -280,8 +280,9 @@ def add(name):
     to_add = [n for n in candidates if n in known]
     unknown = [n for n in candidates if n not in known]
     grants = newly_reachable(name, {n: known[n] for n in to_add})
-    if not unknown and not grants:
-        # every name checks out and the change gives the person no new reach: no second step
+    if not unknown and not any(_privileged(known[n]) for n in grants):
+        # every name checks out, and no staff or admin account comes into the person's
+        # reach (a teacher adding a student, as always): no second step
         return change_members(name, "add", add=already + to_add)
     return render_template(
         "groups/add_preview.html",
@@ -293,6 +294,11 @@ def add(name):
         form=ConfirmForm(formdata=None, names=_names_json(to_add)),
         create_form=ConfirmForm(formdata=None, names=_names_json(to_add + unknown)),
     )
+
+
+def _privileged(model: dict) -> bool:
+    """A hub admin, or an account with a role beyond the default one."""
+    return bool(model.get("admin")) or bool(set(model.get("roles") or ()) - {"user"})
 
 
 def newly_reachable(group: str, models: dict[str, dict]) -> list[str]:
