@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import jupyterhub
 import pytest
 import requests
 from werkzeug.serving import make_server
@@ -39,6 +40,11 @@ from app.extensions import shared
 from app.hub import HubClient
 
 PREFIX = f"/services/{SERVICE_NAME}/"
+# The hub under test is the installed jupyterhub package (LocalHub runs `python -m jupyterhub`
+# of this environment; the `stack` fixture checks that the running hub says so). Tests whose
+# rules differ between JupyterHub 5.x and 6.x go by its major version.
+HUB_VERSION = jupyterhub.__version__
+HUB_MAJOR = int(HUB_VERSION.split(".")[0])
 NAMED_SERVER_LIMIT = 3
 METRICS_TOKEN = "metrics-" + "x" * 24
 USERS = {
@@ -50,6 +56,16 @@ USERS = {
     "mrossi": {},
     "visitor": {},  # may sign in to hubdesk, and nothing else
 }
+
+
+def pytest_report_header(config):
+    return f"JupyterHub {HUB_VERSION} (the hub under test), {Path(jupyterhub.__file__).parent}"
+
+
+@pytest.fixture(scope="session")
+def hub_major() -> int:
+    """The major version of the JupyterHub under test (5 or 6)."""
+    return HUB_MAJOR
 
 
 class Format(logging.Formatter):
@@ -250,7 +266,10 @@ def stack(tmp_path_factory):
     with open(root / "jupyterhub.log", "wb") as hub_log:
         hub.start(log=hub_log)
         try:
-            yield Stack(hub, token, secret_key, env, app, service_port, recorder)
+            stack = Stack(hub, token, secret_key, env, app, service_port, recorder)
+            # the rules chosen by HUB_MAJOR are those of the hub that runs
+            assert stack.api.version() == HUB_VERSION, (stack.api.version(), HUB_VERSION)
+            yield stack
         finally:
             hub.stop()
             server.shutdown()

@@ -3,9 +3,10 @@
 import html
 import json
 import re
+from urllib.parse import quote
 
 import pytest
-from conftest import NAMED_SERVER_LIMIT, alert, csrf_token, unique, wait_for
+from conftest import HUB_MAJOR, NAMED_SERVER_LIMIT, alert, csrf_token, unique, wait_for
 
 from app.hub import HubAPIError
 
@@ -197,13 +198,45 @@ def test_already_running_is_said_in_words(stack, admin, users):
     assert "“labs” is already running" in alert(r.text)
 
 
-@pytest.mark.parametrize("name", ["Labs", "lab_1", "-x", "x-", "a--b", "x" * 31, "été"])
-def test_invalid_server_names_never_reach_the_hub(stack, admin, users, name):
+# JupyterHub 6.x takes only safe slugs for new servers
+INVALID_SERVER_NAMES_6X = ["Labs", "lab_1", "-x", "x-", "a--b", "x" * 31, "été"]
+# 5.x takes any name without "/"; hubdesk refuses control characters, "." and ".." itself
+INVALID_SERVER_NAMES_5X = ["a/b", "<b>x</b>", "a\x07b", ".", ".."]
+
+
+@pytest.mark.parametrize(
+    "name", INVALID_SERVER_NAMES_6X if HUB_MAJOR >= 6 else INVALID_SERVER_NAMES_5X
+)
+def test_invalid_server_names_never_reach_the_hub(stack, admin, users, hub_major, name):
     (u,) = users()
     start = len(stack.log.lines)
     r = post(admin, stack, f"users/{u}/servers", {"server": name, "profile": "small"})
-    assert "not a valid server name" in alert(r.text) and "lowercase letters" in alert(r.text)
+    if hub_major >= 6:
+        assert "not a valid server name" in alert(r.text) and "lowercase letters" in alert(r.text)
+    elif name in (".", ".."):
+        assert f"“{name}” cannot be a server name" in alert(r.text), alert(r.text)
+    else:
+        assert "cannot contain “/” or control characters" in alert(r.text), alert(r.text)
     assert not [line for line in stack.log.lines[start:] if "hub POST /users/" in line]
+
+
+@pytest.mark.skipif(HUB_MAJOR >= 6, reason="JupyterHub 6.x takes only safe slugs as server names")
+def test_jupyterhub_5_starts_servers_with_its_wider_names(stack, admin, users):
+    (u,) = users()
+    name = "My Lab_1.v2"  # capitals, a space, "_" and "." are all refused by 6.x
+    r = post(admin, stack, f"users/{u}/servers", {"server": name, "profile": "small"})
+    assert r.status_code == 200, alert(r.text)
+    assert server(stack, u, name)["user_options"] == {"profile": "small"}
+    assert r.url == stack.url(f"users/{u}/servers/{quote(name)}/progress")
+    wait_for(lambda: running(stack, u, name))
+    assert name in html.unescape(admin.get(stack.url(f"users/{u}")).text)
+    r = post(admin, stack, f"users/{u}/servers/{quote(name)}/stop", {})
+    said = re.escape(name)
+    assert re.search(rf"(Stopped “{said}”|“{said}” of \S+ is stopping)", alert(r.text))
+    wait_for(lambda: gone_or_stopped(stack, u, name))
+    r = post(admin, stack, f"users/{u}/servers/{quote(name)}/remove", {})
+    assert f"Removed “{name}”" in alert(r.text) or "will then be removed" in alert(r.text)
+    wait_for(lambda: server(stack, u, name) is None)
 
 
 def test_named_server_limit_is_reported(stack, admin, users):
