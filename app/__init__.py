@@ -73,6 +73,12 @@ def create_app(config: Settings | Mapping | None = None) -> Flask:
         MAX_CONTENT_LENGTH=16 * 1024 * 1024,
     )
     logs.setup(settings)
+    if settings.profiles_source:
+        log.info(
+            "profile catalogue: %d profiles from %s",
+            len(settings.profiles),
+            settings.profiles_source,
+        )
     if not settings.tls_verify:
         log.warning("HUBDESK_TLS_VERIFY is off: the hub's TLS certificate is NOT checked")
 

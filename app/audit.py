@@ -63,15 +63,25 @@ def describe(method: str, segments: tuple[str, ...], body) -> tuple[str, dict] |
         case ("POST", ("users",)):
             return "users.create", _names(body.get("usernames"))
         case ("POST", ("users", user, "servers", server)):
-            return "server.start", {"user": user, "server": server, "user_options": body}
+            return "server.start", {"user": user, "server": server, **_start(body)}
         case ("POST", ("users", user, "server")):
-            return "server.start", {"user": user, "server": "", "user_options": body}
+            return "server.start", {"user": user, "server": "", **_start(body)}
         case ("DELETE", ("users", user, "servers", server)):
             action = "server.remove" if body.get("remove") else "server.stop"
             return action, {"user": user, "server": server}
         case ("DELETE", ("users", user, "server")):
             return "server.stop", {"user": user, "server": ""}
     return f"hub.{method.lower()}", {"path": "/" + "/".join(segments)}
+
+
+def _start(body: dict) -> dict:
+    """A start's options (and display name): JupyterHub 6's wrapped body or 5.x's flat one."""
+    if "user_options" in body or "display_name" in body:
+        found = {"user_options": body.get("user_options") or {}}
+        if body.get("display_name"):
+            found["display_name"] = body["display_name"]
+        return found
+    return {"user_options": body}
 
 
 def _names(names) -> dict:

@@ -20,7 +20,7 @@ from sqlalchemy.exc import ArgumentError
 
 from .db import default_url
 from .profiles import ProfileError
-from .profiles import load as load_profiles
+from .profiles import load_with_source as load_profiles
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +104,7 @@ class Settings:
     group_cache_seconds: float = 30.0
     membership_chunk: int = 500
     profiles: tuple = ()  # app.profiles.Profile, from HUBDESK_PROFILES
+    profiles_source: str = ""  # the file, and its key when a z2jh values file
     bulk_concurrency: int = 5
     state_dir: str = ""
     secure_cookies: str = "auto"  # auto: Secure when the request came over https
@@ -188,10 +189,11 @@ class Settings:
                 f"HUBDESK_LOG_LEVEL={level!r}: expected DEBUG, INFO, WARNING or ERROR"
             )
 
-        profiles = ()
+        profiles, profiles_source = (), ""
         if env.get("HUBDESK_PROFILES", "").strip():
             try:
-                profiles = tuple(load_profiles(env["HUBDESK_PROFILES"].strip()))
+                profiles, profiles_source = load_profiles(env["HUBDESK_PROFILES"].strip())
+                profiles = tuple(profiles)
             except ProfileError as e:
                 raise ConfigError(f"HUBDESK_PROFILES: {e}") from None
 
@@ -236,6 +238,7 @@ class Settings:
             group_cache_seconds=_number(env, "HUBDESK_GROUP_CACHE_SECONDS", 30.0),
             membership_chunk=_number(env, "HUBDESK_MEMBERSHIP_CHUNK", 500, kind=int, minimum=1),
             profiles=profiles,
+            profiles_source=profiles_source,
             bulk_concurrency=_number(env, "HUBDESK_BULK_CONCURRENCY", 5, kind=int, minimum=1),
             state_dir=state_dir,
             secure_cookies=secure,

@@ -95,6 +95,33 @@ def _error_message(response: requests.Response) -> str:
         return f"HTTP {response.status_code}"
 
 
+def major_of(version: str) -> int:
+    """A hub version's major number ("6.1.1" → 6); 6 when it cannot be read."""
+    try:
+        return int(version.split(".")[0])
+    except ValueError:
+        return 6
+
+
+def start_body(user_options: dict | None, *, display_name: str = "", hub_major: int) -> dict | None:
+    """The body of a start request, in the shape the hub's major version reads.
+
+    JupyterHub 5.x takes the user_options themselves, flat (it has no display names).
+    6.x takes ``{"user_options": {...}, "display_name": "..."}`` and reads a flat body as
+    user_options only when it holds neither key: options that happen to hold a
+    ``display_name`` would be taken for the new shape and dropped, so on 6.x they are
+    always wrapped. No options and no name: no body (the hub keeps the previous options).
+    """
+    if hub_major < 6:
+        return user_options or None
+    body = {}
+    if user_options:
+        body["user_options"] = user_options
+    if display_name:
+        body["display_name"] = display_name
+    return body or None
+
+
 def while_away(read, *, seconds: float, waiting=None):
     """``read()``, asked again while the hub cannot be reached (a restart, say).
 
@@ -419,13 +446,24 @@ class HubClient:
         # the default server ("") has its own endpoint
         return ("users", user, "servers", server) if server else ("users", user, "server")
 
-    def start_server(self, user: str, server: str = "", user_options: dict | None = None) -> int:
+    def start_server(
+        self,
+        user: str,
+        server: str = "",
+        user_options: dict | None = None,
+        *,
+        display_name: str = "",
+        hub_major: int | None = None,
+    ) -> int:
         """Start a server: 201 when ready, 202 while it comes up.
 
-        The body is the user_options, flat: what JupyterHub 5.x and 6.x both take.
+        The body's shape depends on the hub's major version (``start_body``); without
+        ``hub_major`` the hub is asked for its version first.
         """
-        response = self.request("POST", *self._server_path(user, server), json=user_options or None)
-        return response.status_code
+        if hub_major is None and (user_options or display_name):
+            hub_major = major_of(self.version())
+        body = start_body(user_options, display_name=display_name, hub_major=hub_major or 6)
+        return self.request("POST", *self._server_path(user, server), json=body).status_code
 
     def stop_server(self, user: str, server: str = "", *, remove: bool = False) -> int:
         """Stop a server (204, or 202 while stopping); ``remove`` also deletes a named one."""

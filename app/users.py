@@ -13,8 +13,9 @@ from .groups import ops, visible_groups
 from .hub import HubAPIError
 from .names import NamesError, check_group_name
 from .paging import int_arg, window
+from .profiles import default_profile
 from .servers.model import servers_of
-from .servers.views import StartForm, profile_choices
+from .servers.views import StartForm, hub_major, offered_profiles, profile_choices
 
 bp = Blueprint("users", __name__)
 
@@ -65,11 +66,12 @@ def show(name):
         suggest = reachable_groups("edit_members") is None
         if not suggest:
             choices = [e.name for e in visible_groups("edit_members") if e.name not in groups]
+    offered = offered_profiles(user.get("groups") or ())
     start_form = StartForm()
-    start_form.profile.choices = profile_choices()
-    default = next((p.slug for p in settings().profiles if p.default), None)
+    start_form.profile.choices = profile_choices(offered)
+    default = default_profile(offered)
     if default:
-        start_form.profile.data = default
+        start_form.profile.data = default.slug
     return render_template(
         "users/show.html",
         user=user,
@@ -79,6 +81,8 @@ def show(name):
         form=GroupChoiceForm(),
         servers=servers_of(user, settings().profiles),
         start_form=start_form,
+        offered=offered,
+        display_names=hub_major() >= 6,
         target_groups=user.get("groups") or (),
     )
 

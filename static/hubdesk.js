@@ -35,3 +35,30 @@ document.querySelectorAll("input[data-select-all]").forEach((all) => {
   all.hidden = false;
   all.addEventListener("change", () => boxes().forEach((b) => { b.checked = all.checked; }));
 });
+// Start forms with profile options: <select data-profile-select> shows only the chosen
+// profile's <fieldset data-profile-options="SLUG">, and <select data-unlisted="NAME"> shows
+// the free-text field NAME only while its "unlisted-choice" is chosen. Hidden fields are
+// disabled, so they are not sent; without JavaScript every field is shown and sent, and
+// hubdesk reads only the chosen profile's.
+document.querySelectorAll("select[data-profile-select]").forEach((select) => {
+  const sets = select.form.querySelectorAll("fieldset[data-profile-options]");
+  const show = () => sets.forEach((set) => {
+    const chosen = set.dataset.profileOptions === select.value;
+    set.hidden = !chosen;
+    set.disabled = !chosen;
+  });
+  select.addEventListener("change", show);
+  show();
+});
+document.querySelectorAll("select[data-unlisted]").forEach((select) => {
+  const input = select.form.querySelector(`input[name="${CSS.escape(select.dataset.unlisted)}"]`);
+  const box = input.closest("[data-unlisted-for]");
+  const show = () => {
+    const typed = select.value === "unlisted-choice";
+    box.hidden = !typed;
+    input.disabled = !typed;
+    input.required = typed;
+  };
+  select.addEventListener("change", show);
+  show();
+});

@@ -150,7 +150,13 @@ def start_member(context: Context, item: Item, note) -> None:
     for attempt in range(5):
         try:
             context.mark_sent(user)  # first: if this worker dies now, a resume will know
-            status = context.hub.start_server(user, server, spec.get("user_options") or None)
+            status = context.hub.start_server(
+                user,
+                server,
+                spec.get("user_options") or None,
+                display_name=spec.get("display_name") or "",
+                hub_major=spec.get("hub_major"),
+            )
             break
         except HubAPIError as e:
             if e.status != 429 or attempt == 4:

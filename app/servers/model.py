@@ -48,6 +48,7 @@ class Server:
     state: str
     profile: Profile | None
     user_options: dict
+    choices: list  # (option, choice) display names of the profile's options, free text as typed
     started: datetime | None
     last_activity: datetime | None
     url: str
@@ -70,12 +71,14 @@ class Server:
 def server_of(user: str, name: str, model: dict, profiles=()) -> Server:
     """One server, from the hub's model of it."""
     options = model.get("user_options") or {}
+    profile = profile_for(list(profiles), options)
     return Server(
         user=user,
         name=name,
         state=state_of(model),
-        profile=profile_for(list(profiles), options),
+        profile=profile,
         user_options=options,
+        choices=profile.chosen_labels(options) if profile else [],
         started=parse_time(model.get("started")),
         last_activity=parse_time(model.get("last_activity")),
         url=model.get("url") or "",

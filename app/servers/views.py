@@ -31,10 +31,11 @@ from .. import jsontext
 from ..access import can, hub_version, load_user, person_client, require
 from ..errors import require_form
 from ..extensions import job_store, jobs, service_client, settings, shared
-from ..hub import HubAPIError, HubUnreachable
+from ..hub import HubAPIError, HubUnreachable, major_of
 from ..jsontext import JSONTextError
 from ..names import SERVER_NAME_RULES, NamesError, check_server_name
 from ..paging import int_arg, window
+from ..profiles import UNLISTED, ChoiceError, Profile, default_profile
 from .group_action import OUTCOMES, explain
 from .model import Server, server_in, server_of, servers_of, state_of
 
@@ -52,6 +53,9 @@ class StartForm(FlaskForm):
     )
     profile = SelectField("Profile", choices=[], validate_choice=False)
     options = TextAreaField("user_options (JSON)", description='For example {"profile": "small"}')
+    display_name = StringField(
+        "Display name", description="Optional: how the hub names a named server (JupyterHub 6)."
+    )
 
 
 class ActionForm(FlaskForm):
@@ -66,6 +70,7 @@ class GroupServersForm(FlaskForm):
     server = StringField("Server name", description=SERVER_NAME_RULES)
     profile = SelectField("Profile", choices=[], validate_choice=False)
     options = TextAreaField("user_options (JSON)", description='For example {"profile": "small"}')
+    display_name = StartForm.display_name
     confirm = HiddenField()
 
 
@@ -73,26 +78,59 @@ def _profiles():
     return list(settings().profiles)
 
 
+def offered_profiles(groups) -> list[Profile]:
+    """The profiles hubdesk offers to someone in ``groups`` (a profile's hubdesk_groups)."""
+    return [p for p in _profiles() if p.offered_to(groups)]
+
+
 def hub_major() -> int:
     """The hub's major version (5 or 6)."""
-    try:
-        return int(hub_version().split(".")[0])
-    except ValueError:
-        return 6
+    return major_of(hub_version())
 
 
-def profile_choices(with_keep: bool = False):
+def profile_choices(profiles, with_keep: bool = False):
     choices = [("", "Keep its previous options")] if with_keep else []
-    choices += [(p.slug, p.display_name) for p in _profiles()]
-    if not _profiles():
+    choices += [(p.slug, p.display_name) for p in profiles]
+    if not profiles:
         choices.append(("", "No profile (the spawner's defaults)"))
     if can("raw_user_options"):
         choices.append((RAW, "My own user_options (JSON)"))
     return choices
 
 
-def _chosen_options(form, previous: dict | None):
-    """The user_options to start with: a profile's, raw JSON, or the previous ones."""
+@bp.app_template_global()
+def option_field(profile: Profile, option_name: str) -> str:
+    """A profile option's form field: named as in KubeSpawner's own form, one set per profile."""
+    return f"profile-option-{profile.slug}--{option_name}"
+
+
+def submitted_option_fields(profile: Profile | None) -> list[tuple[str, str]]:
+    """The option fields of ``profile`` in this request: carried over by a confirmation page."""
+    if profile is None:
+        return []
+    prefix = option_field(profile, "")
+    return [(k, v) for k, v in request.form.items(multi=True) if k.startswith(prefix)]
+
+
+def _options_of(profile: Profile) -> dict:
+    """The user_options for ``profile`` and what this request chose for its options."""
+    chosen, typed = {}, {}
+    for option in profile.options:
+        name = option_field(profile, option.name)
+        chosen[option.name] = request.form.get(name, "")
+        typed[option.name] = request.form.get(f"{name}--{UNLISTED}", "")
+    try:
+        return profile.user_options_for(chosen, typed)
+    except ChoiceError as e:
+        raise NamesError(f"Nothing was started. {profile.display_name}, {e}") from None
+
+
+def _chosen_options(form, previous: dict | None, offered: list[Profile]):
+    """The user_options to start with: a profile's and its choices, raw JSON, or the previous.
+
+    Only the chosen profile's option fields are read (without JavaScript the form sends every
+    profile's); a profile not offered here (hubdesk_groups) is refused like an unknown one.
+    """
     choice = form.profile.data or ""
     if choice == RAW:
         require("raw_user_options")
@@ -104,14 +142,19 @@ def _chosen_options(form, previous: dict | None):
             raise NamesError('The user_options must be a JSON object, like {"profile": "small"}.')
         return options
     if choice:
-        profile = next((p for p in _profiles() if p.slug == choice), None)
+        profile = next((p for p in offered if p.slug == choice), None)
         if profile is None:
-            raise NamesError(f"There is no profile “{choice}”.")
-        return profile.user_options
+            raise NamesError(f"There is no profile “{choice}” on offer here.")
+        return _options_of(profile)
     if previous:
         return previous
-    default = next((p for p in _profiles() if p.default), None)
-    return default.user_options if default else None
+    default = default_profile(offered)
+    return _options_of(default) if default else None
+
+
+def _display_name(form) -> str:
+    """The display name to send: JupyterHub 6 has them (named servers only); 5.x has none."""
+    return (form.display_name.data or "").strip()[:255] if hub_major() >= 6 else ""
 
 
 def _target(user: str, server: str):
@@ -131,7 +174,6 @@ def _back(user: str):
 @bp.route("/users/<user>/servers", methods=["POST"])
 def start(user):
     form = StartForm()
-    form.profile.choices = profile_choices(with_keep=True)
     require_form(form)
     try:
         server = (form.server.data or "").strip()
@@ -143,13 +185,20 @@ def start(user):
     model, current, target = _target(user, server)
     require("start_server", **target)
     try:
-        options = _chosen_options(form, (current or {}).get("user_options"))
+        offered = offered_profiles(model.get("groups") or ())
+        options = _chosen_options(form, (current or {}).get("user_options"), offered)
     except NamesError as e:
         flash(str(e), "error")
         return _back(user)
     label = f"“{server}”" if server else "the default server"
     try:
-        status = service_client().start_server(user, server, options)
+        status = service_client().start_server(
+            user,
+            server,
+            options,
+            display_name=_display_name(form) if server else "",
+            hub_major=hub_major(),
+        )
     except HubAPIError as e:
         flash(f"Could not start {label} for {user}: {explain(e, user, server)[1]}.", "error")
         return _back(user)
@@ -400,7 +449,8 @@ def group_servers(group):
     if not (may_start or may_stop):
         require("start_server")  # says why
     form = GroupServersForm()
-    form.profile.choices = profile_choices()
+    offered = offered_profiles([group])
+    form.profile.choices = profile_choices(offered)
     if request.method == "POST":
         require_form(form)
         action = form.action.data
@@ -411,14 +461,16 @@ def group_servers(group):
         try:
             if server or action == "start":
                 server = check_server_name(server, hub_major=hub_major()) if server else ""
-            options = _chosen_options(form, None) if action == "start" else None
+            options = _chosen_options(form, None, offered) if action == "start" else None
         except NamesError as e:
             flash(str(e), "error")
             return redirect(url_for(".group_servers", group=group))
         if not members:
             flash(f"“{group}” has no members, so nothing was done.", "info")
             return redirect(url_for(".group_servers", group=group))
-        profile = next((p for p in _profiles() if p.slug == form.profile.data), None)
+        profile = next((p for p in offered if p.slug == form.profile.data), None)
+        display_name = _display_name(form) if server else ""
+        choices = profile.chosen_labels(options or {}) if profile else []
         if not form.confirm.data:
             return render_template(
                 "servers/group_confirm.html",
@@ -427,6 +479,9 @@ def group_servers(group):
                 action=action,
                 server=server,
                 profile=profile,
+                choices=choices,
+                option_fields=submitted_option_fields(profile),
+                display_name=display_name,
                 options=options,
                 form=form,
             )
@@ -437,7 +492,13 @@ def group_servers(group):
             spec={
                 "server": server if (server or action == "start") else None,
                 "user_options": options,
-                "profile": profile.display_name if profile else None,
+                "display_name": display_name,
+                "hub_major": hub_major(),
+                "profile": (
+                    profile.display_name + "".join(f", {o}: {c}" for o, c in choices)
+                    if profile
+                    else None
+                ),
             },
             scopes=g.person.scopes,
             items=[(m, "") for m in members],
@@ -448,6 +509,8 @@ def group_servers(group):
         group=group,
         members=members,
         form=form,
+        offered=offered,
+        display_names=hub_major() >= 6,
         may_start=may_start,
         may_stop=may_stop,
         jobs=job_store().recent(group, ("start", "stop")),
