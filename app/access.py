@@ -26,16 +26,6 @@ def hub_version() -> str:
     return shared().hub_facts.version()
 
 
-def allowed_both(person_scopes, service, action: str, **target) -> bool:
-    """Whether ``person_scopes`` allow ``action`` on ``target``, and the service's too
-    (for actions done with the service token). ``service`` is a callable giving them."""
-    if not permissions.allowed(person_scopes, action, **target):
-        return False
-    if not permissions.ACTIONS[action].service:
-        return True
-    return permissions.allowed(service(), action, **target)
-
-
 def can(action: str, **target) -> bool:
     """May the signed-in person do ``action`` to ``target`` through hubdesk?
 
@@ -47,7 +37,7 @@ def can(action: str, **target) -> bool:
         return False
     if action in OWNED_BY_THE_AUTHENTICATOR and settings().authenticator_manages_groups:
         return False
-    return allowed_both(person.scopes, service_scopes, action, **target)
+    return permissions.allowed_both(person.scopes, service_scopes, action, **target)
 
 
 def reachable_groups(action: str) -> set[str] | None:

@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass
 
 from flask import g, has_request_context
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import insert, select, update
 
 from . import db
 from .db import Database, StateUnavailable
@@ -228,16 +228,13 @@ class AuditTrail:
     def prune(self) -> int:
         """Forget records older than the retention setting; how many went."""
         cutoff = time.time() - self.keep_days * 86400
-        gone = 0
-        while True:  # in batches: one transaction never holds the table for long
-            with self.database.write() as conn:
-                ids = select(db.audit.c.id).where(db.audit.c.time < cutoff).limit(5000)
-                found = [r[0] for r in conn.execute(ids)]
-                if not found:
-                    return gone
-                conn.execute(delete(db.audit_names).where(db.audit_names.c.record_id.in_(found)))
-                conn.execute(delete(db.audit).where(db.audit.c.id.in_(found)))
-                gone += len(found)
+        return db.delete_in_batches(
+            self.database,
+            db.audit.c.id,
+            db.audit.c.time < cutoff,
+            children=[db.audit_names.c.record_id],
+            batch=5000,
+        )
 
 
 def _record(row) -> Record:

@@ -39,8 +39,10 @@ from sqlalchemy import (
     Table,
     Text,
     create_engine,
+    delete,
     event,
     exc,
+    select,
     text,
 )
 from sqlalchemy.engine import Connection, Engine, make_url
@@ -301,6 +303,22 @@ def _engine(url) -> Engine:
         pool_recycle=1800,
         connect_args={"connect_timeout": 5} if url.get_backend_name() == "postgresql" else {},
     )
+
+
+def delete_in_batches(database: Database, key, where, *, children=(), batch: int = 1000) -> int:
+    """Delete the rows ``where`` selects (``key``: their table's primary key column), with the
+    rows of ``children`` (foreign-key columns) that refer to them, a batch per transaction so
+    that none holds the tables for long; how many went."""
+    gone = 0
+    while True:
+        with database.write() as conn:
+            found = [r[0] for r in conn.execute(select(key).where(where).limit(batch))]
+            if not found:
+                return gone
+            for column in children:
+                conn.execute(delete(column.table).where(column.in_(found)))
+            conn.execute(delete(key.table).where(key.in_(found)))
+            gone += len(found)
 
 
 def default_url(state_dir: str) -> str:

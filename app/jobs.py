@@ -25,9 +25,10 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy import and_, func, insert, or_, select, update
 
 from . import audit, db, logs, permissions
 from .db import Database, StateUnavailable
@@ -306,25 +307,26 @@ class JobStore:
     def note(self, job_id: str, names: Iterable[str], outcome: str, words: str = "") -> None:
         """The outcome of these items."""
         now = time.time()
-        self._set_items(job_id, names, outcome=outcome, words=words[:2000], updated=now)
         with self.database.write() as conn:
+            self._set_items(conn, job_id, names, outcome=outcome, words=words[:2000], updated=now)
             conn.execute(update(db.jobs).where(db.jobs.c.id == job_id).values(updated=now))
 
     def mark_sent(self, job_id: str, names: Iterable[str]) -> None:
         """These items' requests are about to go out (written first: a resume then knows)."""
-        self._set_items(job_id, names, sent=True)
+        with self.database.write() as conn:
+            self._set_items(conn, job_id, names, sent=True)
 
-    def _set_items(self, job_id: str, names: Iterable[str], **values) -> None:
+    @staticmethod
+    def _set_items(conn, job_id: str, names: Iterable[str], **values) -> None:
         names = list(names)
         items = db.job_items
-        with self.database.write() as conn:
-            for start in range(0, len(names), 500):  # bounded IN lists
-                part = names[start : start + 500]
-                conn.execute(
-                    update(items)
-                    .where(items.c.job_id == job_id, items.c.name.in_(part))
-                    .values(**values)
-                )
+        for start in range(0, len(names), 500):  # bounded IN lists
+            part = names[start : start + 500]
+            conn.execute(
+                update(items)
+                .where(items.c.job_id == job_id, items.c.name.in_(part))
+                .values(**values)
+            )
 
     def set_result(self, job_id: str, result: dict) -> None:
         with self.database.write() as conn:
@@ -376,22 +378,13 @@ class JobStore:
     def prune(self, keep_days: float) -> int:
         """Forget finished jobs older than ``keep_days``; how many went."""
         cutoff = time.time() - keep_days * 86400
-        gone = 0
-        while True:
-            with self.database.write() as conn:
-                old = [
-                    r[0]
-                    for r in conn.execute(
-                        select(db.jobs.c.id)
-                        .where(and_(db.jobs.c.state == "done", db.jobs.c.created < cutoff))
-                        .limit(500)
-                    )
-                ]
-                if not old:
-                    return gone
-                conn.execute(delete(db.job_items).where(db.job_items.c.job_id.in_(old)))
-                conn.execute(delete(db.jobs).where(db.jobs.c.id.in_(old)))
-                gone += len(old)
+        return db.delete_in_batches(
+            self.database,
+            db.jobs.c.id,
+            and_(db.jobs.c.state == "done", db.jobs.c.created < cutoff),
+            children=[db.job_items.c.job_id],
+            batch=500,
+        )
 
 
 # -- running jobs ---------------------------------------------------------------------
@@ -411,8 +404,8 @@ class Context:
 
     def may(self, action: str, **target) -> bool:
         """The person's scopes (as they were when they asked) and the service's must allow it."""
-        return permissions.allowed(self.job.scopes, action, **target) and permissions.allowed(
-            self.runner.service_scopes(), action, **target
+        return permissions.allowed_both(
+            self.job.scopes, self.runner.service_scopes, action, **target
         )
 
     def note(self, names, outcome: str, words: str = "") -> None:
@@ -636,8 +629,6 @@ class JobRunner:
 def pool_map(context: Context, step: Callable[[Item], None], items: list[Item]) -> None:
     """Run ``step`` for each item, at most ``concurrency`` at once; stop taking new items
     when the worker stops or the job is cancelled (those left are then "cancelled")."""
-    from concurrent.futures import ThreadPoolExecutor
-
     actor, request = audit.background_actor.get(), logs.background_id.get()
     stop = threading.Event()
 

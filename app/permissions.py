@@ -88,6 +88,18 @@ def allowed(
     return bool(check_scopes(wanted, {s for s in have if "!group=" not in s}))
 
 
+def allowed_both(person_scopes: Iterable[str], service, action: str, **target) -> bool:
+    """``allowed`` for a person, and for the service token too when the action is done with it.
+
+    ``service`` gives the service token's scopes when called (asked only when needed).
+    """
+    if not allowed(person_scopes, action, **target):
+        return False
+    if not ACTIONS[action].service:
+        return True
+    return allowed(service(), action, **target)
+
+
 def group_filter(scopes: Iterable[str], action: str) -> set[str] | None:
     """For an action on groups: ``None`` when it reaches every group, else the groups it names.
 
