@@ -471,7 +471,13 @@ class HubClient:
         return self.request("DELETE", *self._server_path(user, server), json=body).status_code
 
     def progress(
-        self, user: str, server: str = "", *, seconds: float = 600, keepalive: bool = False
+        self,
+        user: str,
+        server: str = "",
+        *,
+        seconds: float = 600,
+        keepalive: bool = False,
+        read_timeout: float = 60,
     ) -> Iterator[dict | None]:
         """The hub's spawn progress events (``text/event-stream``), as dicts, as they come.
 
@@ -486,7 +492,8 @@ class HubClient:
                 self.api_url + path,
                 headers={"Authorization": f"token {self._token}", "Accept": "text/event-stream"},
                 stream=True,
-                timeout=(self.timeout[0], 60),  # the hub sends a keep-alive line every few s
+                # the hub sends a keep-alive line every few seconds
+                timeout=(self.timeout[0], read_timeout),
                 verify=self.verify,
                 allow_redirects=False,
             ) as response:
@@ -516,6 +523,39 @@ class HubClient:
         except requests.RequestException:
             raise HubUnreachable("the progress stream broke off") from None
 
+    def start_failure(self, user: str, server: str = "", *, seconds: float = 3) -> str | None:
+        """Why the last start of a stopped server failed, while the hub remembers it.
+
+        The hub's models have no trace of a failed start: only its progress stream says,
+        at once, for a server that is not starting ("Spawn failed: …"), until the next start
+        or a restart of the hub. None: it did not fail (400), or no answer within ``seconds``.
+        """
+        try:
+            for event in self.progress(user, server, seconds=seconds, read_timeout=seconds):
+                if event and event.get("failed"):
+                    message = str(event.get("message") or "")
+                    return message.removeprefix("Spawn failed: ").strip() or "the start failed"
+                if event and event.get("ready"):
+                    return None
+        except HubAPIError as e:
+            if e.status in (400, 404):  # not starting and not failed; or gone meanwhile
+                return None
+            raise
+        except HubUnreachable:  # it was starting after all, and said nothing in time
+            return None
+        return None
+
+    def start_failures(
+        self, servers: Iterable[tuple[str, str]], *, workers: int = 8
+    ) -> dict[tuple[str, str], str]:
+        """:meth:`start_failure` for several (user, server) pairs, a few at a time."""
+        servers = list(dict.fromkeys(servers))
+        if not servers:
+            return {}
+        with ThreadPoolExecutor(max_workers=min(workers, len(servers))) as pool:
+            found = zip(servers, pool.map(lambda us: self.start_failure(*us), servers), strict=True)
+            return {pair: why for pair, why in found if why}
+
     def create_users(self, names: list[str]) -> list[dict]:
         """Create users in one call (201); 409 if one exists, 400 for an invalid name."""
         return self.request("POST", "users", json={"usernames": list(names)}).json()
@@ -524,7 +564,9 @@ class HubClient:
         """Which of these names are users on the hub (see :meth:`user_models`)."""
         return set(self.user_models(names, workers=workers))
 
-    def user_models(self, names: Iterable[str], *, workers: int = 8) -> dict[str, dict]:
+    def user_models(
+        self, names: Iterable[str], *, workers: int = 8, params: dict | None = None
+    ) -> dict[str, dict]:
         """The hub's models of those of these names that are users, asked the cheaper of two ways.
 
         One small ``GET /users/{name}`` per name, a few at a time: O(names), right for a
@@ -545,13 +587,14 @@ class HubClient:
                 offsets = range(0, total, MAX_PAGE)
                 with ThreadPoolExecutor(max_workers=min(workers, len(offsets) or 1)) as pool:
                     pages = pool.map(
-                        lambda o: self.page("users", offset=o, limit=MAX_PAGE), offsets
+                        lambda o: self.page("users", offset=o, limit=MAX_PAGE, params=params),
+                        offsets,
                     )
                     return {u["name"]: u for p in pages for u in p.items if u["name"] in wanted}
 
         def model(name):
             try:
-                return self.get_json("users", name)
+                return self.get_json("users", name, params=params)
             except HubAPIError as e:
                 if e.status == 404:
                     return None

@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 
 from ..profiles import Profile, profile_for
 
-STATES = ("running", "starting", "stopping", "stopped")
+STATES = ("running", "starting", "stopping", "stopped", "failed")
+ACTIVE = ("running", "starting", "stopping")
 
 
 def parse_time(value: str | None) -> datetime | None:
@@ -52,6 +53,7 @@ class Server:
     started: datetime | None
     last_activity: datetime | None
     url: str
+    failure: str = ""  # why its last start failed (state "failed"), as the hub says
 
     @property
     def label(self) -> str:
@@ -59,7 +61,7 @@ class Server:
 
     @property
     def active(self) -> bool:
-        return self.state != "stopped"
+        return self.state in ACTIVE
 
     def idle_hours(self, now: datetime | None = None) -> float | None:
         if self.last_activity is None:
@@ -94,3 +96,18 @@ def servers_of(user: dict, profiles=()) -> list[Server]:
     # the hub lists a stopped default server for everyone; one never used says nothing
     found = [s for s in found if s.name or s.active or s.last_activity or s.started]
     return sorted(found, key=lambda s: (s.name != "", s.name))
+
+
+def mark_failures(servers: list[Server], client) -> list[Server]:
+    """Stopped servers whose last start failed become "failed", with the hub's reason.
+
+    One progress call per stopped server that was ever used (a few at a time): the hub
+    keeps the failure in memory only, and says it only there (``HubClient.start_failure``).
+    """
+    asked = [(s.user, s.name) for s in servers if s.state == "stopped" and s.last_activity]
+    failures = client.start_failures(asked)
+    for s in servers:
+        why = failures.get((s.user, s.name))
+        if why:
+            s.state, s.failure = "failed", why
+    return servers
