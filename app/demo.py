@@ -3,12 +3,16 @@
 The hub launches hubdesk with gunicorn exactly as in production; DummyAuthenticator
 with one shared password, named servers, a mock single-user server, demo users,
 groups and the staff roles from the README. Ctrl-C stops everything it started.
+
+Its files (the log, hubdesk's database with the audit trail the Activity page shows) live
+in ``--dir``, kept afterwards; without ``--dir``, in a temporary folder removed at the end.
 """
 
 from __future__ import annotations
 
 import argparse
 import secrets
+import shutil
 import signal
 import sys
 import tempfile
@@ -17,6 +21,7 @@ from pathlib import Path
 
 import requests
 
+from .db import default_url
 from .devhub import (
     GUNICORN_COMMAND,
     OAUTH_CLIENT_ALLOWED_SCOPES,
@@ -35,6 +40,11 @@ LOGINS = [
     ("teacher", "teacher: members and servers of class-a"),
     ("mrossi", "plain user: no access to hubdesk"),
 ]
+
+
+def state_dir(root: Path) -> Path:
+    """hubdesk's own state (its SQLite database: jobs, sessions, the audit trail)."""
+    return root / "hubdesk-state"
 
 
 def build_hub(root: Path, port: int) -> LocalHub:
@@ -63,7 +73,10 @@ def build_hub(root: Path, port: int) -> LocalHub:
                     "HUBDESK_SECRET_KEY": secrets.token_hex(32),
                     "HUBDESK_WORKERS": "2",
                     "HUBDESK_PROFILES": str(PROFILES_FILE),
-                    "HUBDESK_STATE_DIR": str(root / "hubdesk-state"),
+                    # said outright: a managed service gets no HUBDESK_* from the demo's
+                    # own environment, and the Activity page reads this database
+                    "HUBDESK_STATE_DIR": str(state_dir(root)),
+                    "HUBDESK_DB_URL": default_url(str(state_dir(root))),
                 },
                 "oauth_no_confirm": True,
                 "oauth_client_allowed_scopes": OAUTH_CLIENT_ALLOWED_SCOPES,
@@ -97,45 +110,72 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     root = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="hubdesk-demo-"))
+    root = root.absolute()
     hub = build_hub(root, args.port)
     log_path = root / "jupyterhub.log"
+    database = state_dir(root) / "hubdesk.sqlite"
     root.mkdir(parents=True, exist_ok=True)
+    kept = (
+        "kept when the demo stops"
+        if args.dir
+        else "a temporary folder, removed when the demo stops: pass --dir to keep it"
+    )
+    print(
+        f"The demo's files are in {root} ({kept}):\n"
+        f"  log       {log_path} (the hub's and hubdesk's, audit records included)\n"
+        f"  database  {database} (hubdesk's: the audit trail of the Activity page, jobs)",
+        flush=True,
+    )
 
     signal.signal(signal.SIGTERM, _interrupt)  # SIGTERM ends the demo like Ctrl-C
-    with open(log_path, "ab") as log:
-        try:
+    code = 1
+    try:
+        with open(log_path, "ab") as log:
+            code = run(hub, args.port, log, log_path)
+    finally:
+        # a failed demo keeps its folder whatever: its log says why
+        if args.dir or code:
+            print(f"Kept {root}: its log and hubdesk's database are there.", flush=True)
+        else:
+            shutil.rmtree(root, ignore_errors=True)
             print(
-                f"Starting JupyterHub on http://127.0.0.1:{args.port} (log: {log_path}) ...",
+                f"Removed the temporary folder {root}, its log and hubdesk's database with it "
+                "(--dir keeps them).",
                 flush=True,
             )
-            hub.start(log=log)
-            wait_for(f"{hub.public_url}/services/{SERVICE_NAME}/health", timeout=60)
-            print(
-                f"\nhubdesk is ready: {hub.public_url}/services/{SERVICE_NAME}/\n\n"
-                f"Sign in with any of these users; the password is: {hub.password}\n"
-                + "".join(f"  {name:<10} {what}\n" for name, what in LOGINS)
-                + "\nPress Ctrl-C to stop the hub, hubdesk and every server they started.",
-                flush=True,
-            )
-            while hub.process.poll() is None:
-                time.sleep(0.5)
-            print(
-                f"JupyterHub exited (code {hub.process.returncode}); see {log_path}",
-                file=sys.stderr,
-            )
-            return 1
-        except KeyboardInterrupt:
-            print("\nStopping ...", flush=True)
-            return 0
-        except RuntimeError as e:
-            print(f"hubdesk-demo: {e}", file=sys.stderr)
-            return 1
-        finally:
-            hub.stop()
-            if not args.dir:
-                import shutil
+    return code
 
-                shutil.rmtree(root, ignore_errors=True)
+
+def run(hub: LocalHub, port: int, log, log_path: Path) -> int:
+    """Start the hub (which starts hubdesk), wait for Ctrl-C, stop everything; the exit code."""
+    try:
+        print(f"Starting JupyterHub on http://127.0.0.1:{port} ...", flush=True)
+        hub.start(log=log)
+        wait_for(f"{hub.public_url}/services/{SERVICE_NAME}/health", timeout=60)
+        print(
+            f"\nhubdesk is ready: {hub.public_url}/services/{SERVICE_NAME}/\n\n"
+            f"Sign in with any of these users; the password is: {hub.password}\n"
+            + "".join(f"  {name:<10} {what}\n" for name, what in LOGINS)
+            + "\nEvery change made through hubdesk is on its Activity page: "
+            f"{hub.public_url}/services/{SERVICE_NAME}/activity (as admin).\n"
+            "\nPress Ctrl-C to stop the hub, hubdesk and every server they started.",
+            flush=True,
+        )
+        while hub.process.poll() is None:
+            time.sleep(0.5)
+        print(
+            f"JupyterHub exited (code {hub.process.returncode}); see {log_path}",
+            file=sys.stderr,
+        )
+        return 1
+    except KeyboardInterrupt:
+        print("\nStopping ...", flush=True)
+        return 0
+    except RuntimeError as e:
+        print(f"hubdesk-demo: {e} (see {log_path})", file=sys.stderr)
+        return 1
+    finally:
+        hub.stop()
 
 
 if __name__ == "__main__":

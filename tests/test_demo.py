@@ -1,5 +1,6 @@
 """The README's first command: hubdesk-demo starts a real hub with hubdesk managed by it."""
 
+import html
 import os
 import re
 import signal
@@ -13,7 +14,7 @@ import requests
 from app.devhub import free_port, processes_marked
 
 
-def test_demo_starts_signs_in_and_leaves_nothing_behind(tmp_path):
+def test_demo_starts_signs_in_keeps_an_audit_trail_and_leaves_no_process(tmp_path):
     port = free_port()
     root = tmp_path / "demo"
     demo = subprocess.Popen(
@@ -57,6 +58,17 @@ def test_demo_starts_signs_in_and_leaves_nothing_behind(tmp_path):
         r = s.post(r.url, data={"username": "admin", "password": password, "_xsrf": xsrf})
         assert r.url == url and "Hello, admin" in r.text
         assert processes_marked(f"HUBDESK_DEVHUB={root}")  # gunicorn runs with the marker
+
+        # it says where its files are, and the Activity page shows what is done through it
+        assert f"log       {root / 'jupyterhub.log'}" in text
+        database = root / "hubdesk-state" / "hubdesk.sqlite"
+        assert f"database  {database}" in text and "kept when the demo stops" in text
+        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', s.get(url + "groups/").text)[1]
+        r = s.post(url + "groups/", data={"csrf_token": token, "name": "demo-trail"})
+        assert r.url == url + "groups/demo-trail"
+        activity = html.unescape(s.get(url + "activity").text)
+        rows = re.findall(r"<tr[^>]*>(.*?)</tr>", activity, re.S)
+        assert any(">admin<" in r and "group.create" in r and "demo-trail" in r for r in rows)
     finally:
         demo.send_signal(signal.SIGINT)  # Ctrl-C
         try:
@@ -65,8 +77,13 @@ def test_demo_starts_signs_in_and_leaves_nothing_behind(tmp_path):
             demo.kill()
             raise
         finally:
+            output.append(demo.stdout.read())
             demo.stdout.close()
     assert code == 0
+    # --dir given: its folder stays, with the log and hubdesk's database (the audit trail)
+    assert f"Kept {root}" in "".join(output)
+    assert "demo-trail" in (root / "jupyterhub.log").read_text()  # the audit line
+    assert database.stat().st_size > 0
     leftovers = processes_marked(f"HUBDESK_DEVHUB={root}")
     assert leftovers == [], [
         Path(f"/proc/{p}/cmdline").read_bytes() for p in leftovers if os.path.exists(f"/proc/{p}")

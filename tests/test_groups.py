@@ -58,6 +58,11 @@ def post(session, stack, path, data, files=None, page=None):
     return session.post(stack.url(path), data={"csrf_token": token, **data}, files=files)
 
 
+def csv_error(page):
+    """The error next to a form's CSV file field."""
+    return html.unescape(re.search(r'data-testid="csv-error">(.*?)</div>', page, re.S)[1])
+
+
 def confirm_form(page):
     """The hidden fields of a confirmation page's first form."""
     fields = dict(re.findall(r'<input [^>]*name="([^"]+)"[^>]*value="([^"]*)"', page))
@@ -117,7 +122,9 @@ def test_search_across_more_than_one_api_page(stack, admin, many):
 
 def test_list_is_sorted_by_name_with_member_counts(stack, admin, many):
     page = admin.get(stack.url("groups/?limit=25")).text
-    rows = re.findall(r'<td><a href="[^"]+">([^<]+)</a></td><td class="text-end">(\d+)</td>', page)
+    rows = re.findall(
+        r'<td[^>]*><a href="[^"]+">([^<]+)</a></td><td class="text-end">(\d+)</td>', page
+    )
     assert len(rows) == 25
     names = [html.unescape(n) for n, _ in rows]
     assert names == sorted(names, key=lambda n: (n.casefold(), n))
@@ -281,7 +288,8 @@ def test_adding_existing_members_is_reported_not_failed(stack, admin, users, gro
     stack.api.add_group_members(group, [a])
     r = post(admin, stack, f"groups/{group}/add", {"names": f"{a} {b}"})
     text = alert(r.text)
-    assert "Added 1 member" in text and "1 were already members" in text
+    assert f"Added 1 member to “{group}”: {b}." in text
+    assert f"1 was already a member: {a}." in text
     assert members(stack, group) == sorted([a, b])
 
 
@@ -349,7 +357,8 @@ def test_a_bad_csv_is_a_message_not_a_change(stack, admin, group):
         data={"csrf_token": token},
         files={"csv": ("x.csv", io.BytesIO(b"\xff\xfe\x00bad"), "text/csv")},
     )
-    assert r.status_code == 200 and "UTF-8" in alert(r.text)
+    assert r.status_code == 400 and "UTF-8" in csv_error(r.text)
+    assert "choose the file again" in csv_error(r.text)
     assert members(stack, group) == []
 
 
@@ -462,8 +471,11 @@ def test_properties_changed_meanwhile_are_not_overwritten(stack, admin, group):
     )
     stack.api.set_group_properties(group, {"someone": "else"})  # a change in between
     r = admin.post(stack.url(f"groups/{group}/properties"), data=confirm_form(r.text))
+    assert r.status_code == 409
     assert "changed while you were editing" in alert(r.text)
     assert stack.api.get_group(group)["properties"] == {"someone": "else"}
+    # the person's version comes back, to review again against what is there now
+    assert re.search(r'name="key" value="a"', r.text) and ">1</textarea>" in r.text
 
 
 # -- delete ---------------------------------------------------------------------------------

@@ -34,6 +34,7 @@ class ConfirmForm(FlaskForm):
     confirm = HiddenField(default="yes")
     names = HiddenField()
     remove = HiddenField()
+    skipped = HiddenField()  # names left out (not users on the hub): the outcome names them
     create_missing = BooleanField("Also create the users that do not exist")
 
 

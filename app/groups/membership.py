@@ -15,20 +15,22 @@ from dataclasses import dataclass
 
 from ..hub import HubAPIError, HubUnreachable
 from ..jobs import Context, Item, Job, kind
+from ..words import plural
 from . import ops
 
 VERBS = {"add": "added", "remove": "removed"}
 # an item's outcome for each part of a MembershipResult
 DONE, UNCHANGED, FAILED, UNKNOWN = "done", "unchanged", "failed", "unknown"
+SHORT = 25  # names per part in a flash message; the job's page lists every one
 
 
 @dataclass
 class Summary:
     """What a membership job did, in words, from its items."""
 
-    short: str  # at most 25 names per reason: for a flash message
-    full: str  # every name: for the job's page
+    short: str  # at most SHORT names per part: for a flash message (its page has them all)
     ok: bool
+    cut: bool  # the short one leaves names out ("and N more")
 
 
 @kind("members")
@@ -110,7 +112,7 @@ def _finish(context: Context, size: int | None) -> None:
             job.result,
             waiting=False,
             short=summary.short,
-            message=summary.full,
+            cut=summary.cut,
             ok=summary.ok,
             size=size,
         )
@@ -142,18 +144,33 @@ def _position(item: Item) -> int:
     return item.position
 
 
-def summarize(job: Job) -> Summary:
-    """The job's outcome in words, from its items."""
+def parts_of(job: Job) -> list[ops.Part]:
+    """The job's outcome, part by part: who was added or removed, who was already as asked,
+    who was skipped before anything was sent (``spec["skipped"]``: reason -> names), who
+    failed and why."""
     verb = job.spec.get("verb", "add")
     ops_ = ("add", "remove") if verb == "sync" else (verb,)
-    results = [results_of(job, op) for op in ops_]
+    asked = {i.op for i in job.items.values()}
+    found: list[ops.Part] = []
     created = int(job.result.get("created") or 0)
+    if created:
+        found.append(ops.Part("created", f"Created {plural(created, 'new user')}", []))
+    for op in ops_:
+        if verb == "sync" and op not in asked:
+            continue  # a sync that only adds says nothing of removing, and the other way
+        found += results_of(job, op).parts(job.group)
+    for reason, names in (job.spec.get("skipped") or {}).items():
+        found.append(ops.Part("skipped", f"Skipped {plural(len(names), 'name')} ({reason})", names))
+    return found
 
-    def say(most):
-        parts = [r.summary(job.group, most=most) for r in results]
-        text = " ".join(parts)
-        if created:
-            text = f"Created {created} new user{'' if created == 1 else 's'}. {text}"
-        return f"Synced “{job.group}” to the roster. {text}" if verb == "sync" else text
 
-    return Summary(short=say(25), full=say(None), ok=all(r.ok for r in results))
+def summarize(job: Job) -> Summary:
+    """The job's outcome in words, from its items."""
+    parts = parts_of(job)
+    results_ok = all(p.key not in ("failed", "unknown") for p in parts)
+    lead = f"Synced “{job.group}” to the roster. " if job.spec.get("verb") == "sync" else ""
+    return Summary(
+        short=lead + ops.said(parts, most=SHORT),
+        ok=results_ok,
+        cut=any(p.cut(SHORT) for p in parts),
+    )

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from ..hub import HubAPIError, HubClient, HubUnreachable, while_away
 from ..names import chunks
+from ..words import plural
 
 NO_SUCH_USER = "No such user: "
 # how long a change running in the background waits to read back from a hub that went
@@ -38,36 +39,70 @@ class MembershipResult:
     def ok(self) -> bool:
         return not self.failed and not self.unknown
 
-    def summary(self, group: str, *, most: int | None = 25) -> str:
-        """One message for a person: counts, then failed names grouped by reason.
-
-        At most ``most`` names per reason (then "and N more"); ``None``: every one.
-        """
-        parts = []
+    def parts(self, group: str) -> list[Part]:
+        """What happened to whom, one part per outcome (and per reason), in order."""
+        added = self.verb == "added"
+        n = len(self.done)
+        found = []
         if self.created:
-            parts.append(f"Created {len(self.created)} new user{_s(self.created)}.")
-        parts.append(
-            f"{self.verb.capitalize()} {len(self.done)} member{_s(self.done)} "
-            f"{'to' if self.verb == 'added' else 'from'} “{group}”."
+            found.append(Part("created", f"Created {plural(len(self.created), 'new user')}", []))
+        where = f"{'to' if added else 'from'} “{group}”"
+        found.append(
+            Part(
+                "done",
+                f"{self.verb.capitalize()} {plural(n, 'member') if n else 'no one'} {where}",
+                self.done,
+            )
         )
         if self.unchanged:
-            what = "were already members" if self.verb == "added" else "were not members"
-            parts.append(f"{len(self.unchanged)} {what}.")
-        for label, items in (("Failed", self.failed), ("Not known", self.unknown)):
+            n = len(self.unchanged)
+            if added:
+                what = "was already a member" if n == 1 else "were already members"
+            else:
+                what = "was not a member" if n == 1 else "were not members"
+            found.append(Part("unchanged", f"{n:,} {what}", self.unchanged))
+        not_done = (("failed", "Failed", self.failed), ("unknown", "Not known", self.unknown))
+        for key, label, items in not_done:
             by_reason: dict[str, list[str]] = {}
             for name, reason in items.items():
                 by_reason.setdefault(reason, []).append(name)
             for reason, names in by_reason.items():
-                cut = len(names) if most is None else most
-                shown = ", ".join(names[:cut]) + (
-                    f" and {len(names) - cut} more" if len(names) > cut else ""
-                )
-                parts.append(f"{label} for {len(names)} ({reason}): {shown}.")
-        return " ".join(parts)
+                found.append(Part(key, f"{label} for {len(names):,} ({reason})", names, reason))
+        return found
+
+    def summary(self, group: str, *, most: int | None = 25) -> str:
+        """One message for a person: who was done, who was left as they were, who failed
+        and why (grouped by reason). At most ``most`` names per part (then "and N more");
+        ``None``: every one."""
+        return said(self.parts(group), most=most)
 
 
-def _s(items) -> str:
-    return "" if len(items) == 1 else "s"
+@dataclass
+class Part:
+    """One part of an outcome: what happened (in words) to these names."""
+
+    key: str  # "created", "done", "unchanged", "skipped", "failed" or "unknown"
+    words: str  # "Added 3 members to “g”", "Failed for 2 (no such user)"
+    names: list[str]
+    reason: str = ""
+
+    def said(self, most: int | None = 25) -> str:
+        """The part as a sentence: "Added 3 members to “g”: a, b, c." (names cut at ``most``)."""
+        return f"{self.words}: {listed(self.names, most)}." if self.names else f"{self.words}."
+
+    def cut(self, most: int | None) -> bool:
+        return most is not None and len(self.names) > most
+
+
+def listed(names: list[str], most: int | None = 25) -> str:
+    """ "a, b, c", or "a, b and 40 more" past ``most`` names (``None``: every one)."""
+    if most is None or len(names) <= most:
+        return ", ".join(names)
+    return f"{', '.join(names[:most])} and {len(names) - most:,} more"
+
+
+def said(parts: list[Part], *, most: int | None = 25) -> str:
+    return " ".join(p.said(most) for p in parts)
 
 
 def _send(call, group: str, part: list[str], failed: dict[str, str], sure: set[str]) -> None:

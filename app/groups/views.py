@@ -3,7 +3,8 @@
 Reads go to the hub with the signed-in person's own token (the hub filters);
 changes go with the service token, after ``require()`` said yes for that exact
 group. Every change is a CSRF-protected POST that ends in a redirect and a
-flash message saying what happened (Post/Redirect/Get).
+flash message saying what happened (Post/Redirect/Get); a refused one answers
+4xx with its form again as the person filled it in, the reason by the field.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from flask import (
     request,
     url_for,
 )
+from markupsafe import Markup
 
 from .. import jsontext
 from ..access import can, person_client, reachable_groups, require
@@ -31,10 +33,11 @@ from ..errors import require_form
 from ..extensions import group_directory, job_store, jobs, service_client, settings
 from ..hub import HubAPIError
 from ..jsontext import JSONTextError
-from ..names import NamesError, check_group_name, names_from, roster_diff
+from ..names import NamesError, check_group_name, names_from, parse_names, roster_diff
 from ..paging import int_arg, window
 from .directory import search
 from .forms import ConfirmForm, CreateGroupForm, DeleteForm, MembersForm, PropertiesForm
+from .membership import parts_of
 
 bp = Blueprint("groups", __name__)
 log = logging.getLogger(__name__)
@@ -77,6 +80,41 @@ def _names_from_json(raw: str) -> list[str]:
         abort(400, description="The list of names was damaged on the way. Please start again.")
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         abort(400, description="The list of names was damaged on the way. Please start again.")
+    return names
+
+
+# why names a person gave are left out of a change before anything is sent
+NOT_ON_HUB = "no such user on the hub"
+
+
+def read_names(form, text: str | None = None) -> list[str] | None:
+    """The names of a names form: pasted (``text``, default its field), then uploaded.
+
+    None when they cannot be read: the reason is then next to the field it is about
+    (a browser cannot give a file back, so the person is asked to choose it again).
+    """
+    text = (form.names.data or "") if text is None else text
+    upload = form.upload()
+    try:
+        parse_names(text)
+    except NamesError as e:
+        form.names.errors = [str(e)]
+        return None
+    try:
+        names = names_from(text, upload)
+    except NamesError as e:
+        if upload:
+            form.csv.errors = [f"{e} Nothing was changed: choose the file again once it is fixed."]
+        else:
+            form.names.errors = [str(e)]
+        return None
+    long = next((n for n in names if len(n) > NAME), None)
+    if long is not None:
+        form.names.errors = [
+            f"“{long[:40]}…” has more than {NAME} characters, so it cannot be a hub user. "
+            "Nothing was changed."
+        ]
+        return None
     return names
 
 
@@ -125,10 +163,8 @@ def create():
     except NamesError as e:
         form.name.errors = [str(e)]
         return index(create_form=form), 400
-    try:
-        members = names_from(form.names.data or "", form.upload())
-    except NamesError as e:
-        form.names.errors = [str(e)]
+    members = read_names(form)
+    if members is None:
         return index(create_form=form), 400
     if members:
         require("edit_members", group=name)  # the identity provider may own memberships
@@ -157,7 +193,9 @@ def create():
             to_add=known_members,
             already=[],
             unknown=unknown,
-            form=ConfirmForm(formdata=None, names=_names_json(known_members)),
+            form=ConfirmForm(
+                formdata=None, names=_names_json(known_members), skipped=_names_json(unknown)
+            ),
             create_form=ConfirmForm(formdata=None, names=_names_json(known_members + unknown)),
         )
     if known_members:  # thousands of names may take a while: as any add
@@ -170,17 +208,20 @@ def create():
 WAIT_SECONDS = 10  # a change answers within this; a longer one goes on, with a page of its own
 
 
-def change_members(name: str, verb: str, *, add=(), remove=(), create_missing=False):
+def change_members(name: str, verb: str, *, add=(), remove=(), create_missing=False, skipped=None):
     """Hand a membership change to the job runner; answer with its outcome or its page.
 
-    Done within ``WAIT_SECONDS`` (most changes are), the answer is the group page with
-    the message. Otherwise the person is sent to a page that follows the change (any
-    worker of any replica shows it), so that no proxy in front of hubdesk gives up on a
-    5,000-name change and says nothing about what was done. If this worker dies, another
-    one carries the change on.
+    ``skipped``: names the person gave that are left out, by reason (e.g. not users on
+    the hub); the outcome names them too. Done within ``WAIT_SECONDS`` (most changes are),
+    the answer is the group page with the message (and a link to every name when the
+    message had to leave some out). Otherwise the person is sent to a page that follows
+    the change (any worker of any replica shows it), so that no proxy in front of hubdesk
+    gives up on a 5,000-name change and says nothing about what was done. If this worker
+    dies, another one carries the change on.
     """
     add, remove = list(dict.fromkeys(add)), list(dict.fromkeys(remove))
-    if any(len(n) > NAME for n in (*add, *remove)):
+    skipped = {why: list(names) for why, names in (skipped or {}).items() if names}
+    if any(len(n) > NAME for n in (*add, *remove, *(n for ns in skipped.values() for n in ns))):
         abort(400, description=f"A name longer than {NAME} characters cannot be a hub user.")
     items = [(n, "add") for n in add] + [(n, "remove") for n in remove if n not in set(add)]
     job_id = jobs().submit(
@@ -191,6 +232,7 @@ def change_members(name: str, verb: str, *, add=(), remove=(), create_missing=Fa
             "verb": verb,
             "chunk": settings().membership_chunk,
             "create_missing": bool(create_missing),
+            **({"skipped": skipped} if skipped else {}),
         },
         scopes=g.person.scopes,
         items=items,
@@ -198,9 +240,12 @@ def change_members(name: str, verb: str, *, add=(), remove=(), create_missing=Fa
     if jobs().wait(job_id, WAIT_SECONDS):
         job = job_store().get(job_id)
         if job is not None and job.done:
-            flash(
-                job.result.get("short") or "Done.", "success" if job.result.get("ok") else "warning"
-            )
+            message = job.result.get("short") or "Done."
+            if job.result.get("cut"):
+                message = Markup('{} <a class="alert-link" href="{}">See every name</a>').format(
+                    message, url_for(".members_job", name=name, job=job_id)
+                )
+            flash(message, "success" if job.result.get("ok") else "warning")
             return redirect(url_for(".show", name=name))
     return redirect(url_for(".members_job", name=name, job=job_id))
 
@@ -214,7 +259,11 @@ def members_job(name, job):
         abort(404, description="There is no such change (it may have been cleaned up).")
     sent = sum(1 for i in record.items.values() if i.sent or i.finished)
     return render_template(
-        "groups/members_job.html", job=record, total=len(record.items), sent=sent
+        "groups/members_job.html",
+        job=record,
+        total=len(record.items),
+        sent=sent,
+        parts=parts_of(record) if record.done else [],
     )
 
 
@@ -222,7 +271,8 @@ def members_job(name, job):
 
 
 @bp.route("/<name>")
-def show(name):
+def show(name, add_form=None, remove_form=None):
+    """The group page; after a refused add or remove, with that form as the person filled it."""
     group = _load_group(name)
     # by name ignoring case, ties by exact name: two C-level sorts, ~2x faster than a
     # (casefold, name) key for a 5,000-member group
@@ -244,8 +294,8 @@ def show(name):
         page=page,
         page_sizes=MEMBER_PAGE_SIZES,
         properties={k: _shown(v) for k, v in properties.items()},
-        add_form=MembersForm(),
-        remove_form=MembersForm(),
+        add_form=add_form or MembersForm(formdata=None),
+        remove_form=remove_form or MembersForm(formdata=None),
     )
 
 
@@ -259,18 +309,18 @@ def add(name):
         create = bool(form.create_missing.data)
         if create:
             require("create_users")
-        return change_members(name, "add", add=names, create_missing=create)
+        skipped = [] if create else _names_from_json(form.skipped.data)
+        return change_members(
+            name, "add", add=names, create_missing=create, skipped={NOT_ON_HUB: skipped}
+        )
 
     form = MembersForm()
     require_form(form)
-    try:
-        names = names_from(form.names.data or "", form.upload())
-    except NamesError as e:
-        flash(str(e), "error")
-        return redirect(url_for(".show", name=name))
+    names = read_names(form)
+    if names is not None and not names:
+        form.names.errors = ["No names were given, so nothing was changed."]
     if not names:
-        flash("No names were given, so nothing was changed.", "info")
-        return redirect(url_for(".show", name=name))
+        return show(name, add_form=form), 400
     group = _load_group(name)
     members = set(group.get("users", ()))
     already = [n for n in names if n in members]
@@ -291,8 +341,11 @@ def add(name):
         already=already,
         unknown=unknown,
         grants=grants,
-        form=ConfirmForm(formdata=None, names=_names_json(to_add)),
-        create_form=ConfirmForm(formdata=None, names=_names_json(to_add + unknown)),
+        # the members among the names go too: the outcome says they already were
+        form=ConfirmForm(
+            formdata=None, names=_names_json(already + to_add), skipped=_names_json(unknown)
+        ),
+        create_form=ConfirmForm(formdata=None, names=_names_json(already + to_add + unknown)),
     )
 
 
@@ -329,24 +382,26 @@ def remove(name):
 
     form = MembersForm()
     require_form(form)
-    try:
-        names = names_from(
-            "\n".join([*request.form.getlist("member"), form.names.data or ""]), form.upload()
-        )
-    except NamesError as e:
-        flash(str(e), "error")
-        return redirect(url_for(".show", name=name))
+    ticked = request.form.getlist("member")
+    names = read_names(form, "\n".join([*ticked, form.names.data or ""]))
+    if names is not None and not names:
+        if "names" in request.form:  # the "by name" form (its text box is always sent)
+            form.names.errors = ["No names were given, so nothing was changed."]
+        else:  # "Remove selected" with nothing ticked: said at the top, by the list
+            flash("No members were ticked, so nothing was changed.", "error")
     if not names:
-        flash("No members were chosen, so nothing was changed.", "info")
-        return redirect(url_for(".show", name=name))
+        return show(name, remove_form=form), 400
     group = _load_group(name)
     members = set(group.get("users", ()))
+    to_remove = [n for n in names if n in members]
+    not_members = [n for n in names if n not in members]
     return render_template(
         "groups/remove_confirm.html",
         group=group,
-        to_remove=[n for n in names if n in members],
-        not_members=[n for n in names if n not in members],
-        form=ConfirmForm(formdata=None, names=_names_json([n for n in names if n in members])),
+        to_remove=to_remove,
+        not_members=not_members,
+        # the others go too: the outcome says they were not members
+        form=ConfirmForm(formdata=None, names=_names_json(to_remove + not_members)),
     )
 
 
@@ -359,15 +414,13 @@ def sync(name):
         require_form(form)
         to_add = _names_from_json(form.names.data)
         to_remove = _names_from_json(form.remove.data)
-        return change_members(name, "sync", add=to_add, remove=to_remove)
+        skipped = {NOT_ON_HUB: _names_from_json(form.skipped.data)}
+        return change_members(name, "sync", add=to_add, remove=to_remove, skipped=skipped)
 
     form = MembersForm()
     if request.method == "POST" and form.validate_on_submit():
-        try:
-            roster = names_from(form.names.data or "", form.upload())
-        except NamesError as e:
-            form.names.errors = [str(e)]
-        else:
+        roster = read_names(form)
+        if roster is not None:
             if not roster:
                 form.names.errors = [
                     "The roster is empty. To remove every member, use the member list."
@@ -380,13 +433,15 @@ def sync(name):
                     formdata=None,
                     names=_names_json(diff.to_add),
                     remove=_names_json(diff.to_remove),
+                    skipped=_names_json(diff.unknown),
                 )
                 return render_template(
                     "groups/sync_preview.html", group=group, diff=diff, form=confirm
                 )
     elif request.method == "POST":
         abort(400, description="This form has expired. Nothing was changed.")
-    return render_template("groups/sync.html", group=group, form=form)
+    status = 400 if form.errors else 200  # a refused roster: shown again as it was given
+    return render_template("groups/sync.html", group=group, form=form), status
 
 
 # -- properties -------------------------------------------------------------------
@@ -456,39 +511,39 @@ def properties(name):
     form = PropertiesForm()
     if request.method == "POST":
         require_form(form)
-        if form.confirm.data:
-            if form.base.data != _digest(current):
-                flash(
-                    "The properties changed while you were editing them, so nothing was saved. "
-                    "Here they are as they are now.",
-                    "warning",
-                )
-                return redirect(url_for(".properties", name=name))
+        if form.confirm.data or request.form.get("edit"):
             try:
                 new = jsontext.loads(form.properties.data)
             except JSONTextError:
                 new = None
             if not isinstance(new, dict):
                 abort(400, description="The properties were damaged on the way. Nothing was saved.")
-            service_client().set_group_properties(name, new)
+            if not form.confirm.data:  # "back to editing" from the review, with the edit
+                return _properties_page(group, _rows(new), [])
+            if form.base.data != _digest(current):
+                # the person's version comes back to them, to review against the new state
+                error = (
+                    "The properties changed while you were editing them, so nothing was saved. "
+                    "Your version is below: review it again to see what it would change now."
+                )
+                return _properties_page(group, _rows(new), [error], status=409)
+            try:
+                service_client().set_group_properties(name, new)
+            except HubAPIError as e:
+                error = f"The hub refused to save them ({e.message}), so nothing was saved."
+                status = e.status if 400 <= e.status < 500 else 502
+                return _properties_page(group, _rows(new), [error], status=status)
             flash(f"Saved the properties of “{name}”.", "success")
             return redirect(url_for(".show", name=name))
-        new, errors = parse_rows(
-            request.form.getlist("key"), request.form.getlist("kind"), request.form.getlist("value")
-        )
+        keys, kinds, values = (request.form.getlist(f) for f in ("key", "kind", "value"))
         rows = [
-            {"key": k, "kind": t, "value": v}
-            for k, t, v in zip(
-                request.form.getlist("key"),
-                request.form.getlist("kind"),
-                request.form.getlist("value"),
-                strict=False,
-            )
+            {"key": k, "kind": t, "value": v} for k, t, v in zip(keys, kinds, values, strict=False)
         ]
+        if request.form.get("more"):  # more empty rows, keeping what was typed
+            return _properties_page(group, rows + _rows({}, 3), [])
+        new, errors = parse_rows(keys, kinds, values)
         if errors:
-            return render_template(
-                "groups/properties.html", group=group, rows=rows, errors=errors, form=form
-            ), 400
+            return _properties_page(group, rows, errors, status=400)
         changes = property_changes(current, new)
         if not changes:
             flash("Nothing changed, so nothing was saved.", "info")
@@ -503,9 +558,16 @@ def properties(name):
             "groups/properties_preview.html", group=group, changes=changes, form=confirm
         )
     extra = min(int_arg("extra", 3), 50)
-    return render_template(
-        "groups/properties.html", group=group, rows=_rows(current, extra), errors=[], form=form
+    return _properties_page(group, _rows(current, extra), [])
+
+
+def _properties_page(group: dict, rows: list[dict], errors: list[str], *, status: int = 200):
+    """The properties form with these rows (as the person typed them, after a refusal)."""
+    form = PropertiesForm(formdata=None)  # the rows are the form; this brings a CSRF token
+    html = render_template(
+        "groups/properties.html", group=group, rows=rows, errors=errors, form=form
     )
+    return html, status
 
 
 # -- delete -----------------------------------------------------------------------
