@@ -42,7 +42,14 @@ def init_app(app) -> None:
         headers.setdefault("X-Content-Type-Options", "nosniff")
         headers.setdefault("X-Frame-Options", "DENY")
         headers.setdefault("Referrer-Policy", "same-origin")
-        headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        # No Cross-Origin-Opener-Policy, as the hub's own pages send none. hubdesk shares the
+        # hub's origin with those pages (and, without subdomains, with the users' servers):
+        # COOP does nothing between same-origin pages, and a cross-origin opener that wants a
+        # handle on this origin opens /hub/home instead. What it did do: every first visit to
+        # hubdesk (a bookmark, a typed address, a link from elsewhere) put it in a new browsing
+        # context group, so Chromium started a cold renderer for it: its rows showed 30-80 ms
+        # later (benchmarks/bench_rows.py). Framing stays refused (frame-ancestors, X-Frame-
+        # Options) and the links hubdesk opens in a new tab are rel="noopener".
         if request.is_secure:
             headers.setdefault("Strict-Transport-Security", "max-age=31536000")
         if request.endpoint != "static":

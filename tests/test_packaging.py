@@ -173,6 +173,7 @@ def test_wheel_contents(wheel):
         "app/templates/error.html",
         "app/static/hubdesk.css",
         "app/static/vendor/bootstrap/bootstrap.min.css",
+        "app/static/vendor/bootstrap/bootstrap.subset.min.css",
         "app/static/vendor/bootstrap/bootstrap.bundle.min.js",
     ):
         assert needed in names, needed
@@ -202,7 +203,7 @@ from app import create_app
 flask_app = create_app(env)
 client = flask_app.test_client()
 css = client.get("/services/hubdesk/static/hubdesk.css")
-bootstrap = client.get("/services/hubdesk/static/vendor/bootstrap/bootstrap.min.css")
+bootstrap = client.get("/services/hubdesk/static/vendor/bootstrap/bootstrap.subset.min.css")
 missing = client.get("/services/hubdesk/no-such-page")  # error.html, extending base.html
 print(json.dumps({
     "package": str(Path(app.__file__).resolve()),
@@ -246,7 +247,7 @@ def test_app_runs_from_the_wheel_alone(wheel, tmp_path):
     status, page = seen["missing"]
     assert status == 404
     assert "Not found" in page
-    assert "/services/hubdesk/static/vendor/bootstrap/bootstrap.min.css" in page
+    assert "/services/hubdesk/static/vendor/bootstrap/bootstrap.subset.min.css" in page
 
 
 # -- lint ---------------------------------------------------------------------

@@ -50,6 +50,8 @@ def test_every_page_has_the_security_headers(stack, admin):
         assert "unsafe-inline" not in csp, path
         assert h.get("X-Content-Type-Options") == "nosniff", path
         assert h.get("Referrer-Policy") == "same-origin", path
+        # none, as the hub's pages at the same origin: a first visit would cost a new renderer
+        assert "Cross-Origin-Opener-Policy" not in h, path
         assert re.fullmatch(r"[A-Za-z0-9._-]{8,64}", h.get("X-Request-Id", "")), path
         if endpoint != "static":
             assert h.get("Cache-Control") == "no-store", path
