@@ -78,8 +78,10 @@ def allowed(
     if any(f"{base}!group={g}" in have for base in spec.scopes for g in groups):
         return True
     if user is None:
-        wanted = {f"{base}!group={group}" for base in spec.scopes}
-    elif server is None:
+        # a whole group: only an unfiltered scope covers it (a !user= or !server= one never
+        # does; check_scopes would say so too, with a warning about mixing filters)
+        return any(base in have for base in spec.scopes)
+    if server is None:
         wanted = {f"{base}!user={user}" for base in spec.scopes}
     else:
         # the default server is named "" (filter "user/")

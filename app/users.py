@@ -14,7 +14,7 @@ from .hub import HubAPIError
 from .names import NamesError, check_group_name
 from .paging import int_arg, window
 from .profiles import default_profile
-from .servers.model import servers_of
+from .servers.model import mark_failures, servers_of
 from .servers.views import StartForm, hub_major, offered_profiles, profile_choices
 
 bp = Blueprint("users", __name__)
@@ -57,6 +57,11 @@ def index():
 
 @bp.route("/<name>")
 def show(name):
+    return user_page(name)
+
+
+def user_page(name: str, *, start_error: str = "", status: int = 200):
+    """A user's page; after a refused start, with the start form as the person filled it."""
     user = load_user(name, include_stopped_servers=True)
     groups = sorted(user.get("groups") or (), key=str.casefold)
     # groups this person could add the user to: listed in the page when their scopes name
@@ -70,21 +75,24 @@ def show(name):
     start_form = StartForm()
     start_form.profile.choices = profile_choices(offered)
     default = default_profile(offered)
-    if default:
+    if default and not start_error:
         start_form.profile.data = default.slug
-    return render_template(
+    servers = mark_failures(servers_of(user, settings().profiles), person_client())
+    html = render_template(
         "users/show.html",
         user=user,
         groups=groups,
         choices=choices,
         suggest=suggest,
         form=GroupChoiceForm(),
-        servers=servers_of(user, settings().profiles),
+        servers=servers,
         start_form=start_form,
+        start_error=start_error,
         offered=offered,
         display_names=hub_major() >= 6,
         target_groups=user.get("groups") or (),
     )
+    return html, status
 
 
 @bp.route("/<name>/groups", methods=["POST"])

@@ -1,4 +1,35 @@
 // hubdesk's small enhancements. Every page works without them.
+// The navbar's toggler (<button data-nav-toggle aria-controls="ID">) opens and closes the menu
+// below 768 px: Bootstrap's .collapse.show without its 80 KB bundle. Escape closes it.
+document.querySelectorAll("[data-nav-toggle]").forEach((toggler) => {
+  const menu = document.getElementById(toggler.getAttribute("aria-controls"));
+  const show = (open) => {
+    menu.classList.toggle("show", open);
+    toggler.setAttribute("aria-expanded", String(open));
+  };
+  toggler.addEventListener("click", () => show(!menu.classList.contains("show")));
+  menu.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && menu.classList.contains("show")) {
+      show(false);
+      toggler.focus();
+    }
+  });
+});
+// A table wider than the window scrolls in its <div class="table-responsive">: while it does,
+// the box takes the keyboard's focus (arrow keys scroll it) and is named as a region.
+const scrollingTables = () => document.querySelectorAll(".table-responsive").forEach((box) => {
+  if (box.scrollWidth > box.clientWidth) {
+    box.tabIndex = 0;
+    box.setAttribute("role", "region");
+    box.setAttribute("aria-label", "Table (scrolls sideways)");
+  } else if (box.getAttribute("role") === "region") {
+    box.removeAttribute("tabindex");
+    box.removeAttribute("role");
+    box.removeAttribute("aria-label");
+  }
+});
+scrollingTables();
+window.addEventListener("resize", scrollingTables);
 // "Select all" checkboxes: <input type="checkbox" data-select-all="NAME" hidden>
 // ticks every checkbox named NAME in the same form.
 // <form data-confirm="Question?">: ask before sending (the pages without JavaScript
@@ -31,7 +62,9 @@ document.querySelectorAll("input[data-suggest]").forEach((input) => {
   });
 });
 document.querySelectorAll("input[data-select-all]").forEach((all) => {
-  const boxes = () => all.form.querySelectorAll(`input[type=checkbox][name="${all.dataset.selectAll}"]`);
+  // the form's elements, not its subtree: a roster's ticks join their form by `form="…"`
+  const boxes = () => [...all.form.elements].filter(
+    (b) => b.type === "checkbox" && b.name === all.dataset.selectAll);
   all.hidden = false;
   all.addEventListener("change", () => boxes().forEach((b) => { b.checked = all.checked; }));
 });
@@ -61,4 +94,40 @@ document.querySelectorAll("select[data-unlisted]").forEach((select) => {
   };
   select.addEventListener("change", show);
   show();
+});
+// <tbody data-live id="ID">: while one of its rows is starting or stopping, the rows are read
+// again every few seconds from this page's own address (what is ticked stays ticked); it stops
+// once nothing is under way. Without JavaScript the person reloads the page.
+document.querySelectorAll("tbody[data-live][id]").forEach((first) => {
+  let box = first;
+  const busy = () => box.querySelector("[data-state=starting], [data-state=stopping]");
+  const again = () => window.setTimeout(refresh, 3000);
+  async function refresh() {
+    if (!busy()) return;
+    if (document.hidden) return again();
+    try {
+      const answer = await fetch(window.location.href, { credentials: "same-origin" });
+      const fresh = answer.ok
+        ? new DOMParser().parseFromString(await answer.text(), "text/html").getElementById(box.id)
+        : null;
+      if (fresh) {
+        const ticked = new Set([...box.querySelectorAll("input:checked")].map((b) => b.value));
+        fresh.querySelectorAll("input[type=checkbox]").forEach((b) => { b.checked = ticked.has(b.value); });
+        box.replaceWith(fresh);
+        box = fresh;
+      }
+    } catch { /* the hub or hubdesk is away for a moment: try again */ }
+    again();
+  }
+  again();
+});
+// <input data-browser-zone>: an empty time-zone field takes the browser's own, said in words
+// next to it (<span data-zone-words>); without JavaScript the person types one.
+document.querySelectorAll("input[data-browser-zone]").forEach((input) => {
+  const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  const words = input.form && input.form.querySelector("[data-zone-words]");
+  if (!input.value && zone) {
+    input.value = zone;
+    if (words) words.textContent = `Filled in: your browser's time zone, ${zone}.`;
+  }
 });

@@ -3,8 +3,9 @@
 // Without JavaScript the page reloads itself instead (a <noscript> refresh).
 (() => {
   const box = document.getElementById("progress");
-  // a stopped server may just have failed: the hub still knows why, for a while
-  if (!box || !["starting", "stopped"].includes(box.dataset.state) || !window.EventSource) return;
+  // only a start under way is followed: the page itself says how a stopped server's last
+  // start went (hubdesk asked the hub before sending it)
+  if (!box || box.dataset.state !== "starting" || !window.EventSource) return;
   const watching = box.dataset.state;
   const bar = box.querySelector(".progress-bar");
   const meter = box.querySelector("[role=progressbar]");
@@ -13,7 +14,7 @@
   const badge = document.querySelector("h1 [data-state]");
   const waiting = document.createElement("li");
   waiting.className = "text-muted";
-  const patience = watching === "starting" ? "Waiting for the hub's progress…" : "Asking the hub how it went…";
+  const patience = "Waiting for the hub's progress…";
   waiting.textContent = patience;
   list.append(waiting);
   const source = new EventSource(box.dataset.events);

@@ -21,6 +21,7 @@ ARGS = {
     "user": "outsider",
     "server": "labs",
     "job": "0" * 16,
+    "lesson": "0" * 16,
 }
 
 # (method, endpoint, path args) -> expected status for anonymous, visitor, helpdesk, teacher, admin.
@@ -38,6 +39,9 @@ GET = {
     "auth.signed_out": (200, 200, 200, 200, 200),
     "static": (200, 200, 200, 200, 200),
     "groups.index": (302, 403, 403, 200, 200),
+    "lessons.index": (302, 403, 403, 200, 200),  # every lesson of the groups one may read
+    "lessons.schedule_lesson": (302, 403, 403, 403, 200),
+    "lessons.change_lesson": (302, 403, 403, 403, 404),
     "groups.show": (302, 403, 403, 403, 200),
     "groups.suggest": (302, 403, 403, 200, 200),  # the teacher may change class-a
     "groups.members_job": (302, 403, 403, 403, 404),
@@ -63,8 +67,18 @@ POST = {
     "groups.delete": ((403, 403, 403), {}),
     "servers.group_servers": ((403, 403, 403), {"action": "stop", "confirm": "yes"}),
     "servers.cancel_group_job": ((403, 403, 403), {}),
+    "lessons.schedule_lesson": (
+        (403, 403, 403),
+        {"tz": "UTC", "day": "2030-01-07", "starts": "09:00", "ends": "10:00", "server": "x"},
+    ),
+    "lessons.change_lesson": ((403, 403, 403), {"tz": "UTC", "starts": "09:00", "ends": "10:00"}),
+    "lessons.cancel_lesson": ((403, 403, 403), {}),
     # "not allowed", said per server after the confirmation
     "servers.stop_many": ((302, 302, 302), {"confirm": "yes", "servers": '[["outsider", ""]]'}),
+    "servers.stop_idle": (
+        (200, 200, 200),  # each server "not a server you may stop", on the results page
+        {"idle": "1", "unit": "hours", "confirm": "yes", "servers": '[["outsider", ""]]'},
+    ),
     "users.change_groups": ((403, 403, 403), {"group": "class-b", "action": "add"}),
     "servers.start": ((404, 404, 404), {"server": "labs", "profile": "small"}),
     "servers.stop": ((404, 404, 404), {}),

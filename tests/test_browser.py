@@ -190,7 +190,12 @@ def test_unknown_names_are_listed_before_adding(stack, page):
 
         page.get_by_role("button", name="Add the 1 known user").click()
         _on_group_page(page, stack, name)
-        expect(page.locator(".alert-success")).to_contain_text(f"Added 1 member to “{name}”.")
+        done = page.locator(".alert-success")
+        expect(done).to_contain_text(f"Added 1 member to “{name}”: {known}.")
+        # the final message names who was left out, and why
+        expect(done).to_contain_text("Skipped 2 names (no such user on the hub)")
+        for stranger in strangers:
+            expect(done).to_contain_text(stranger)
         expect(page.get_by_test_id("member-count")).to_have_text("1")
         assert stack.api.get_group(name)["users"] == [known]
         for stranger in strangers:
@@ -474,10 +479,10 @@ def test_group_start_in_the_browser(stack, page):
         start = page.get_by_test_id("group-start")
         start.get_by_label("Server name").fill("lab")
         start.get_by_label("Profile").select_option(label="Small (1 CPU, 2 GB)")
-        start.get_by_role("button", name="Review…").click()
+        start.get_by_role("button", name="Start for everyone…").click()
 
         expect(
-            page.get_by_role("heading", name=f"Start “lab” for 5 members of “{group}”?")
+            page.get_by_role("heading", name=f"Start “lab” for everyone in “{group}” (5 members)?")
         ).to_be_visible()
         page.get_by_role("button", name="Start for 5 members").click()
         page.wait_for_url(re.compile(r"/servers/jobs/[0-9a-f]{16}$"))

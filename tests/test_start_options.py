@@ -62,7 +62,7 @@ def test_start_with_a_choice_and_free_text_then_start_again(stack, admin, users)
         assert model["display_name"] == "My R lab"
     wait_for(lambda: running(stack, u, "opts"))
     row = re.search(
-        r'<tr data-server="opts">.*?</tr>', admin.get(stack.url(f"users/{u}")).text, re.S
+        r'<tr data-server="opts"[^>]*>.*?</tr>', admin.get(stack.url(f"users/{u}")).text, re.S
     )
     text = html.unescape(row.group(0))
     assert "Custom lab" in text and f"Image: {TYPED}" in text and "Memory: 4 GB" in text

@@ -17,6 +17,7 @@ import time
 from .. import metrics
 from ..hub import HubAPIError, HubUnreachable, while_away
 from ..jobs import Context, Item, kind, pool_map
+from ..words import server_words
 from .model import server_in, state_of
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ OUTCOMES = {
 def explain(error: HubAPIError, user: str, server: str) -> tuple[str, str]:
     """(outcome, words) for a hub error answering a start or stop."""
     message = error.message
-    label = f"“{server}”" if server else "the default server"
+    label = server_words(server)
     if error.status == 400 and "already running" in message:
         return "running", f"{label} is already running"
     if error.status == 400 and "maximum" in message:
@@ -194,20 +195,24 @@ def follow_spawn(context: Context, user: str, server: str, note) -> None:
 
 
 def stop_member(context: Context, item: Item, note) -> None:
-    """Stop one member's servers (all of them, or the job's one)."""
-    user = item.name
-    only = context.job.spec.get("server")
+    """Stop one member's servers: all of them, the job's one, or the ones ticked for them."""
+    user, spec = item.name, context.job.spec
+    only = spec.get("server")
+    ticked = (spec.get("servers") or {}).get(user)  # a stop of ticked servers: theirs
     model = context.hub.get_user(user)
     groups = model.get("groups") or ()
     targets = [
         name
         for name, s in (model.get("servers") or {}).items()
-        if state_of(s) != "stopped" and (only is None or name == only)
+        if state_of(s) != "stopped"
+        and (only is None or name == only)
+        and (ticked is None or name in ticked)
     ]
     if not targets:
         if item.sent:  # our stop reached the hub before it (or the worker) went away
             return note("stopped", "stopped (checked with the hub after an interruption)")
-        return note("nothing", "no running server" if only is None else "not running")
+        none_running = "no running server" if only is None and ticked is None else "not running"
+        return note("nothing", none_running)
     words, outcome = [], "stopped"
     for name in targets:
         label = name or "default"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from flask import (
@@ -36,8 +37,21 @@ from ..jsontext import JSONTextError
 from ..names import SERVER_NAME_RULES, NamesError, check_server_name
 from ..paging import int_arg, window
 from ..profiles import UNLISTED, ChoiceError, Profile, default_profile
+from ..words import plural, server_words
+from . import roster
 from .group_action import OUTCOMES, explain
-from .model import Server, server_in, server_of, servers_of, state_of
+from .idle import (
+    HIDDEN,
+    STOP_AT_ONCE,
+    IdleError,
+    active_users,
+    idle_servers,
+    parse_idle,
+    running_page,
+    still_idle,
+    stop_each,
+)
+from .model import Server, mark_failures, server_in, server_of, state_of
 
 bp = Blueprint("servers", __name__)
 log = logging.getLogger(__name__)
@@ -171,6 +185,13 @@ def _back(user: str):
 # -- one user's servers ---------------------------------------------------------------
 
 
+def _refused(user: str, why: str):
+    """The user's page again, its start form as the person filled it, and why it was refused."""
+    from ..users import user_page  # the users blueprint imports this module
+
+    return user_page(user, start_error=why, status=400)
+
+
 @bp.route("/users/<user>/servers", methods=["POST"])
 def start(user):
     form = StartForm()
@@ -180,17 +201,15 @@ def start(user):
         if server:
             server = check_server_name(server, hub_major=hub_major())
     except NamesError as e:
-        flash(str(e), "error")
-        return _back(user)
+        return _refused(user, str(e))
     model, current, target = _target(user, server)
     require("start_server", **target)
     try:
         offered = offered_profiles(model.get("groups") or ())
         options = _chosen_options(form, (current or {}).get("user_options"), offered)
     except NamesError as e:
-        flash(str(e), "error")
-        return _back(user)
-    label = f"“{server}”" if server else "the default server"
+        return _refused(user, str(e))
+    label = server_words(server)
     try:
         status = service_client().start_server(
             user,
@@ -200,10 +219,9 @@ def start(user):
             hub_major=hub_major(),
         )
     except HubAPIError as e:
-        flash(f"Could not start {label} for {user}: {explain(e, user, server)[1]}.", "error")
-        return _back(user)
+        return _refused(user, f"Could not start {label} for {user}: {explain(e, user, server)[1]}.")
     if status == 201:
-        flash(f"{label[0].upper()}{label[1:]} of {user} is running.", "success")
+        flash(f"{server_words(server, user, start=True)} is running.", "success")
     return redirect(url_for(".progress", user=user, server=server))
 
 
@@ -214,26 +232,26 @@ def stop(user, server):
     require_form(form)
     _, current, target = _target(user, server)
     require("stop_server", **target)
-    label = f"“{server}”" if server else "The default server"
     if state_of(current) == "stopped":
-        flash(f"{label} of {user} is not running; nothing changed.", "info")
+        flash(f"{server_words(server, user, start=True)} is not running; nothing changed.", "info")
         return _back(user)
-    return _stop_server(user, server, label, remove=False)
+    return _stop_server(user, server, remove=False)
 
 
-def _stop_server(user: str, server: str, label: str, *, remove: bool):
+def _stop_server(user: str, server: str, *, remove: bool):
     """Stop (and with ``remove`` delete) a server; say how it went on the user's page."""
     try:
         status = service_client().stop_server(user, server, remove=remove)
     except HubAPIError as e:
         verb = "remove" if remove else "stop"
-        flash(f"Could not {verb} {label} of {user}: {explain(e, user, server)[1]}.", "error")
+        why = explain(e, user, server)[1]
+        flash(f"Could not {verb} {server_words(server, user)}: {why}.", "error")
         return _back(user)
     if status == 202:
         then = " and will then be removed." if remove else "; it can take a moment."
-        flash(f"{label} of {user} is stopping{then}", "info")
+        flash(f"{server_words(server, user, start=True)} is stopping{then}", "info")
     else:
-        flash(f"{'Removed' if remove else 'Stopped'} {label} of {user}.", "success")
+        flash(f"{'Removed' if remove else 'Stopped'} {server_words(server, user)}.", "success")
     return _back(user)
 
 
@@ -249,7 +267,7 @@ def remove(user, server):
             "servers/remove.html", user=user, server=server, state=state_of(current), form=form
         )
     require_form(form)
-    return _stop_server(user, server, f"“{server}”", remove=True)
+    return _stop_server(user, server, remove=True)
 
 
 # -- watching a spawn -----------------------------------------------------------------
@@ -262,7 +280,7 @@ def progress(user, server):
     require("read_servers", **target)
     if current is None:
         abort(404, description=f"{user} has no server called “{server or 'default'}”.")
-    model = server_of(user, server, current, _profiles())
+    model = mark_failures([server_of(user, server, current, _profiles())], person_client())[0]
     return render_template("servers/progress.html", server=model, open_url=_open_url(model))
 
 
@@ -338,42 +356,82 @@ def _open_url(server: Server) -> str:
 # -- all running servers -----------------------------------------------------------------
 
 
-def _idle_arg() -> float | None:
+class IdleStopForm(FlaskForm):
+    """ "Stop all that match": the filter, and (once reviewed) the servers named."""
+
+    idle = HiddenField()
+    unit = HiddenField()
+    confirm = HiddenField()
+    servers = HiddenField()
+
+
+def _idle_filter(args) -> tuple:
+    """(the idle filter or None, the words of what was wrong with it or "")."""
     try:
-        hours = float(request.args.get("idle", ""))
-    except ValueError:
-        return None
-    return hours if 0 <= hours <= 24 * 365 else None
+        return parse_idle(args.get("idle"), args.get("unit")), ""
+    except IdleError as e:
+        return None, str(e)
+
+
+def _may_stop(user: str, server: str, groups) -> bool:
+    return can("stop_server", user=user, server=server, user_groups=groups or ())
 
 
 @bp.route("/servers/")
 def running():
+    """One page of users with a running server; with an idle filter, every matching server.
+
+    Without a filter it costs one hub page (O(page)), plus a look at the page's stopped
+    servers for a failed start. With one, every active user is read (``idle.active_users``).
+    """
     require("list_users")
     limit = int_arg("limit", 50, allowed=PAGE_SIZES)
     offset = int_arg("offset", 0)
     newest_first = request.args.get("sort") == "recent"
-    idle = _idle_arg()
-    page = person_client().list_users(
-        offset=offset,
-        limit=limit,
-        state="active",
-        sort="-last_activity" if newest_first else "last_activity",
-    )
-    now = datetime.now(UTC)
-    rows = [s for u in page.items for s in servers_of(u, _profiles()) if s.active]
-    if idle is not None:
-        rows = [s for s in rows if (s.idle_hours(now) or 0) >= idle]
-    rows.sort(key=lambda s: s.last_activity or now, reverse=newest_first)
-    return render_template(
+    idle, error = _idle_filter(request.args)
+    hub, now, found, stoppable = person_client(), datetime.now(UTC), None, []
+    if idle is None:
+        rows, page = running_page(
+            hub, offset=offset, limit=limit, newest_first=newest_first, profiles=_profiles()
+        )
+        paging = window(offset, limit, page.total or 0, page.next_offset)
+    else:
+        found = idle_servers(
+            active_users(hub), idle, now=now, profiles=_profiles(), newest_first=newest_first
+        )
+        rows = found.servers[offset : offset + limit]
+        paging = window(offset, limit, len(found.servers))
+        stoppable = found.stoppable(_may_stop)
+    html = render_template(
         "servers/running.html",
         rows=rows,
-        page=window(offset, limit, page.total or 0, page.next_offset),
+        page=paging,
         page_sizes=PAGE_SIZES,
         idle=idle,
+        idle_error=error,
+        typed=(request.args.get("idle") or "")[:40],
+        unit=(idle.unit if idle else request.args.get("unit")) or "hours",
+        found=found,
+        stoppable=len(stoppable),
+        at_once=STOP_AT_ONCE,
         newest_first=newest_first,
         now=now,
         form=ActionForm(),
     )
+    return html, 400 if error else 200
+
+
+def _posted_servers(data: str | None) -> list[tuple[str, str]]:
+    """A confirmation page's hidden list of [user, server] pairs; 400 when it was damaged."""
+    try:
+        chosen = jsontext.loads(data or "[]")
+    except JSONTextError:
+        chosen = None
+    if not isinstance(chosen, list) or not all(
+        isinstance(pair, list) and len(pair) == 2 for pair in chosen
+    ):
+        abort(400, description="The list of servers was damaged on the way. Nothing was changed.")
+    return [(u, s) for u, s in chosen if isinstance(u, str) and isinstance(s, str) and u]
 
 
 @bp.route("/servers/stop", methods=["POST"])
@@ -382,19 +440,11 @@ def stop_many():
     form = ActionForm()
     require_form(form)
     if form.confirm.data:
-        try:
-            chosen = jsontext.loads(form.servers.data or "[]")
-        except JSONTextError:
-            chosen = None
-        if not isinstance(chosen, list) or not all(
-            isinstance(pair, list) and len(pair) == 2 for pair in chosen
-        ):
-            abort(
-                400, description="The list of servers was damaged on the way. Nothing was changed."
-            )
+        chosen = _posted_servers(form.servers.data)
     else:
-        chosen = [s.partition("/")[::2] for s in request.form.getlist("server")]
-    chosen = [(u, s) for u, s in chosen if isinstance(u, str) and isinstance(s, str) and u][:500]
+        chosen = [tuple(s.partition("/")[::2]) for s in request.form.getlist("server")]
+        chosen = [(u, s) for u, s in chosen if u]
+    chosen = chosen[:500]
     if not chosen:
         flash("No servers were chosen, so nothing was changed.", "info")
         return redirect(url_for(".running"))
@@ -404,118 +454,241 @@ def stop_many():
             chosen=chosen,
             form=ActionForm(formdata=None, confirm="yes", servers=json.dumps(chosen)),
         )
-    hub, done, failed = service_client(), [], []
-    for user, server in chosen:
-        label = f"{user}/{server}" if server else f"{user} (default)"
-        # a user that does not exist and one the person may not act on are answered alike,
-        # as the hub does (it hides the users you may not see): no way to probe for names
-        hidden = f"{label}: not a server you may stop"
-        try:
-            model = hub.get_user(user)
-            if not can(
-                "stop_server", user=user, server=server, user_groups=model.get("groups") or ()
-            ):
-                failed.append(hidden)
-                continue
-            hub.stop_server(user, server)
-            done.append(label)
-        except HubAPIError as e:
-            failed.append(hidden if e.status == 404 else f"{label}: {explain(e, user, server)[1]}")
-    message = f"Stopped (or stopping) {len(done)} server{'' if len(done) == 1 else 's'}."
+
+    # a user that does not exist and one the person may not act on are answered alike,
+    # as the hub does (it hides the users you may not see): no way to probe for names
+    def check(user, server, model):
+        if model is None or not _may_stop(user, server, model.get("groups")):
+            return "failed", HIDDEN
+        return None
+
+    result = stop_each(service_client(), chosen, check)
+
+    def label(o):
+        return f"{o.user}/{o.server}" if o.server else f"{o.user} (default)"
+
+    done = result.of("stopped") + result.of("stopping")
+    failed = [f"{label(o)}: {o.why}" for o in result.of("failed")]
+    message = f"Stopped (or stopping) {plural(len(done), 'server')}."
     if failed:
         message += f" Not stopped: {'; '.join(failed[:25])}" + (" …" if len(failed) > 25 else "")
     flash(message, "warning" if failed else "success")
     return redirect(url_for(".running"))
 
 
-# -- a whole group -------------------------------------------------------------------------
+@bp.route("/servers/stop-idle", methods=["POST"])
+def stop_idle():
+    """ "Stop all that match": review the servers idle that long, then stop those still idle.
+
+    The review names them (at most STOP_AT_ONCE, longest idle first, only those the person
+    may stop); the confirmation stops exactly those named, each checked again at that moment.
+    """
+    require("stop_server")  # for someone, somewhere; each server is checked below
+    form = IdleStopForm()
+    require_form(form)
+    idle, error = _idle_filter(request.form)
+    if idle is None:
+        abort(400, description=f"{error or 'No idle time was given.'} Nothing was changed.")
+    back = url_for(".running", idle=idle.amount_text, unit=idle.unit)
+    if not form.confirm.data:
+        found = idle_servers(
+            active_users(person_client()), idle, now=datetime.now(UTC), profiles=_profiles()
+        )
+        mine = found.stoppable(_may_stop)
+        if not mine:
+            flash(
+                f"No server you may stop has been idle for at least {idle.words}; "
+                "nothing was changed.",
+                "info",
+            )
+            return redirect(back)
+        chosen = mine[:STOP_AT_ONCE]
+        return render_template(
+            "servers/stop_idle_confirm.html",
+            idle=idle,
+            chosen=chosen,
+            labels=[server_words(s.name, s.user) for s in chosen],
+            more=len(mine) - len(chosen),
+            not_yours=len(found.servers) - len(mine),
+            at_once=STOP_AT_ONCE,
+            back=back,
+            form=IdleStopForm(
+                formdata=None,
+                idle=idle.amount_text,
+                unit=idle.unit,
+                confirm="yes",
+                servers=json.dumps([[s.user, s.name] for s in chosen]),
+            ),
+        )
+    chosen = _posted_servers(form.servers.data)[:STOP_AT_ONCE]
+    result = stop_each(
+        service_client(), chosen, still_idle(idle, _may_stop, now=lambda: datetime.now(UTC))
+    )
+    log.info(
+        "stop idle (%s): %s",
+        idle.words,
+        ", ".join(f"{len(result.of(r))} {r}" for r in ("stopped", "stopping", "skipped", "failed")),
+    )
+    return render_template("servers/stop_idle_done.html", idle=idle, result=result, back=back)
+
+
+# -- a whole group: the class roster and its actions ------------------------------------
 
 
 def _group_members(group: str) -> list[str]:
     require("read_group", group=group)
     try:
-        return sorted(person_client().get_group(group).get("users", ()), key=str.casefold)
+        return list(person_client().get_group(group).get("users", ()))
     except HubAPIError as e:
         if e.status == 404:
             abort(404, description=f"There is no group called “{group}”.")
         raise
 
 
+GROUP_ACTIONS = ("start", "start-selected", "stop", "stop-selected")
+
+
+@dataclass
+class GroupRequest:
+    """What a group servers form asks for, checked: the action and whom it is for."""
+
+    kind: str  # "start" or "stop"
+    members: list[str]  # whom: the group's members, or the ticked ones
+    server: str | None  # the start's server; the stop's one server (None: every server)
+    servers: dict[str, list[str]] | None  # a stop of ticked servers: {member: [server, ...]}
+    selected: list[str]  # the ticked rows as sent ("user/server"), for the confirmation page
+
+
+def _group_request(form, members: list[str]) -> GroupRequest:
+    """Step 1: the action, whom it is for and which server; NamesError says what is wrong."""
+    row = request.form.get("row")
+    action = "stop-selected" if row else form.action.data
+    if action not in GROUP_ACTIONS:
+        abort(400, description="Choose whether to start or to stop servers.")
+    kind = action.partition("-")[0]
+    require("start_server" if kind == "start" else "stop_server")
+    ticked = action.endswith("-selected")
+    selected = ([row] if row else request.form.getlist("selected")) if ticked else []
+    chosen: dict[str, list[str]] = {}
+    if ticked:
+        chosen, strays = roster.parse_selection(selected, set(members))
+        if strays:
+            raise NamesError(
+                f"Not members of this group (any more?): {', '.join(strays[:10])}. "
+                "Nothing was done; the roster below is as the hub has it now."
+            )
+        if not chosen:
+            raise NamesError("Tick at least one member in the roster first. Nothing was done.")
+    targets = list(chosen) if chosen else sorted(members, key=str.casefold)
+    if not targets:
+        raise NamesError("This group has no members, so nothing was done.")
+    if kind == "start":
+        server = (form.server.data or "").strip()
+        server = check_server_name(server, hub_major=hub_major()) if server else ""
+        return GroupRequest("start", targets, server, None, selected)
+    if action == "stop-selected":
+        return GroupRequest("stop", targets, None, chosen, selected)
+    only = (form.server.data or "").strip()  # the stop form's own "server" field
+    only = check_server_name(only, hub_major=hub_major()) if only else None
+    return GroupRequest("stop", targets, only, None, selected)
+
+
+def _group_page(group, members, form, offered, *, error: str = "", status: int = 200):
+    """The roster page (also after a refusal: the form keeps what was typed)."""
+    from ..lessons.views import group_lessons  # the lessons blueprint imports this module
+
+    query = request.args.get("rq", "")[:255]
+    limit = int_arg("rlimit", 50, allowed=roster.SIZES)
+    offset = int_arg("roffset", 0)
+    page = roster.read(
+        person_client(), members, query=query, offset=offset, limit=limit, profiles=_profiles()
+    )
+    html = render_template(
+        "servers/group.html",
+        group=group,
+        roster=page,
+        roster_query=query,
+        page=window(offset, limit, page.found),
+        page_sizes=roster.SIZES,
+        form=form,
+        error=error,
+        offered=offered,
+        display_names=hub_major() >= 6,
+        may_start=can("start_server"),
+        may_stop=can("stop_server"),
+        jobs=job_store().recent(group, ("start", "stop")),
+        outcomes=OUTCOMES,
+        lessons=group_lessons(group),
+    )
+    return html, status
+
+
 @bp.route("/groups/<group>/servers", methods=["GET", "POST"])
 def group_servers(group):
     members = _group_members(group)
-    may_start = can("start_server")
-    may_stop = can("stop_server")
-    if not (may_start or may_stop):
+    if not (can("start_server") or can("stop_server")):
         require("start_server")  # says why
     form = GroupServersForm()
     offered = offered_profiles([group])
     form.profile.choices = profile_choices(offered)
-    if request.method == "POST":
-        require_form(form)
-        action = form.action.data
-        if action not in ("start", "stop"):
-            abort(400, description="Choose whether to start or to stop servers.")
-        require("start_server" if action == "start" else "stop_server")
-        server = (form.server.data or "").strip()
-        try:
-            if server or action == "start":
-                server = check_server_name(server, hub_major=hub_major()) if server else ""
-            options = _chosen_options(form, None, offered) if action == "start" else None
-        except NamesError as e:
-            flash(str(e), "error")
-            return redirect(url_for(".group_servers", group=group))
-        if not members:
-            flash(f"“{group}” has no members, so nothing was done.", "info")
-            return redirect(url_for(".group_servers", group=group))
-        profile = next((p for p in offered if p.slug == form.profile.data), None)
-        display_name = _display_name(form) if server else ""
-        choices = profile.chosen_labels(options or {}) if profile else []
-        if not form.confirm.data:
-            return render_template(
-                "servers/group_confirm.html",
-                group=group,
-                members=members,
-                action=action,
-                server=server,
-                profile=profile,
-                choices=choices,
-                option_fields=submitted_option_fields(profile),
-                display_name=display_name,
-                options=options,
-                form=form,
-            )
-        job_id = jobs().submit(
-            action,
-            group,
-            by=g.person.name,
-            spec={
-                "server": server if (server or action == "start") else None,
-                "user_options": options,
-                "display_name": display_name,
-                "hub_major": hub_major(),
-                "profile": (
-                    profile.display_name + "".join(f", {o}: {c}" for o, c in choices)
-                    if profile
-                    else None
-                ),
-            },
-            scopes=g.person.scopes,
-            items=[(m, "") for m in members],
+    if request.method == "GET":
+        default = default_profile(offered)
+        if default and not form.profile.data:
+            form.profile.data = default.slug
+        return _group_page(group, members, form, offered)
+    require_form(form)
+    try:
+        asked = _group_request(form, members)
+        options = _chosen_options(form, None, offered) if asked.kind == "start" else None
+    except NamesError as e:
+        if form.action.data == "stop":  # the stop form's field keeps it; the start's stays empty
+            form.server.data = ""
+        return _group_page(group, members, form, offered, error=str(e), status=400)
+    profile = next((p for p in offered if p.slug == form.profile.data), None)
+    profile = profile if asked.kind == "start" else None
+    display_name = _display_name(form) if asked.kind == "start" and asked.server else ""
+    choices = profile.chosen_labels(options or {}) if profile else []
+    if not form.confirm.data:
+        return render_template(
+            "servers/group_confirm.html",
+            group=group,
+            asked=asked,
+            targets=_target_words(asked),
+            profile=profile,
+            choices=choices,
+            option_fields=submitted_option_fields(profile),
+            display_name=display_name,
+            options=options,
+            form=form,
         )
-        return redirect(url_for(".group_job", group=group, job=job_id))
-    return render_template(
-        "servers/group.html",
-        group=group,
-        members=members,
-        form=form,
-        offered=offered,
-        display_names=hub_major() >= 6,
-        may_start=may_start,
-        may_stop=may_stop,
-        jobs=job_store().recent(group, ("start", "stop")),
-        outcomes=OUTCOMES,
+    job_id = jobs().submit(
+        asked.kind,
+        group,
+        by=g.person.name,
+        spec={
+            "server": asked.server,
+            "servers": asked.servers,
+            "ticked": bool(asked.servers) or form.action.data == "start-selected",
+            "user_options": options,
+            "display_name": display_name,
+            "hub_major": hub_major(),
+            "profile": (
+                profile.display_name + "".join(f", {o}: {c}" for o, c in choices)
+                if profile
+                else None
+            ),
+        },
+        scopes=g.person.scopes,
+        items=[(m, "") for m in asked.members],
     )
+    return redirect(url_for(".group_job", group=group, job=job_id))
+
+
+def _target_words(asked: GroupRequest) -> list[str]:
+    """Whom a confirmation page names: members, or each ticked server in words."""
+    if not asked.servers:
+        return asked.members
+    return [server_words(s, user) for user, names in asked.servers.items() for s in names]
 
 
 def _group_job(group: str, job: str):
