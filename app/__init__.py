@@ -9,7 +9,6 @@ imported. So the factory imports its parts when it is called, as flaskr does.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -90,7 +89,7 @@ def create_app(config: Settings | Mapping | None = None) -> Flask:
         # pages answer 503 in words until it is back; each request tries again (db_ready)
         log.error("%s; hubdesk starts anyway and tries again", e)
 
-    from . import assets, auth, errors, groups, hardening, main, servers, users
+    from . import assets, auth, errors, groups, hardening, lessons, main, servers, users, words
     from .groups import membership  # noqa: F401  (registers the job kind "members")
     from .servers import group_action  # noqa: F401  (registers "start" and "stop")
 
@@ -99,9 +98,9 @@ def create_app(config: Settings | Mapping | None = None) -> Flask:
     hardening.init_app(app)
     assets.init_app(app)
     metrics.init_app(app)
+    words.init_app(app)
     from .paging import page_url
 
-    app.jinja_env.filters["utc"] = _utc
     app.jinja_env.globals["page_url"] = page_url
     app.before_request(_db_ready)
     auth.init_app(app)
@@ -110,6 +109,7 @@ def create_app(config: Settings | Mapping | None = None) -> Flask:
     app.register_blueprint(groups.bp, url_prefix="/groups")
     app.register_blueprint(users.bp, url_prefix="/users")
     app.register_blueprint(servers.bp)
+    app.register_blueprint(lessons.bp)
 
     # JupyterHub's proxy passes the full path (/services/hubdesk/...): mount the
     # app at the service prefix so that url_for() and cookies carry it.
@@ -137,6 +137,8 @@ def _shared(settings: Settings) -> extensions.Shared:
     from .groups.directory import GroupDirectory
     from .hub import HubClient, environ_verify, make_session
     from .jobs import JobRunner, JobStore
+    from .lessons.runs import run_due
+    from .lessons.store import LessonStore
     from .sessions import SessionStore
     from .streams import StreamSlots
 
@@ -162,6 +164,11 @@ def _shared(settings: Settings) -> extensions.Shared:
         sessions.prune()
         groups.prune()
 
+    lessons = LessonStore(database, fernet)
+
+    def lessons_due(runner: JobRunner) -> None:
+        run_due(runner, lessons, trail, late_after=settings.lesson_late_seconds)
+
     runner = JobRunner(
         JobStore(database, lease_seconds=settings.job_lease_seconds),
         hub,
@@ -170,6 +177,7 @@ def _shared(settings: Settings) -> extensions.Shared:
         keep_days=settings.jobs_keep_days,
         housekeeping=housekeeping,
         on_group_change=groups.note,
+        scheduler=lessons_due,
     )
     return extensions.Shared(
         settings=settings,
@@ -192,6 +200,7 @@ def _shared(settings: Settings) -> extensions.Shared:
         identities=TTLCache(settings.identity_cache_seconds),
         hub_facts=hub_facts,
         streams=StreamSlots(settings.max_streams, settings.max_streams_per_person),
+        lessons=lessons,
     )
 
 
@@ -208,8 +217,3 @@ def _db_ready():
     if not shared.database.ready:
         shared.database.upgrade()  # StateUnavailable: the 503 page
     shared.jobs.ensure_started()
-
-
-def _utc(epoch: float, seconds: bool = False) -> str:
-    """A time kept as seconds since the epoch, as UTC for a page."""
-    return time.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M", time.gmtime(epoch))

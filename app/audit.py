@@ -136,7 +136,9 @@ class AuditTrail:
         described = describe(method, segments, body)
         if described is None:
             return None
-        action, target = described
+        return self._write(*described)
+
+    def _write(self, action: str, target: dict):
         text, truncated = _capped(target)
         users = target.get("users") or ([target["user"]] if target.get("user") else [])
         entry = {
@@ -157,6 +159,39 @@ class AuditTrail:
                     insert(db.audit_names), [{"record_id": record_id, "name": n} for n in names]
                 )
         return record_id, action, target
+
+    def note(self, action: str, target: dict, *, person: str | None = None, outcome="") -> int:
+        """A change hubdesk makes to its own records (a lesson scheduled, run, cancelled).
+
+        Written whole at once; raises StateUnavailable when it cannot be.
+        """
+        token = background_actor.set(person) if person is not None else None
+        try:
+            handle = self._write(action, target)
+        finally:
+            if token is not None:
+                background_actor.reset(token)
+        record_id = handle[0]
+        with self.database.write() as conn:
+            conn.execute(
+                update(db.audit).where(db.audit.c.id == record_id).values(hub=str(outcome))
+            )
+        log.info(
+            json.dumps(
+                {
+                    "action": action,
+                    "person": person or _actor(),
+                    "record": record_id,
+                    "target": target,
+                    "outcome": outcome,
+                    "request_id": request_id(),
+                },
+                ensure_ascii=False,
+                sort_keys=True,
+                default=str,
+            )
+        )
+        return record_id
 
     def after_change(self, handle, outcome) -> None:
         """Add the hub's answer to the record (and say the change in the log)."""

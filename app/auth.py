@@ -32,7 +32,7 @@ from flask import (
 from flask.sessions import SecureCookieSessionInterface
 
 from .access import can
-from .extensions import service_client, sessions, shared
+from .extensions import lesson_store, service_client, sessions, shared
 from .hub import HubAPIError
 
 log = logging.getLogger(__name__)
@@ -230,6 +230,7 @@ def oauth_callback():
     if model is None:
         abort(403, description="The hub did not confirm who you are. Please sign in again.")
     sid = sessions().begin(model["name"], token)
+    lesson_store().refresh_token(model["name"], token)  # their lessons run on with this one
     session.clear()
     session.permanent = True
     session["sid"] = sid

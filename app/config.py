@@ -114,6 +114,7 @@ class Settings:
     audit_keep_days: float = 365.0
     jobs_keep_days: float = 30.0
     job_lease_seconds: float = 30.0  # a job whose worker died is taken over after this
+    lesson_late_seconds: float = 60.0  # a lesson's run this much after its time is "late"
     metrics_token: str = field(default="", repr=False)
     proxy_hops: int = 0
     max_streams: int = 8  # progress streams one process passes on at once
@@ -248,6 +249,7 @@ class Settings:
             audit_keep_days=_number(env, "HUBDESK_AUDIT_KEEP_DAYS", 365.0, minimum=1),
             jobs_keep_days=_number(env, "HUBDESK_JOBS_KEEP_DAYS", 30.0, minimum=1),
             job_lease_seconds=_number(env, "HUBDESK_JOB_LEASE_SECONDS", 30.0, minimum=3),
+            lesson_late_seconds=_number(env, "HUBDESK_LESSON_LATE_SECONDS", 60.0, minimum=1),
             metrics_token=_secret(env, "HUBDESK_METRICS_TOKEN", "HUBDESK_METRICS_TOKEN_FILE"),
             proxy_hops=_number(env, "HUBDESK_PROXY_HOPS", 0, kind=int),
             # half of a gunicorn worker's threads: the other half always serve pages

@@ -144,6 +144,47 @@ group_changes = Table(
 )
 
 
+# lessons: a group's servers started before a class and stopped after it (app/lessons)
+lessons = Table(
+    "lessons",
+    metadata,
+    Column("id", String(16), primary_key=True),
+    Column("group_name", String(NAME), nullable=False),
+    Column("server", String(NAME), nullable=False, server_default=""),  # "": the default one
+    Column("spec", Text, nullable=False),  # JSON: user_options, display_name, profile in words
+    Column("tz", String(64), nullable=False),
+    Column("starts", String(8), nullable=False),  # local wall-clock time, "HH:MM[:SS]"
+    Column("ends", String(8), nullable=False),
+    Column("day", String(10)),  # "YYYY-MM-DD": held once
+    Column("weekdays", String(16)),  # "0,2" (0 = Monday): held weekly
+    Column("lead", Integer, nullable=False, server_default="0"),  # seconds before the start
+    Column("by", String(NAME), nullable=False),  # whose permissions it runs with
+    Column("token", Text, nullable=False),  # their hub token, encrypted: asked when it runs
+    Column("created", Float, nullable=False),
+    Column("updated", Float, nullable=False),
+    Column("cancelled", Float),
+    Column("cancel_by", String(NAME)),
+    Index("ix_lessons_group", "group_name"),
+    Index("ix_lessons_cancelled", "cancelled"),
+    Index("ix_lessons_by", "by"),
+)
+
+# each start and stop of a lesson's holding, made exactly once (the primary key)
+lesson_runs = Table(
+    "lesson_runs",
+    metadata,
+    Column("lesson_id", String(16), ForeignKey("lessons.id", ondelete="CASCADE"), primary_key=True),
+    Column("kind", String(8), primary_key=True),  # start, stop
+    Column("occurrence", Float, primary_key=True),  # the holding's start (epoch seconds)
+    Column("due", Float, nullable=False),
+    Column("ran", Float, nullable=False),
+    Column("late", Boolean, nullable=False, server_default="0"),
+    Column("job_id", String(16)),  # NULL: refused (``words`` says why)
+    Column("words", Text, nullable=False, server_default=""),
+    Index("ix_lesson_runs_occurrence", "occurrence"),
+)
+
+
 class StateUnavailable(Exception):
     """hubdesk's database cannot be read or written (down, full, read-only, damaged)."""
 

@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # the getters name their types; importing them here would be 
     from .groups.directory import GroupDirectory
     from .hub import HubClient
     from .jobs import JobRunner, JobStore
+    from .lessons.store import LessonStore
     from .sessions import SessionStore
     from .streams import StreamSlots
 
@@ -67,6 +68,7 @@ class Shared:
     identities: TTLCache  # the hub's answer to "whose token is this?", briefly
     hub_facts: HubFacts
     streams: StreamSlots  # each open progress stream holds a thread
+    lessons: LessonStore
 
 
 def init_app(app: Flask, shared: Shared) -> None:
@@ -104,6 +106,10 @@ def group_directory() -> GroupDirectory:
 
 def audit_trail() -> AuditTrail:
     return shared().audit
+
+
+def lesson_store() -> LessonStore:
+    return shared().lessons
 
 
 def sessions() -> SessionStore:

@@ -86,6 +86,13 @@ def post_worker_init(worker):
 
     signal.signal(signal.SIGTERM, on_term)
 
+    # the job runner looks from the start, not at the first page someone opens: a lesson
+    # due (or a job left by a dead worker) is run by a hubdesk that nobody visits
+    from app.extensions import shared
+    from app.wsgi import application
+
+    shared(application).jobs.ensure_started()
+
 
 def worker_exit(server, worker):
     """A worker on its way out gives back the leases it still holds."""

@@ -164,42 +164,57 @@ class JobStore:
         scopes: Iterable[str],
         items: list[tuple[str, str]],
         owner: str | None = None,
+        conn=None,
     ) -> str:
-        """A new job, held by ``owner`` when given; ``items`` are (name, op) pairs."""
+        """A new job, held by ``owner`` when given; ``items`` are (name, op) pairs.
+
+        With ``conn``, inside that transaction (a lesson's run and its job are one write).
+        """
+        if conn is None:
+            with self.database.write() as conn:
+                return self.create(
+                    kind,
+                    group,
+                    by=by,
+                    spec=spec,
+                    scopes=scopes,
+                    items=items,
+                    owner=owner,
+                    conn=conn,
+                )
         job_id = secrets.token_hex(8)
         now = time.time()
-        with self.database.write() as conn:
-            conn.execute(
-                insert(db.jobs).values(
-                    id=job_id,
-                    kind=kind,
-                    group_name=group,
-                    by=by,
-                    spec=json.dumps(spec, ensure_ascii=False),
-                    scopes=json.dumps(sorted(scopes)),
-                    created=now,
-                    updated=now,
-                    state="running",
-                    lease_owner=owner,
-                    lease_until=now + self.lease_seconds if owner else None,
-                    takeovers=0,
-                )
+        conn.execute(
+            insert(db.jobs).values(
+                id=job_id,
+                kind=kind,
+                group_name=group,
+                by=by,
+                spec=json.dumps(spec, ensure_ascii=False),
+                scopes=json.dumps(sorted(scopes)),
+                created=now,
+                updated=now,
+                state="running",
+                lease_owner=owner,
+                lease_until=now + self.lease_seconds if owner else None,
+                takeovers=0,
             )
-            rows = [
-                {
-                    "job_id": job_id,
-                    "name": name,
-                    "op": op,
-                    "position": n,
-                    "outcome": "waiting",
-                    "words": "",
-                    "sent": False,
-                    "updated": now,
-                }
-                for n, (name, op) in enumerate(items)
-            ]
-            for start in range(0, len(rows), 1000):
-                conn.execute(insert(db.job_items), rows[start : start + 1000])
+        )
+        rows = [
+            {
+                "job_id": job_id,
+                "name": name,
+                "op": op,
+                "position": n,
+                "outcome": "waiting",
+                "words": "",
+                "sent": False,
+                "updated": now,
+            }
+            for n, (name, op) in enumerate(items)
+        ]
+        for start in range(0, len(rows), 1000):
+            conn.execute(insert(db.job_items), rows[start : start + 1000])
         return job_id
 
     def get(self, job_id: str) -> Job | None:
@@ -477,8 +492,10 @@ class JobRunner:
         keep_days: float = 30,
         housekeeping: Callable[[], None] | None = None,
         on_group_change: Callable[[str, int | None], None] = lambda name, size: None,
+        scheduler: Callable[[JobRunner], None] | None = None,
     ):
         self.on_group_change = on_group_change
+        self.scheduler = scheduler  # at every look: makes the jobs that are due (lessons)
         # renewed three times a lease; orphans looked for six times a lease
         self.renew_seconds = store.lease_seconds / 3
         self.poll_seconds = store.lease_seconds / 6
@@ -546,6 +563,10 @@ class JobRunner:
         done = self._running.get(job_id)
         return done.wait(seconds) if done is not None else False
 
+    def run_here(self, job_id: str) -> None:
+        """Run a job this process created holding its lease (a lesson's run)."""
+        self._start(job_id)
+
     def _start(self, job_id: str) -> None:
         done = threading.Event()
         self._running[job_id] = done
@@ -559,12 +580,16 @@ class JobRunner:
         pruned = -PRUNE_SECONDS  # at the first look, then once an hour
         while not self.stopping.is_set():
             try:
+                if not self.store.database.ready:  # a worker may boot before its database
+                    self.store.database.upgrade()
                 while not self.stopping.is_set():
                     job_id = self.store.claim(self.owner)
                     if job_id is None:
                         break
                     log.warning("taking over job %s: its worker stopped holding it", job_id)
                     self._start(job_id)
+                if self.scheduler and not self.stopping.is_set():
+                    self.scheduler(self)
                 if time.monotonic() - pruned > PRUNE_SECONDS:
                     pruned = time.monotonic()
                     self.store.prune(self.keep_days)

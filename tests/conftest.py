@@ -47,6 +47,7 @@ HUB_VERSION = jupyterhub.__version__
 HUB_MAJOR = int(HUB_VERSION.split(".")[0])
 NAMED_SERVER_LIMIT = 3
 METRICS_TOKEN = "metrics-" + "x" * 24
+STAFF_GROUP = "staff-a"  # its members hold a role on class-a's servers (see `stack`)
 USERS = {
     "admin": {"admin": True},
     "helpdesk": {},
@@ -224,14 +225,29 @@ def stack(tmp_path_factory):
         groups={
             "class-a": {"users": ["student"], "properties": {}},
             "class-b": {"users": ["outsider"], "properties": {}},
+            # whoever is in it may run class-a's servers: a role that can be taken away
+            # while the hub runs (tests/test_lessons.py), by leaving the group
+            STAFF_GROUP: {"users": [], "properties": {}},
         },
         roles=hub_roles(helpdesk=["helpdesk"], teacher=["teacher"])
         + [
             {
+                "name": "hubdesk-staff-class-a",
+                "scopes": [
+                    f"access:services!service={SERVICE_NAME}",
+                    "list:groups!group=class-a",
+                    "read:groups!group=class-a",
+                    "list:users!group=class-a",
+                    "read:users!group=class-a",
+                    "servers!group=class-a",
+                ],
+                "groups": [STAFF_GROUP],
+            },
+            {
                 "name": "hubdesk-visitor",
                 "scopes": [f"access:services!service={SERVICE_NAME}"],
                 "users": ["visitor"],
-            }
+            },
         ],
         named_server_limit_per_user=NAMED_SERVER_LIMIT,
         services=[

@@ -1,0 +1,165 @@
+"""Making a lesson's runs when they are due: every worker looks, one makes each run.
+
+Called by the job runner at each of its looks (every few seconds, on every worker of
+every replica). For each run due (``schedule.due_runs``), in named steps:
+
+1. who may: the person who scheduled the lesson, with their permissions *now*: the hub
+   is asked with their own token (``GET /user``; the hub resolves a token's scopes from
+   its owner's roles at each use), so a lost role refuses the run, in words;
+2. whom: the group's members at this moment (who joined since is included);
+3. the run and its job in one transaction: the run's row is the lock (its primary key);
+   the worker whose row lands runs the job (a group action, with per-member results),
+   the others find the row and do nothing.
+
+A refused run is a row too (no job, the reason in words), and an audit record.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+from .. import permissions
+from ..audit import AuditTrail
+from ..hub import HubAPIError, HubClient, HubUnreachable
+from ..jobs import JobRunner
+from ..words import server_words
+from . import schedule
+from .store import Lesson, LessonStore
+
+log = logging.getLogger(__name__)
+
+
+def run_due(
+    runner: JobRunner,
+    lessons: LessonStore,
+    audit: AuditTrail,
+    *,
+    late_after: float = schedule.LATE_SECONDS,
+    now: datetime | None = None,
+) -> list[str]:
+    """Make every run that is due now; the ids of the jobs this worker started."""
+    now = now or datetime.now(UTC)
+    active = lessons.active()
+    if not active:
+        return []
+    done = lessons.done((now - schedule.LOOK_BACK - timedelta(days=1)).timestamp())
+    started = []
+    for lesson in active:
+        ran = done.get(lesson.id, set())
+        for due in schedule.due_runs(lesson.when, now, ran, late_after=late_after):
+            job_id = make_run(runner, lessons, audit, lesson, due)
+            if job_id:
+                started.append(job_id)
+    return started
+
+
+def make_run(runner, lessons, audit, lesson: Lesson, due: schedule.Due) -> str | None:
+    """One run: checked, then recorded with its job (or its refusal), exactly once."""
+    hub: HubClient = runner.hub
+    try:
+        scopes, refused = current_scopes(hub, lessons, lesson)
+        action = "start_server" if due.kind == "start" else "stop_server"
+        if not refused and not permissions.allowed_both(
+            scopes, runner.service_scopes, action, group=lesson.group
+        ):
+            verb = "start" if due.kind == "start" else "stop"
+            refused = f"{lesson.by} may no longer {verb} servers for “{lesson.group}” on the hub"
+        members = [] if refused else members_of(hub, lesson.group)
+        if members is None:
+            refused = f"the group “{lesson.group}” no longer exists"
+    except HubUnreachable:
+        return None  # the hub is away: the next look tries again (the run is late then)
+    words = f"refused: {refused}" if refused else ("late" if due.late else "")
+    try:
+        with runner.store.database.write() as conn:
+            if lessons.taken(conn, lesson, due):
+                return None  # another worker made it
+            job_id = None
+            if not refused:
+                job_id = runner.store.create(
+                    due.kind,
+                    lesson.group,
+                    by=lesson.by,
+                    spec=run_spec(lesson, due),
+                    scopes=scopes,
+                    items=[(m, "") for m in sorted(members, key=str.casefold)],
+                    owner=runner.owner,
+                    conn=conn,
+                )
+            if not lessons.record_run(conn, lesson, due, job_id=job_id, words=words):
+                raise _Lost()  # rolls the job back: another worker's row landed first
+    except _Lost:
+        return None
+    audit.note(
+        f"lesson.{due.kind}",
+        {
+            "group": lesson.group,
+            "lesson": lesson.id,
+            "server": lesson.server,
+            "due": datetime.fromtimestamp(due.at.timestamp(), UTC).isoformat(),
+            "late": due.late,
+            "job": job_id,
+        },
+        person=lesson.by,
+        outcome=f"refused: {refused}" if refused else "job started",
+    )
+    log.info(
+        "lesson %s of %s: %s %s%s",
+        lesson.id,
+        lesson.group,
+        due.kind,
+        server_words(lesson.server),
+        f" refused ({refused})" if refused else (" (late)" if due.late else ""),
+    )
+    if job_id:
+        runner.run_here(job_id)
+    return job_id
+
+
+class _Lost(Exception):
+    """Another worker made this run between our look and our write."""
+
+
+def current_scopes(hub: HubClient, lessons: LessonStore, lesson: Lesson):
+    """(scopes, refusal) of the person who scheduled the lesson, asked of the hub now."""
+    token = lessons.token_of(lesson.id)
+    if not token:
+        return (
+            frozenset(),
+            f"{lesson.by}'s sign-in cannot be read any more: they must sign in again",
+        )
+    try:
+        model = hub.for_token(token).whoami()
+    except HubAPIError as e:
+        if e.status in (401, 403):
+            return frozenset(), (
+                f"{lesson.by}'s sign-in has expired or was revoked on the hub: "
+                "they must sign in to hubdesk again (their lessons then run again)"
+            )
+        raise
+    return frozenset(model.get("scopes", ())), ""
+
+
+def members_of(hub: HubClient, group: str) -> list[str] | None:
+    try:
+        return list(hub.get_group(group).get("users") or ())
+    except HubAPIError as e:
+        if e.status == 404:
+            return None
+        raise
+
+
+def run_spec(lesson: Lesson, due: schedule.Due) -> dict:
+    """The group action's spec: a start with the lesson's profile, or a stop of its server."""
+    base = {"lesson": lesson.id, "occurrence": due.occurrence, "late": due.late}
+    if due.kind == "stop":
+        return dict(base, server=lesson.server)  # only that server: the others are left alone
+    return dict(
+        base,
+        server=lesson.server,
+        user_options=lesson.spec.get("user_options"),
+        display_name=lesson.spec.get("display_name") or "",
+        hub_major=lesson.spec.get("hub_major"),
+        profile=lesson.spec.get("profile"),
+    )

@@ -1,0 +1,205 @@
+"""When a lesson's servers start and stop (pure logic: times, time zones, words).
+
+A lesson is held once (a date) or weekly (chosen weekdays), from a start time to an end
+time, in a time zone. Each holding is an *occurrence*, named by its start as seconds
+since the epoch. hubdesk starts the servers ``lead`` seconds before the start and stops
+them at the end; an end earlier than the start means the lesson runs past midnight.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+LOOK_BACK = timedelta(days=8)  # a lesson missed while hubdesk was down is found this far back
+LATE_SECONDS = 60  # a run later than this after its time is reported as late (by default)
+_TIME = re.compile(r"([01]\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?")
+
+
+class ScheduleError(ValueError):
+    """A lesson's times or days cannot be used; the message says why, in words."""
+
+
+@dataclass(frozen=True)
+class When:
+    """When a lesson is held: in ``tz``, on ``day`` (once) or on ``weekdays`` (0 = Monday)."""
+
+    tz: str
+    starts: time
+    ends: time
+    day: date | None = None
+    weekdays: tuple[int, ...] = field(default=())
+    lead: int = 0  # seconds: the servers start this long before the lesson
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.tz)
+
+    def occurrences(self, since: datetime, until: datetime) -> list[tuple[datetime, datetime]]:
+        """(start, end) in UTC of each holding whose start falls in [since - 1 day, until]."""
+        zone = self.zone
+        first = (since - timedelta(days=1)).astimezone(zone).date()
+        last = until.astimezone(zone).date()
+        days = (
+            [self.day]
+            if self.day
+            else [first + timedelta(n) for n in range((last - first).days + 1)]
+        )
+        found = []
+        for d in days:
+            if d is None or not (first <= d <= last):
+                continue
+            if not self.day and d.weekday() not in self.weekdays:
+                continue
+            start = _local(d, self.starts, zone)
+            end_day = d + timedelta(days=1) if self.ends <= self.starts else d
+            found.append((start, _local(end_day, self.ends, zone)))
+        return found
+
+    def next_after(self, now: datetime) -> tuple[datetime, datetime] | None:
+        """The next holding whose end is after ``now`` (under way or to come), if any."""
+        upcoming = [
+            o for o in self.occurrences(now - LOOK_BACK, now + timedelta(days=8)) if o[1] > now
+        ]
+        return min(upcoming) if upcoming else None
+
+    def words(self) -> str:
+        """E.g. "Mondays and Wednesdays, 09:00–10:30 (Europe/Rome)"."""
+        hours = f"{_hm(self.starts)}–{_hm(self.ends)}"
+        if self.day:
+            return f"on {self.day.isoformat()}, {hours} ({self.tz})"
+        names = [WEEKDAYS[d] + "s" for d in sorted(self.weekdays)]
+        days = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+        return f"{days}, {hours} ({self.tz})"
+
+
+def _local(d: date, t: time, zone: ZoneInfo) -> datetime:
+    """A local wall-clock time as UTC.
+
+    A time the clocks skip (spring forward) is read with the offset before the jump, so
+    it moves forward by the jump, as calendars do (02:30 becomes 03:30); a time they show
+    twice (autumn) is the first of the two.
+    """
+    return datetime.combine(d, t, tzinfo=zone).astimezone(UTC)
+
+
+def _hm(t: time) -> str:
+    return t.strftime("%H:%M:%S" if t.second else "%H:%M")
+
+
+def parse_time(text: str, what: str) -> time:
+    match = _TIME.fullmatch((text or "").strip())
+    if not match:
+        raise ScheduleError(f"The {what} must be a time like 09:00 (24-hour clock).")
+    h, m, s = (int(x) if x else 0 for x in match.groups())
+    return time(h, m, s)
+
+
+def parse_zone(name: str) -> str:
+    name = (name or "").strip()
+    if name == "UTC":
+        return name
+    if name not in _zones():
+        raise ScheduleError(f"“{name}” is not a time zone hubdesk knows (e.g. Europe/Rome, UTC).")
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ScheduleError(f"“{name}” is not a time zone hubdesk knows.") from None
+    return name
+
+
+_ZONES: set[str] = set()
+
+
+def _zones() -> set[str]:
+    if not _ZONES:
+        _ZONES.update(available_timezones())
+    return _ZONES
+
+
+def zones() -> list[str]:
+    """Every time zone name, for the form's list."""
+    return sorted(_zones() | {"UTC"})
+
+
+def parse_when(
+    *, tz: str, starts: str, ends: str, day: str = "", weekdays=(), lead_minutes: str = "0"
+) -> When:
+    """A lesson's timing from a form's text; ScheduleError says what is wrong."""
+    zone = parse_zone(tz)
+    start, end = parse_time(starts, "start time"), parse_time(ends, "end time")
+    if start == end:
+        raise ScheduleError("The lesson must end at another time than it starts.")
+    try:
+        lead = round(float(lead_minutes or 0) * 60)
+    except ValueError:
+        raise ScheduleError("Start the servers a number of minutes before (0–120).") from None
+    if not 0 <= lead <= 120 * 60:
+        raise ScheduleError("Start the servers between 0 and 120 minutes before the lesson.")
+    days = sorted({int(d) for d in weekdays if str(d).isdigit() and 0 <= int(d) <= 6})
+    if day:
+        try:
+            once = date.fromisoformat(day.strip())
+        except ValueError:
+            raise ScheduleError("The date must be like 2026-12-07.") from None
+        return When(tz=zone, starts=start, ends=end, day=once, lead=lead)
+    if not days:
+        raise ScheduleError("Choose a date, or the weekdays of a weekly lesson.")
+    return When(tz=zone, starts=start, ends=end, weekdays=tuple(days), lead=lead)
+
+
+def as_row(when: When) -> dict:
+    return {
+        "tz": when.tz,
+        "starts": _hm(when.starts) if when.starts.second else when.starts.strftime("%H:%M"),
+        "ends": _hm(when.ends) if when.ends.second else when.ends.strftime("%H:%M"),
+        "day": when.day.isoformat() if when.day else None,
+        "weekdays": ",".join(map(str, when.weekdays)) or None,
+        "lead": when.lead,
+    }
+
+
+def from_row(row) -> When:
+    return When(
+        tz=row.tz,
+        starts=parse_time(row.starts, "start time"),
+        ends=parse_time(row.ends, "end time"),
+        day=date.fromisoformat(row.day) if row.day else None,
+        weekdays=tuple(int(d) for d in (row.weekdays or "").split(",") if d),
+        lead=row.lead,
+    )
+
+
+@dataclass(frozen=True)
+class Due:
+    """A run to make now: a start or a stop of one occurrence, and how late it is."""
+
+    kind: str  # "start" or "stop"
+    occurrence: float  # the lesson's start, seconds since the epoch (names the holding)
+    at: datetime  # when it was due (UTC)
+    late: bool
+
+
+def due_runs(
+    when: When, now: datetime, done: set[tuple[str, float]], *, late_after: float = LATE_SECONDS
+) -> list[Due]:
+    """What is due now, given the runs already made (``done``: (kind, occurrence)).
+
+    A start is due from ``lead`` before the lesson until its end (after the end there is
+    nothing left to start for). A stop is due from the end, for every holding that had a
+    start, however late: a stop is never skipped.
+    """
+    found = []
+    for start, end in when.occurrences(now - LOOK_BACK, now + timedelta(seconds=when.lead)):
+        key = start.timestamp()
+        start_at = start - timedelta(seconds=when.lead)
+        if start_at <= now < end and ("start", key) not in done:
+            late = (now - start_at).total_seconds() > late_after
+            found.append(Due("start", key, start_at, late))
+        if end <= now and ("start", key) in done and ("stop", key) not in done:
+            late = (now - end).total_seconds() > late_after
+            found.append(Due("stop", key, end, late))
+    return found

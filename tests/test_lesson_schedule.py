@@ -1,0 +1,100 @@
+"""When lessons start and stop: pure logic (time zones, clock changes, late runs)."""
+
+from datetime import UTC, date, datetime, time, timedelta
+
+import pytest
+
+from app.lessons import schedule
+from app.lessons.schedule import ScheduleError, When, due_runs, parse_when
+
+ROME = "Europe/Rome"
+
+
+def utc(*args) -> datetime:
+    return datetime(*args, tzinfo=UTC)
+
+
+def test_a_weekly_lesson_in_its_own_time_zone():
+    w = parse_when(tz=ROME, starts="09:00", ends="10:30", weekdays=["0", "2"], lead_minutes="5")
+    assert w.words() == "Mondays and Wednesdays, 09:00–10:30 (Europe/Rome)"
+    found = w.occurrences(utc(2026, 11, 30), utc(2026, 12, 6))  # Mon 30 Nov .. Sun 6 Dec
+    starts = [s for s, _ in found if s >= utc(2026, 11, 30)]
+    # 09:00 in Rome in winter is 08:00 UTC
+    assert starts == [utc(2026, 11, 30, 8), utc(2026, 12, 2, 8)]
+    assert all(e - s == timedelta(minutes=90) for s, e in found)
+
+
+def test_summer_time_moves_the_lesson_with_the_clocks():
+    w = When(tz=ROME, starts=time(9), ends=time(10), weekdays=(6,))  # Sundays
+    before = w.occurrences(utc(2027, 3, 21), utc(2027, 3, 21, 23))  # CET
+    after = w.occurrences(utc(2027, 3, 28), utc(2027, 3, 28, 23))  # CEST from 28 March
+    assert [s for s, _ in before if s.day == 21] == [utc(2027, 3, 21, 8)]
+    assert [s for s, _ in after if s.day == 28] == [utc(2027, 3, 28, 7)]
+
+
+def test_a_time_skipped_by_the_clocks_moves_forward_by_the_jump():
+    w = When(tz=ROME, starts=time(2, 30), ends=time(4), day=date(2027, 3, 28))
+    ((start, end),) = w.occurrences(utc(2027, 3, 27), utc(2027, 3, 29))
+    assert start == utc(2027, 3, 28, 1, 30)  # 03:30 CEST, as calendars do
+    assert end == utc(2027, 3, 28, 2)  # 04:00 CEST
+
+
+def test_a_lesson_past_midnight_ends_the_next_day():
+    w = When(tz="UTC", starts=time(23), ends=time(1), day=date(2026, 12, 7))
+    ((start, end),) = w.occurrences(utc(2026, 12, 6), utc(2026, 12, 8))
+    assert (start, end) == (utc(2026, 12, 7, 23), utc(2026, 12, 8, 1))
+
+
+def test_due_runs_start_before_the_lesson_and_stop_at_its_end():
+    w = When(tz="UTC", starts=time(9), ends=time(10), day=date(2026, 12, 7), lead=300)
+    key = utc(2026, 12, 7, 9).timestamp()
+    assert due_runs(w, utc(2026, 12, 7, 8, 54), set()) == []
+    (run,) = due_runs(w, utc(2026, 12, 7, 8, 55), set())
+    assert (run.kind, run.occurrence, run.late) == ("start", key, False)
+    assert due_runs(w, utc(2026, 12, 7, 8, 56), {("start", key)}) == []
+    # after the end: the stop, once
+    (run,) = due_runs(w, utc(2026, 12, 7, 10), {("start", key)})
+    assert (run.kind, run.late) == ("stop", False)
+    assert due_runs(w, utc(2026, 12, 7, 10, 1), {("start", key), ("stop", key)}) == []
+
+
+def test_a_run_missed_while_hubdesk_was_down_is_late_and_a_stop_is_never_skipped():
+    w = When(tz="UTC", starts=time(9), ends=time(10), day=date(2026, 12, 7))
+    key = utc(2026, 12, 7, 9).timestamp()
+    (run,) = due_runs(w, utc(2026, 12, 7, 9, 20), set())  # back at 09:20: still worth starting
+    assert run.kind == "start" and run.late
+    assert due_runs(w, utc(2026, 12, 7, 10, 5), set()) == []  # back after the end: no start
+    # started, then down over the end: the stop runs on return, days later too
+    (run,) = due_runs(w, utc(2026, 12, 9, 12), {("start", key)})
+    assert run.kind == "stop" and run.late
+
+
+@pytest.mark.parametrize(
+    ("fields", "words"),
+    [
+        ({"tz": "Mars/Olympus"}, "not a time zone"),
+        ({"starts": "9am"}, "start time must be a time"),
+        ({"ends": "09:00"}, "end at another time"),
+        ({"day": "", "weekdays": []}, "Choose a date, or the weekdays"),
+        ({"day": "7 December"}, "date must be like"),
+        ({"lead_minutes": "500"}, "between 0 and 120"),
+        ({"lead_minutes": "soon"}, "a number of minutes"),
+    ],
+)
+def test_bad_times_are_refused_in_words(fields, words):
+    good = {"tz": ROME, "starts": "09:00", "ends": "10:00", "day": "2026-12-07"}
+    with pytest.raises(ScheduleError, match=words):
+        parse_when(**{**good, **fields})
+
+
+def test_a_lesson_survives_its_row():
+    w = parse_when(tz=ROME, starts="09:00:30", ends="10:00", weekdays=["4"], lead_minutes="2.5")
+
+    class Row:
+        pass
+
+    row = Row()
+    for k, v in schedule.as_row(w).items():
+        setattr(row, k, v)
+    assert schedule.from_row(row) == w
+    assert w.lead == 150
