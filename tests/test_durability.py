@@ -92,7 +92,12 @@ def browser(cookie: str) -> requests.Session:
 
 @pytest.fixture
 def class_of_six(stack):
-    group, users = unique("dur"), [unique("dur") for _ in range(MEMBERS)]
+    yield from a_class(stack, "dur", MEMBERS)
+
+
+def a_class(stack, prefix: str, size: int):
+    """A fresh group of ``size`` fresh users; afterwards their "lab" servers, they and it go."""
+    group, users = unique(prefix), [unique(prefix) for _ in range(size)]
     stack.api.create_users(users)
     stack.api.create_group(group, users)
     yield group, users

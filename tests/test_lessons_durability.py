@@ -18,11 +18,10 @@ from contextlib import ExitStack
 from datetime import datetime, timedelta
 
 import pytest
-from conftest import alert, csrf_token, unique, wait_for
+from conftest import alert, csrf_token, wait_for
 from sqlalchemy import select
 from test_durability import (  # noqa: F401  (fixtures)
-    _pending,
-    _servers,
+    a_class,
     admin_cookie,
     browser,
     copy_session,
@@ -43,19 +42,7 @@ LATE = "3"  # seconds: HUBDESK_LESSON_LATE_SECONDS in these tests (60 in product
 
 @pytest.fixture
 def lesson_class(stack):
-    group, users = unique("ldur"), [unique("ldur") for _ in range(MEMBERS)]
-    stack.api.create_users(users)
-    stack.api.create_group(group, users)
-    yield group, users
-    stack.api.delete_group(group)
-    for user in users:
-        wait_for(lambda u=user: not _pending(stack, u), seconds=60)
-        try:
-            stack.api.stop_server(user, "lab", remove=True)
-        except Exception:  # noqa: BLE001 - never started
-            pass
-        wait_for(lambda u=user: "lab" not in _servers(stack, u), seconds=60)
-        stack.api.request("DELETE", "users", user)
+    yield from a_class(stack, "ldur", MEMBERS)
 
 
 @pytest.fixture
