@@ -2,8 +2,9 @@
 
 Named steps, each O(page) whatever the group's size: the group's member names (one call,
 which the group page makes too), the page of names (filtered by the person's words), those
-members' models (one small call each, a few at a time), and, for the stopped servers among
-them that were ever used, whether their last start failed (``mark_failures``).
+members' models (one small call each, a few at a time; never the hub's user count), and,
+for the stopped servers among them that were ever used, whether their last start failed
+(``mark_failures``).
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ def read(client, members: list[str], *, query: str, offset: int, limit: int, pro
     """The roster's page: ``members`` filtered, one page of them, their servers, failures."""
     found = matching(members, query)
     shown = found[offset : offset + limit]
-    models = client.user_models(shown, params={"include_stopped_servers": "1"})
+    models = client.user_models(shown, params={"include_stopped_servers": "1"}, by_name=True)
     rows: list[Row] = []
     servers: list[Server] = []
     for name in shown:
