@@ -95,12 +95,14 @@ document.querySelectorAll("select[data-unlisted]").forEach((select) => {
   select.addEventListener("change", show);
   show();
 });
-// <tbody data-live id="ID">: while one of its rows is starting or stopping, the rows are read
-// again every few seconds from this page's own address (what is ticked stays ticked); it stops
-// once nothing is under way. Without JavaScript the person reloads the page.
+// <tbody data-live id="ID">: while one of its rows is starting or stopping (or until
+// data-live-until, seconds since the epoch: a lesson's servers are about to start or stop),
+// the rows are read again every few seconds from this page's own address (what is ticked
+// stays ticked); it stops once nothing is under way. Without JavaScript, reload the page.
 document.querySelectorAll("tbody[data-live][id]").forEach((first) => {
   let box = first;
-  const busy = () => box.querySelector("[data-state=starting], [data-state=stopping]");
+  const busy = () => box.querySelector("[data-state=starting], [data-state=stopping]")
+    || Date.now() < Number(box.dataset.liveUntil || 0) * 1000;
   const again = () => window.setTimeout(refresh, 3000);
   async function refresh() {
     if (!busy()) return;

@@ -98,3 +98,20 @@ def test_a_lesson_survives_its_row():
         setattr(row, k, v)
     assert schedule.from_row(row) == w
     assert w.lead == 150
+
+
+def test_the_roster_follows_itself_around_a_lessons_runs():
+    from app.lessons.views import live_until
+
+    w = When(tz="UTC", starts=time(9), ends=time(10), day=date(2026, 12, 7), lead=300)
+
+    class Lesson:
+        when = w
+
+    row = (Lesson, utc(2026, 12, 7, 9), utc(2026, 12, 7, 10))
+    assert live_until([row], utc(2026, 12, 7, 8, 30)) == 0  # long before: a still page
+    # from 15 minutes before the servers start, until 5 minutes after the lesson's start
+    assert live_until([row], utc(2026, 12, 7, 8, 45)) == utc(2026, 12, 7, 9, 5).timestamp()
+    # then until 5 minutes after its end (the stop)
+    assert live_until([row], utc(2026, 12, 7, 9, 30)) == utc(2026, 12, 7, 10, 5).timestamp()
+    assert live_until([row], utc(2026, 12, 7, 10, 10)) == 0

@@ -7,7 +7,7 @@ with the permissions of the person who last saved it, asked of the hub again at 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
@@ -242,4 +242,26 @@ def group_lessons(group: str) -> dict:
         (lesson, None, None) for lesson in active if lesson.id not in coming and runs[lesson.id]
     ]
     past.sort(key=lambda row: -runs[row[0].id][0].ran)
-    return {"rows": rows + past[:PAST_SHOWN], "runs": runs, "may": _may_schedule(group)}
+    return {
+        "rows": rows + past[:PAST_SHOWN],
+        "runs": runs,
+        "may": _may_schedule(group),
+        "live_until": live_until(rows),
+    }
+
+
+LIVE_BEFORE = timedelta(minutes=15)  # a roster follows itself this long before a lesson's run
+LIVE_AFTER = timedelta(minutes=5)  # and this long after its start or its end
+
+
+def live_until(rows, now: datetime | None = None) -> float:
+    """Until when (epoch seconds) the roster should follow itself: a run is near or under way."""
+    now = now or datetime.now(UTC)
+    until = 0.0
+    for lesson, start, end in rows:
+        begins = start - timedelta(seconds=lesson.when.lead)
+        if begins - LIVE_BEFORE <= now <= end + LIVE_AFTER:
+            # through the start's run, and again from just before the end's
+            last = start + LIVE_AFTER if now < start + LIVE_AFTER else end + LIVE_AFTER
+            until = max(until, last.timestamp())
+    return until
