@@ -76,13 +76,13 @@ def test_a_failed_start_shows_as_failed_and_a_refused_form_keeps_its_input(stack
         sign_in(page, stack, "admin")
         page.goto(stack.url(f"groups/{group}/servers"))
         start = page.get_by_test_id("group-start")
-        # refused: a server name the hub would refuse; what was typed and chosen stays
-        start.get_by_label("Server name").fill("no spaces please")
+        # refused: a server name no hub takes; what was typed and chosen stays
+        start.get_by_label("Server name").fill("no/slashes please")
         start.get_by_label("Profile").select_option(label="Large (4 CPU, 16 GB)")
         start.get_by_role("button", name="Start for everyone…").click()
         expect(page.get_by_test_id("form-error")).to_be_visible()
         start = page.get_by_test_id("group-start")
-        expect(start.get_by_label("Server name")).to_have_value("no spaces please")
+        expect(start.get_by_label("Server name")).to_have_value("no/slashes please")
         expect(start.get_by_label("Profile")).to_have_value("large")
         # a start for the ticked member only, with the profile that always fails
         row(page, people[1]).get_by_role("checkbox").check()
