@@ -161,37 +161,19 @@ class AuditTrail:
         return record_id, action, target
 
     def note(self, action: str, target: dict, *, person: str | None = None, outcome="") -> int:
-        """A change hubdesk makes to its own records (a lesson scheduled, run, cancelled).
+        """A change hubdesk makes to its own records (a lesson scheduled, run, cancelled):
+        its record, then its outcome, as for a change asked of the hub.
 
-        Written whole at once; raises StateUnavailable when it cannot be.
+        Raises StateUnavailable when the record cannot be written.
         """
         token = background_actor.set(person) if person is not None else None
         try:
             handle = self._write(action, target)
+            self.after_change(handle, outcome)
         finally:
             if token is not None:
                 background_actor.reset(token)
-        record_id = handle[0]
-        with self.database.write() as conn:
-            conn.execute(
-                update(db.audit).where(db.audit.c.id == record_id).values(hub=str(outcome))
-            )
-        log.info(
-            json.dumps(
-                {
-                    "action": action,
-                    "person": person or _actor(),
-                    "record": record_id,
-                    "target": target,
-                    "outcome": outcome,
-                    "request_id": request_id(),
-                },
-                ensure_ascii=False,
-                sort_keys=True,
-                default=str,
-            )
-        )
-        return record_id
+        return handle[0]
 
     def after_change(self, handle, outcome) -> None:
         """Add the hub's answer to the record (and say the change in the log)."""

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from cryptography.fernet import Fernet, InvalidToken
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import and_, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from .. import db
@@ -224,6 +224,3 @@ class LessonStore:
             ).first()
             is not None
         )
-
-
-__all__ = ["Lesson", "LessonStore", "Run", "or_"]
