@@ -63,6 +63,8 @@ def create_app(config: Settings | Mapping | None = None) -> Flask:
     app.config.update(
         HUBDESK=settings,
         SECRET_KEY=settings.secret_key,
+        # cookies signed before a key rotation still count (Flask 3.1)
+        SECRET_KEY_FALLBACKS=[settings.secret_key_previous] if settings.secret_key_previous else [],
         SESSION_COOKIE_NAME="hubdesk-session",
         SESSION_COOKIE_PATH=settings.service_prefix,
         SESSION_COOKIE_HTTPONLY=True,
@@ -128,7 +130,7 @@ def _shared(settings: Settings) -> extensions.Shared:
     import base64
     import hashlib
 
-    from cryptography.fernet import Fernet
+    from cryptography.fernet import Fernet, MultiFernet
     from jupyterhub.services.auth import HubOAuth
 
     from . import audit, extensions, metrics
@@ -153,8 +155,16 @@ def _shared(settings: Settings) -> extensions.Shared:
         audit=trail,
         observe=metrics.observe_hub_call,
     )
-    key = hashlib.sha256(b"hubdesk person token\0" + settings.secret_key.encode()).digest()
-    fernet = Fernet(base64.urlsafe_b64encode(key))
+
+    def sealing_key(secret: str) -> Fernet:
+        key = hashlib.sha256(b"hubdesk person token\0" + secret.encode()).digest()
+        return Fernet(base64.urlsafe_b64encode(key))
+
+    # seals with the current key; opens what either key sealed (HUBDESK_SECRET_KEY_PREVIOUS
+    # during a rotation: sign-ins and lessons' tokens survive it)
+    fernet = MultiFernet(
+        [sealing_key(k) for k in (settings.secret_key, settings.secret_key_previous) if k]
+    )
     groups = GroupDirectory(settings.group_cache_seconds, database)
     hub_facts = extensions.HubFacts(hub)
     sessions = SessionStore(database, fernet, settings.session_hours)

@@ -106,6 +106,9 @@ class Settings:
     profiles: tuple = ()  # app.profiles.Profile, from HUBDESK_PROFILES
     profiles_source: str = ""  # the file, and its key when a z2jh values file
     bulk_concurrency: int = 5
+    # a bulk start pauses after this many spawn failures in a row (keep it below the hub's
+    # Spawner.consecutive_failure_limit, at which the hub shuts itself down)
+    bulk_failure_limit: int = 3
     state_dir: str = ""
     secure_cookies: str = "auto"  # auto: Secure when the request came over https
     log_level: str = "INFO"
@@ -115,6 +118,10 @@ class Settings:
     jobs_keep_days: float = 30.0
     job_lease_seconds: float = 30.0  # a job whose worker died is taken over after this
     lesson_late_seconds: float = 60.0  # a lesson's run this much after its time is "late"
+    lessons_per_group: int = 20  # lessons not cancelled, per group
+    lessons_per_person: int = 50  # lessons not cancelled, saved last by one person
+    # sealed data (sign-ins, lesson tokens) written under the key before a rotation
+    secret_key_previous: str = field(default="", repr=False)
     metrics_token: str = field(default="", repr=False)
     proxy_hops: int = 0
     max_streams: int = 8  # progress streams one process passes on at once
@@ -172,6 +179,13 @@ class Settings:
             )
         if len(secret_key) < 32:
             raise ConfigError("HUBDESK_SECRET_KEY is too short: use at least 32 characters")
+        previous_key = _secret(
+            env, "HUBDESK_SECRET_KEY_PREVIOUS", "HUBDESK_SECRET_KEY_PREVIOUS_FILE"
+        )
+        if previous_key and len(previous_key) < 32:
+            raise ConfigError(
+                "HUBDESK_SECRET_KEY_PREVIOUS is too short: use at least 32 characters"
+            )
 
         name = env.get("JUPYTERHUB_SERVICE_NAME", "").strip() or "hubdesk"
         prefix = _prefix(env.get("JUPYTERHUB_SERVICE_PREFIX", "").strip() or f"/services/{name}/")
@@ -241,6 +255,7 @@ class Settings:
             profiles=profiles,
             profiles_source=profiles_source,
             bulk_concurrency=_number(env, "HUBDESK_BULK_CONCURRENCY", 5, kind=int, minimum=1),
+            bulk_failure_limit=_number(env, "HUBDESK_BULK_FAILURE_LIMIT", 3, kind=int, minimum=1),
             state_dir=state_dir,
             secure_cookies=secure,
             log_level=level,
@@ -250,6 +265,9 @@ class Settings:
             jobs_keep_days=_number(env, "HUBDESK_JOBS_KEEP_DAYS", 30.0, minimum=1),
             job_lease_seconds=_number(env, "HUBDESK_JOB_LEASE_SECONDS", 30.0, minimum=3),
             lesson_late_seconds=_number(env, "HUBDESK_LESSON_LATE_SECONDS", 60.0, minimum=1),
+            lessons_per_group=_number(env, "HUBDESK_LESSONS_PER_GROUP", 20, kind=int, minimum=1),
+            lessons_per_person=_number(env, "HUBDESK_LESSONS_PER_PERSON", 50, kind=int, minimum=1),
+            secret_key_previous=previous_key,
             metrics_token=_secret(env, "HUBDESK_METRICS_TOKEN", "HUBDESK_METRICS_TOKEN_FILE"),
             proxy_hops=_number(env, "HUBDESK_PROXY_HOPS", 0, kind=int),
             # half of a gunicorn worker's threads: the other half always serve pages

@@ -184,6 +184,20 @@ lesson_runs = Table(
     Index("ix_lesson_runs_occurrence", "occurrence"),
 )
 
+# a lesson owner's own hub token (sealed), made with their sign-in: their lessons' starts ask
+# the hub with it what the owner may do at that moment (migration 0006)
+lesson_tokens = Table(
+    "lesson_tokens",
+    metadata,
+    Column("person", String(NAME), primary_key=True),
+    Column("token", Text, nullable=False),
+    Column("token_id", String(64)),
+    Column("scopes", Text, nullable=False, server_default="[]"),
+    Column("expires", Float),
+    Column("created", Float, nullable=False),
+    Column("updated", Float, nullable=False),
+)
+
 
 class StateUnavailable(Exception):
     """hubdesk's database cannot be read or written (down, full, read-only, damaged)."""

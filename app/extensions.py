@@ -15,7 +15,7 @@ from flask import Flask, current_app
 from .cache import TTLCache
 
 if TYPE_CHECKING:  # the getters name their types; importing them here would be circular
-    from cryptography.fernet import Fernet
+    from cryptography.fernet import MultiFernet
     from jupyterhub.services.auth import HubOAuth
 
     from .audit import AuditTrail
@@ -64,7 +64,7 @@ class Shared:
     sessions: SessionStore
     jobs: JobRunner
     groups: GroupDirectory
-    fernet: Fernet = field(repr=False)
+    fernet: MultiFernet = field(repr=False)
     identities: TTLCache  # the hub's answer to "whose token is this?", briefly
     hub_facts: HubFacts
     streams: StreamSlots  # each open progress stream holds a thread

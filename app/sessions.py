@@ -16,7 +16,7 @@ import secrets
 import time
 from dataclasses import dataclass, field
 
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import InvalidToken, MultiFernet
 from sqlalchemy import delete, insert, or_, select, update
 
 from . import db
@@ -35,7 +35,7 @@ def _key(sid: str) -> str:
 
 
 class SessionStore:
-    def __init__(self, database: Database, fernet: Fernet, hours: float):
+    def __init__(self, database: Database, fernet: MultiFernet, hours: float):
         self.database = database
         self.fernet = fernet
         self.seconds = hours * 3600

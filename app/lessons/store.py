@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import InvalidToken, MultiFernet
 from sqlalchemy import and_, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -75,7 +75,7 @@ def _run(row) -> Run:
 
 
 class LessonStore:
-    def __init__(self, database: Database, fernet: Fernet):
+    def __init__(self, database: Database, fernet: MultiFernet):
         self.database = database
         self.fernet = fernet
 
