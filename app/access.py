@@ -66,8 +66,12 @@ def require(action: str, **target) -> None:
     if action in OWNED_BY_THE_AUTHENTICATOR and settings().authenticator_manages_groups:
         abort(403, description=OWNED_WORDS)
     if not can(action, **target):
-        words = permissions.ACTIONS[action].words
-        abort(403, description=f"Your hub scopes do not let you {words} here.")
+        spec = permissions.ACTIONS[action]
+        needs = ""
+        if spec.also:
+            scopes = ", ".join([*spec.scopes, *spec.also])
+            needs = f" It needs these hub scopes, without a filter: {scopes}."
+        abort(403, description=f"Your hub scopes do not let you {spec.words} here.{needs}")
 
 
 def person_client() -> HubClient:

@@ -71,8 +71,10 @@ def activity():
     """The audit trail, newest first, a page at a time, filtered by person, group or user.
 
     Filters match whole names, through indexes: a page costs the same whatever the history.
+    The records name users, groups and servers anywhere on the hub, so the page needs what
+    reading all of them needs on the hub (``read_activity``), not ``admin-ui`` alone.
     """
-    require("admin_status")
+    require("read_activity")
     filters = {k: request.args.get(k, "")[:255].strip() for k in ("person", "group", "user")}
     before = int_arg("before", 0) or None
     records, older = audit_trail().page(before=before, **filters)

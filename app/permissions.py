@@ -24,6 +24,7 @@ class Action:
     words: str  # what it lets you do, for the home and status pages
     listing: bool = False  # a list the hub filters itself: any filter is enough
     service: bool = True  # done with the service token, so it must hold the scope too
+    also: tuple[str, ...] = ()  # and every one of these, unfiltered (reach over the whole hub)
 
 
 ACTIONS: dict[str, Action] = {
@@ -44,8 +45,15 @@ ACTIONS: dict[str, Action] = {
     "raw_user_options": Action(
         ("admin:servers",), "hub", "start servers with user_options of your own (JSON)"
     ),
-    "admin_status": Action(
-        ("admin-ui",), "hub", "see hubdesk's status and activity pages", service=False
+    "admin_status": Action(("admin-ui",), "hub", "see hubdesk's status page", service=False),
+    # the audit trail names users, groups, servers and user_options of the whole hub: only
+    # for someone the hub lets read every user and every group (admin-ui alone shows nobody)
+    "read_activity": Action(
+        ("admin-ui",),
+        "hub",
+        "see hubdesk's activity page (every change made through it)",
+        service=False,
+        also=("read:users", "read:groups"),
     ),
 }
 
@@ -66,6 +74,8 @@ def allowed(
     """
     spec = ACTIONS[action]
     have = set(scopes)
+    if not all(scope in have for scope in spec.also):
+        return False
     if spec.target == "hub" and not spec.listing:
         return bool(check_scopes(set(spec.scopes), have))
     if user is None and group is None:
@@ -129,6 +139,8 @@ def reach(scopes: Iterable[str], action: str, *, me: str = "") -> list[str] | No
     else the list of things it is limited to (``group class-a``, ``yourself``).
     """
     spec = ACTIONS[action]
+    if not all(scope in set(scopes) for scope in spec.also):
+        return None
     limits = []
     for scope in sorted(set(scopes)):
         base, _, filt = scope.partition("!")

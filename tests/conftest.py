@@ -56,6 +56,7 @@ USERS = {
     "outsider": {},  # class-b
     "mrossi": {},
     "visitor": {},  # may sign in to hubdesk, and nothing else
+    "uionly": {},  # admin-ui and nothing else: the hub shows them no user and no group
 }
 
 
@@ -247,6 +248,11 @@ def stack(tmp_path_factory):
                 "name": "hubdesk-visitor",
                 "scopes": [f"access:services!service={SERVICE_NAME}"],
                 "users": ["visitor"],
+            },
+            {
+                "name": "hubdesk-admin-ui-only",
+                "scopes": [f"access:services!service={SERVICE_NAME}", "admin-ui"],
+                "users": ["uionly"],
             },
         ],
         named_server_limit_per_user=NAMED_SERVER_LIMIT,

@@ -96,6 +96,11 @@ def test_every_action_names_scopes_and_words():
         ({"read:servers"}, "start_server", {"user": "ann", "server": "x"}, False),
         (ADMIN, "admin_status", {}, True),
         (HELPDESK, "admin_status", {}, False),
+        # the audit trail names anyone on the hub: admin-ui alone (it shows no user) is not enough
+        (ADMIN, "read_activity", {}, True),
+        ({"admin-ui"}, "read_activity", {}, False),
+        (expand("admin-ui", "read:users", "read:groups!group=class-a"), "read_activity", {}, False),
+        (expand("admin-ui", "read:users", "read:groups"), "read_activity", {}, True),
         (set(), "list_users", {}, False),
     ],
 )

@@ -236,6 +236,22 @@ def test_activity_page_for_admins(stack, admin):
     assert stack.signin("helpdesk").get(stack.url("activity")).status_code == 403
 
 
+def test_activity_needs_reading_the_whole_hub_not_admin_ui_alone(stack, admin):
+    """The audit trail names users, groups, servers and user_options anywhere on the hub;
+    admin-ui alone lets the hub show its holder no user and no group, so hubdesk shows them
+    no record either (and no Activity link), and says what the page needs."""
+    ui_only = stack.signin("uionly")
+    r = ui_only.get(stack.url("activity"))
+    assert r.status_code == 403
+    words = html.unescape(r.text)
+    assert "read:users, read:groups" in words and "class-a" not in words
+    home = ui_only.get(stack.url()).text
+    assert "/activity" not in home
+    # the status page is still theirs: it is about hubdesk, not about people
+    assert ui_only.get(stack.url("status")).status_code == 200
+    assert "/activity" in admin.get(stack.url()).text
+
+
 def test_metrics_need_the_token_and_count_hub_calls(stack, admin):
     admin.get(stack.url("groups/"))
     anonymous = stack.session()
