@@ -22,7 +22,7 @@ import time
 
 from .. import metrics
 from ..hub import HubAPIError, HubUnreachable, while_away
-from ..jobs import PAUSED, PENDING, Context, Item, kind, pool_map
+from ..jobs import PAUSED, PENDING, Context, Item, Job, kind, pool_map
 from ..words import server_words
 from .breaker import FAILURE, Breaker, verdict
 from .model import server_in, state_of
@@ -130,10 +130,15 @@ def pause(context: Context, reason: str) -> None:
     log.warning("group start %s of %s paused: %s", job.id, job.group, reason)
     metrics.count_paused()
     if context.runner.audit is not None:
-        target = {"group": job.group, "job": job.id, "server": job.spec.get("server") or ""}
-        if job.spec.get("lesson"):
-            target["lesson"] = job.spec["lesson"]
-        context.runner.audit.note("group.start.pause", target, outcome=reason)
+        context.runner.audit.note("group.start.pause", job_target(job), outcome=reason)
+
+
+def job_target(job: Job) -> dict:
+    """A group action as its audit records name it (its pause, resume, cancel)."""
+    target = {"group": job.group, "job": job.id, "server": job.spec.get("server") or ""}
+    if job.spec.get("lesson"):
+        target["lesson"] = job.spec["lesson"]
+    return target
 
 
 def resume_changes(result: dict, limit: int) -> dict:

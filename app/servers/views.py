@@ -39,7 +39,7 @@ from ..paging import int_arg, window
 from ..profiles import UNLISTED, ChoiceError, Profile, default_profile
 from ..words import plural, server_words
 from . import roster
-from .group_action import OUTCOMES, explain, resume_changes
+from .group_action import OUTCOMES, explain, job_target, resume_changes
 from .idle import (
     HIDDEN,
     STOP_AT_ONCE,
@@ -720,14 +720,6 @@ def _require_steer(record) -> None:
         )
 
 
-def _job_target(record) -> dict:
-    """A group action as an audit record names it."""
-    target = {"group": record.group, "job": record.id, "server": record.spec.get("server") or ""}
-    if record.spec.get("lesson"):
-        target["lesson"] = record.spec["lesson"]
-    return target
-
-
 @bp.route("/groups/<group>/servers/jobs/<job>")
 def group_job(group, job):
     require("read_group", group=group)
@@ -754,7 +746,7 @@ def cancel_group_job(group, job):
     done = job_store().cancel(job, g.person.name)
     if done == "cancelled":  # it was paused: done now
         audit_trail().note(
-            f"group.{record.kind}.cancel", _job_target(record), outcome="cancelled while paused"
+            f"group.{record.kind}.cancel", job_target(record), outcome="cancelled while paused"
         )
         flash("Cancelled: the members not started while it was paused will not be.", "info")
     elif done:
@@ -781,7 +773,7 @@ def resume_group_job(group, job):
         flash("This group action is not paused (any more); nothing was changed.", "info")
         return redirect(url_for(".group_job", group=group, job=job))
     audit_trail().note(
-        f"group.{record.kind}.resume", _job_target(record), outcome="resumed: one start first"
+        f"group.{record.kind}.resume", job_target(record), outcome="resumed: one start first"
     )
     jobs().run_here(job)  # after its record: the pause it may come to is on record after it
     flash(
