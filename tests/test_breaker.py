@@ -611,3 +611,38 @@ def test_a_lesson_with_a_broken_profile_pauses_too(stack, admin, users):  # noqa
 def test_this_module_ran_its_own_hub(stack):
     settings = json.loads(Path(stack.hub.root / "settings.json").read_text())
     assert settings["consecutive_failure_limit"] == HUB_LIMIT
+
+
+def test_who_started_an_action_may_cancel_it_without_rights_on_the_group(stack):
+    """The reader may start only their own server: as a member of class-a, "start for the
+    ticked members" does that for them (the others are refused member by member), and the
+    action they started is theirs to cancel."""
+    stack.api.add_group_members("class-a", ["reader"])
+    reader = stack.signin("reader")
+    page_url = "groups/class-a/servers"
+    data = {"action": "start-selected", "server": "own", "profile": "slow"}
+    ticked = dict(data, selected=["reader/", "student/"])
+    try:
+        r = post(reader, stack, page_url, dict(ticked, confirm="yes"), page_url)
+        assert "/servers/jobs/" in r.url, r.text
+        got = outcomes(wait_state(reader, r.url, "done"))
+        assert got == {"reader": "started", "student": "forbidden"}, got
+        assert running(stack, "reader", "own") and server(stack, "student", "own") is None
+        stack.api.stop_server("reader", "own", remove=True)
+        wait_for(lambda: server(stack, "reader", "own") is None)
+
+        r = post(reader, stack, page_url, dict(ticked, confirm="yes"), page_url)
+        job_id = r.url.rstrip("/").rsplit("/", 1)[1]
+        assert 'data-testid="cancel"' in r.text  # theirs: the button is there
+        r = post(reader, stack, f"{page_url}/jobs/{job_id}/cancel", {}, page_url)
+        assert r.status_code == 200 and job_row(stack, job_id).cancel_by == "reader"
+        got = outcomes(wait_state(reader, stack.url(f"{page_url}/jobs/{job_id}"), "done"))
+        assert got["reader"] in ("started", "cancelled") and got["student"] in (
+            "forbidden",
+            "cancelled",
+        ), got
+    finally:
+        wait_for(lambda: not (server(stack, "reader", "own") or {}).get("pending"), seconds=30)
+        if server(stack, "reader", "own") is not None:
+            stack.api.stop_server("reader", "own", remove=True)
+        stack.api.remove_group_members("class-a", ["reader"])
