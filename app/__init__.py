@@ -184,6 +184,8 @@ def _shared(settings: Settings) -> extensions.Shared:
         hub,
         service_scopes=hub_facts.scopes,
         concurrency=settings.bulk_concurrency,
+        failure_limit=settings.bulk_failure_limit,
+        audit_trail=trail,
         keep_days=settings.jobs_keep_days,
         housekeeping=housekeeping,
         on_group_change=groups.note,

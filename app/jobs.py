@@ -13,6 +13,12 @@ A job is done only when every item has an outcome. On SIGTERM a worker takes
 no new items, lets those in flight finish and gives its leases back, so
 another worker carries on at once. Whoever may run a group action may cancel
 it: items not sent yet are reported "cancelled".
+
+A job may also be *paused* (a bulk start whose spawns kept failing: see
+``app.servers.breaker``): its row's state is "paused", ``result["paused"]`` says
+why in words, and its items never sent are "paused". No worker takes a paused
+job over; it stays so, across restarts, until someone resumes it (its items go
+back to "waiting") or cancels it (they become "cancelled" and the job is done).
 """
 
 from __future__ import annotations
@@ -40,8 +46,10 @@ LEASE_SECONDS = 30.0  # a job whose worker stopped renewing for this long is tak
 PRUNE_SECONDS = 3600.0  # how often old records are forgotten
 _JOB_ID = "0123456789abcdef"
 
-# outcomes an item keeps for good ("waiting" and "starting" are on the way)
-PENDING = frozenset({"waiting", "starting"})
+# outcomes an item keeps for good are all but these: "waiting" and "starting" are on the
+# way, "paused" waits for someone to resume (or cancel) its paused job
+PENDING = frozenset({"waiting", "starting", "paused"})
+PAUSED = "paused"
 
 
 class Stopping(Exception):
@@ -88,9 +96,19 @@ class Job:
         return self.state == "done"
 
     @property
+    def paused(self) -> bool:
+        """Waiting for someone to resume or cancel it: no worker runs it meanwhile."""
+        return self.state == PAUSED
+
+    @property
     def orphaned(self) -> bool:
         """Unfinished, and no worker holds it just now (one takes it over shortly)."""
-        return not self.done and (self.lease_until or 0) < time.time()
+        return not self.done and not self.paused and (self.lease_until or 0) < time.time()
+
+    @property
+    def actor(self) -> str:
+        """Whom its hub calls are on record for: who resumed it last, else who asked."""
+        return self.result.get("resumed_by") or self.by
 
     def counts(self) -> dict[str, int]:
         found: dict[str, int] = {}
@@ -354,19 +372,22 @@ class JobStore:
     def finish(self, job_id: str) -> bool:
         """Mark the job done if every item has an outcome; whether it is done."""
         with self.database.write() as conn:
-            open_items = conn.execute(
-                select(func.count())
-                .select_from(db.job_items)
-                .where(db.job_items.c.job_id == job_id, db.job_items.c.outcome.in_(PENDING))
-            ).scalar()
-            if open_items:
-                return False
-            now = time.time()
-            conn.execute(
-                update(db.jobs)
-                .where(db.jobs.c.id == job_id)
-                .values(state="done", finished=now, updated=now, lease_owner=None, lease_until=None)
-            )
+            return self._finish(conn, job_id, time.time())
+
+    @staticmethod
+    def _finish(conn, job_id: str, now: float) -> bool:
+        open_items = conn.execute(
+            select(func.count())
+            .select_from(db.job_items)
+            .where(db.job_items.c.job_id == job_id, db.job_items.c.outcome.in_(PENDING))
+        ).scalar()
+        if open_items:
+            return False
+        conn.execute(
+            update(db.jobs)
+            .where(db.jobs.c.id == job_id)
+            .values(state="done", finished=now, updated=now, lease_owner=None, lease_until=None)
+        )
         return True
 
     def set_aside(self, job_id: str) -> None:
@@ -378,13 +399,109 @@ class JobStore:
                 .values(state="damaged", lease_owner=None, lease_until=None)
             )
 
-    def cancel(self, job_id: str, by: str) -> None:
+    def cancel(self, job_id: str, by: str) -> str:
+        """Cancel a job: "cancelling" (running: its worker sends nothing more), "cancelled"
+        (it was paused: its items not sent are cancelled now, and it is done), or "" (it
+        had finished)."""
+        now = time.time()
         with self.database.write() as conn:
-            conn.execute(
+            running = conn.execute(
                 update(db.jobs)
                 .where(db.jobs.c.id == job_id, db.jobs.c.state == "running")
-                .values(cancel_by=by, updated=time.time())
+                .values(cancel_by=by, updated=now)
+            ).rowcount
+            if running:
+                return "cancelling"
+            # paused: nobody runs it, so the items not sent are settled here and now
+            paused = conn.execute(
+                update(db.jobs)
+                .where(db.jobs.c.id == job_id, db.jobs.c.state == PAUSED)
+                .values(cancel_by=by, state="running", updated=now)
+            ).rowcount
+            if not paused:
+                return ""
+            items = db.job_items
+            conn.execute(
+                update(items)
+                .where(items.c.job_id == job_id, items.c.outcome == PAUSED)
+                .values(
+                    outcome="cancelled",
+                    words=f"not started: cancelled by {by} while the action was paused"[:2000],
+                    updated=now,
+                )
             )
+            self._finish(conn, job_id, now)  # else a worker takes it, and cancels the rest
+        return "cancelled"
+
+    def pause(self, job_id: str, owner: str, result: dict) -> bool:
+        """Pause a job this worker holds (not if it was cancelled meanwhile); whether it is.
+
+        ``result`` must say why (``result["paused"]``). No worker takes a paused job over.
+        """
+        with self.database.write() as conn:
+            return bool(
+                conn.execute(
+                    update(db.jobs)
+                    .where(
+                        db.jobs.c.id == job_id,
+                        db.jobs.c.state == "running",
+                        db.jobs.c.lease_owner == owner,
+                        db.jobs.c.cancel_by.is_(None),
+                    )
+                    .values(
+                        state=PAUSED,
+                        result=json.dumps(result, ensure_ascii=False),
+                        lease_owner=None,
+                        lease_until=None,
+                        updated=time.time(),
+                    )
+                ).rowcount
+            )
+
+    def resume(
+        self, job_id: str, by: str, *, scopes: Iterable[str], changes: dict, owner: str
+    ) -> bool:
+        """Resume a paused job, held by ``owner``; whether it was paused.
+
+        Its "paused" items wait again; from now on it acts with the scopes of ``by`` (who
+        resumes it, as they are now) and its hub calls are on record for them. ``changes``
+        are merged into its result (the breaker's count to go on from).
+        """
+        now = time.time()
+        with self.database.write() as conn:
+            row = conn.execute(
+                select(db.jobs.c.result).where(db.jobs.c.id == job_id, db.jobs.c.state == PAUSED)
+            ).first()
+            if row is None:
+                return False
+            try:
+                result = json.loads(row.result) if row.result else {}
+            except ValueError:
+                result = {}
+            result = result if isinstance(result, dict) else {}
+            result.pop("paused", None)
+            result.update(changes, resumed_by=by)
+            taken = conn.execute(
+                update(db.jobs)
+                .where(db.jobs.c.id == job_id, db.jobs.c.state == PAUSED)
+                .values(
+                    state="running",
+                    result=json.dumps(result, ensure_ascii=False),
+                    scopes=json.dumps(sorted(scopes)),
+                    lease_owner=owner,
+                    lease_until=now + self.lease_seconds,
+                    updated=now,
+                )
+            ).rowcount
+            if not taken:
+                return False
+            items = db.job_items
+            conn.execute(
+                update(items)
+                .where(items.c.job_id == job_id, items.c.outcome == PAUSED)
+                .values(outcome="waiting", words="", updated=now)
+            )
+        return True
 
     def cancelled_by(self, job_id: str) -> str | None:
         with self.database.read() as conn:
@@ -442,6 +559,15 @@ class Context:
         self.job.result = result
         self.store.set_result(self.job.id, result)
 
+    def pause(self, reason: str) -> bool:
+        """Pause the job (``result["paused"]`` = ``reason``); False if it was cancelled
+        meanwhile or another worker holds it now."""
+        result = dict(self.job.result, paused=reason)
+        if not self.store.pause(self.job.id, self.runner.owner, result):
+            return False
+        self.job.result, self.job.state = result, PAUSED
+        return True
+
     def cancelled(self) -> str | None:
         """Who cancelled the job, if someone did (asked at most once a second)."""
         if self._cancelled is None and time.monotonic() - self._cancel_checked > 1:
@@ -489,6 +615,8 @@ class JobRunner:
         *,
         service_scopes: Callable[[], frozenset],
         concurrency: int = 5,
+        failure_limit: int = 3,
+        audit_trail: audit.AuditTrail | None = None,
         keep_days: float = 30,
         housekeeping: Callable[[], None] | None = None,
         on_group_change: Callable[[str, int | None], None] = lambda name, size: None,
@@ -503,6 +631,9 @@ class JobRunner:
         self.hub = hub
         self.service_scopes = service_scopes
         self.concurrency = concurrency
+        # a bulk start pauses after this many spawn failures in a row (app.servers.breaker)
+        self.failure_limit = failure_limit
+        self.audit = audit_trail  # records what a job does to its own record (a pause)
         self.keep_days = keep_days
         self.housekeeping = housekeeping
         self.stopping = threading.Event()
@@ -558,6 +689,12 @@ class JobRunner:
         self._start(job_id)
         return job_id
 
+    def resume(self, job_id: str, by: str, *, scopes, changes: dict) -> bool:
+        """Take a paused job back, held by this process (see JobStore.resume); whether it
+        was paused. :meth:`run_here` then runs it (once the resume is on record)."""
+        self.ensure_started()
+        return self.store.resume(job_id, by, scopes=scopes, changes=changes, owner=self.owner)
+
     def wait(self, job_id: str, seconds: float) -> bool:
         """Wait for a job of this process to end its run here; whether it did."""
         done = self._running.get(job_id)
@@ -610,7 +747,7 @@ class JobRunner:
             if job is None:
                 return
             # the audit trail and the logs name the person and the request that asked
-            audit.background_actor.set(job.by)
+            audit.background_actor.set(job.actor)
             logs.background_id.set(job.spec.get("request_id") or f"job-{job_id}")
             context = Context(self, job)
             heartbeat = threading.Thread(
@@ -622,7 +759,7 @@ class JobRunner:
             except Stopping:
                 log.info("job %s: left to the next worker", job_id)
             if not self.store.finish(job_id) and not (
-                self.stopping.is_set() or context.lost.is_set()
+                self.stopping.is_set() or context.lost.is_set() or context.job.paused
             ):
                 log.error("job %s ended with items left; another worker will take it", job_id)
         except StateUnavailable as e:

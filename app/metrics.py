@@ -37,6 +37,10 @@ HUB_SECONDS = Histogram(
 BULK_ITEMS = Counter(
     "hubdesk_bulk_items_total", "Outcomes of bulk actions, item by item", ["action", "outcome"]
 )
+JOBS_PAUSED = Counter(
+    "hubdesk_jobs_paused_total",
+    "Bulk starts paused after spawn failures in a row (so that the hub does not shut down)",
+)
 
 bp = Blueprint("metrics", __name__)
 
@@ -56,6 +60,10 @@ def observe_hub_call(method: str, segments: tuple[str, ...], status, seconds: fl
 
 def count_bulk(action: str, outcome: str) -> None:
     BULK_ITEMS.labels(action, outcome).inc()
+
+
+def count_paused() -> None:
+    JOBS_PAUSED.inc()
 
 
 def init_app(app) -> None:

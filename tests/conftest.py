@@ -216,13 +216,45 @@ def settings_env(hub: LocalHub, token: str, secret_key: str, **extra) -> dict:
     return external_service_env(hub, token, secret_key, **{"HUBDESK_LOG_LEVEL": "DEBUG", **extra})
 
 
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory):
-    root: Path = tmp_path_factory.mktemp("hub")
+def stack_roles(**people) -> list[dict]:
+    """The session hub's roles (``people`` adds to hub_roles', e.g. ``reader=[...]``)."""
+    return hub_roles(helpdesk=["helpdesk"], teacher=["teacher"], **people) + [
+        {
+            "name": "hubdesk-staff-class-a",
+            "scopes": [
+                f"access:services!service={SERVICE_NAME}",
+                "list:groups!group=class-a",
+                "read:groups!group=class-a",
+                "list:users!group=class-a",
+                "read:users!group=class-a",
+                "servers!group=class-a",
+            ],
+            "groups": [STAFF_GROUP],
+        },
+        {
+            "name": "hubdesk-visitor",
+            "scopes": [f"access:services!service={SERVICE_NAME}"],
+            "users": ["visitor"],
+        },
+        {
+            "name": "hubdesk-admin-ui-only",
+            "scopes": [f"access:services!service={SERVICE_NAME}", "admin-ui"],
+            "users": ["uionly"],
+        },
+    ]
+
+
+@contextmanager
+def running_stack(root: Path, *, users=USERS, roles=None, hub_options=None, **env_extra):
+    """A hub and hubdesk registered with it, as the session's ``stack`` (which is one).
+
+    ``hub_options`` go to LocalHub (e.g. ``consecutive_failure_limit``), ``env_extra`` to
+    hubdesk's settings: a test module whose hub must differ runs one of its own.
+    """
     token, secret_key, service_port = secrets.token_hex(32), secrets.token_hex(32), free_port()
     hub = LocalHub(
         root=root,
-        users=USERS,
+        users=users,
         groups={
             "class-a": {"users": ["student"], "properties": {}},
             "class-b": {"users": ["outsider"], "properties": {}},
@@ -230,31 +262,7 @@ def stack(tmp_path_factory):
             # while the hub runs (tests/test_lessons.py), by leaving the group
             STAFF_GROUP: {"users": [], "properties": {}},
         },
-        roles=hub_roles(helpdesk=["helpdesk"], teacher=["teacher"])
-        + [
-            {
-                "name": "hubdesk-staff-class-a",
-                "scopes": [
-                    f"access:services!service={SERVICE_NAME}",
-                    "list:groups!group=class-a",
-                    "read:groups!group=class-a",
-                    "list:users!group=class-a",
-                    "read:users!group=class-a",
-                    "servers!group=class-a",
-                ],
-                "groups": [STAFF_GROUP],
-            },
-            {
-                "name": "hubdesk-visitor",
-                "scopes": [f"access:services!service={SERVICE_NAME}"],
-                "users": ["visitor"],
-            },
-            {
-                "name": "hubdesk-admin-ui-only",
-                "scopes": [f"access:services!service={SERVICE_NAME}", "admin-ui"],
-                "users": ["uionly"],
-            },
-        ],
+        roles=stack_roles() if roles is None else roles,
         named_server_limit_per_user=NAMED_SERVER_LIMIT,
         services=[
             {
@@ -265,6 +273,7 @@ def stack(tmp_path_factory):
                 "oauth_client_allowed_scopes": OAUTH_CLIENT_ALLOWED_SCOPES,
             }
         ],
+        **(hub_options or {}),
     )
     recorder = Recorder()
     recorder.setFormatter(Format("%(name)s %(levelname)s req=%(request_id)s %(message)s"))
@@ -279,6 +288,7 @@ def stack(tmp_path_factory):
         HUBDESK_PROFILES=str(PROFILES_FILE),  # small, large, slow (3 s), broken (always fails)
         HUBDESK_STATE_DIR=str(root / "hubdesk-state"),
         HUBDESK_METRICS_TOKEN=METRICS_TOKEN,
+        **env_extra,
     )
     app = create_app(env)
     # start hubdesk first: the hub waits for its external services at start-up
@@ -286,8 +296,8 @@ def stack(tmp_path_factory):
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     with open(root / "jupyterhub.log", "wb") as hub_log:
-        hub.start(log=hub_log)
         try:
+            hub.start(log=hub_log)
             stack = Stack(hub, token, secret_key, env, app, service_port, recorder)
             # the rules chosen by HUB_MAJOR are those of the hub that runs
             assert stack.api.version() == HUB_VERSION, (stack.api.version(), HUB_VERSION)
@@ -295,7 +305,14 @@ def stack(tmp_path_factory):
         finally:
             hub.stop()
             server.shutdown()
+            shared(app).jobs.stop()
             logging.getLogger().removeHandler(recorder)
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory):
+    with running_stack(tmp_path_factory.mktemp("hub")) as made:
+        yield made
 
 
 @pytest.fixture

@@ -67,6 +67,7 @@ POST = {
     "groups.delete": ((403, 403, 403), {}),
     "servers.group_servers": ((403, 403, 403), {"action": "stop", "confirm": "yes"}),
     "servers.cancel_group_job": ((403, 403, 403), {}),
+    "servers.resume_group_job": ((403, 403, 403), {}),
     "lessons.schedule_lesson": (
         (403, 403, 403),
         {"tz": "UTC", "day": "2030-01-07", "starts": "09:00", "ends": "10:00", "server": "x"},

@@ -75,13 +75,27 @@ OAUTH_CLIENT_ALLOWED_SCOPES = [
 ]
 
 
-def hub_roles(*, helpdesk=(), teacher=(), group="class-a", service=SERVICE_NAME) -> list[dict]:
+def hub_roles(
+    *, helpdesk=(), teacher=(), reader=(), group="class-a", service=SERVICE_NAME
+) -> list[dict]:
     """The roles of the README: hubdesk's service token, and staff restricted to one group.
 
-    Hub admins need no role: the hub's ``admin`` role already holds every scope.
+    Hub admins need no role: the hub's ``admin`` role already holds every scope. A
+    *reader* may only see the group (and, as everyone, start their own servers): the
+    tests' person who must not steer anyone's group actions.
     """
     access = f"access:services!service={service}"
-    return [
+    readers = []  # only when asked for: the README's roles are the others
+    if reader:
+        readers.append(
+            {
+                "name": f"{service}-reader-{group}",
+                "description": f"Reader: see {group} and its members, change nothing",
+                "scopes": [access, f"list:groups!group={group}", f"read:groups!group={group}"],
+                "users": list(reader),
+            }
+        )
+    return readers + [
         {"name": f"{service}-service", "scopes": SERVICE_SCOPES, "services": [service]},
         {
             "name": f"{service}-helpdesk-{group}",
@@ -160,6 +174,7 @@ class LocalHub:
     roles: list = field(default_factory=list)
     services: list = field(default_factory=list)
     named_server_limit_per_user: int = 0
+    consecutive_failure_limit: int = 0  # the hub exits after this many failed spawns in a row
     log_level: str = "INFO"
     process: subprocess.Popen | None = None
 
@@ -188,6 +203,7 @@ class LocalHub:
             "roles": self.roles,
             "services": self.services,
             "named_server_limit_per_user": self.named_server_limit_per_user,
+            "consecutive_failure_limit": self.consecutive_failure_limit,
             "log_level": self.log_level,
             "marker": str(self.root),
         }
@@ -232,15 +248,18 @@ class LocalHub:
     def stop(self, timeout: float = 20) -> None:
         """Stop the hub, its proxy, its services and its servers."""
         proc, self.process = self.process, None
-        if proc is None or proc.poll() is not None:
+        if proc is None:
             return
-        pgid = os.getpgid(proc.pid)
-        # the hub stops its managed services and spawned servers on SIGTERM
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            pass
+        pgid = proc.pid  # started in a session of its own: it leads its process group
+        if proc.poll() is None:
+            # the hub stops its managed services and spawned servers on SIGTERM
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                pass
+        # (a hub that exited by itself, e.g. after consecutive failed spawns, leaves its
+        # proxy behind: it is ended here too)
         try:
             os.killpg(pgid, signal.SIGKILL)  # anything left in the group
         except ProcessLookupError:

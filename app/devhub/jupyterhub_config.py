@@ -67,6 +67,8 @@ c.SimpleLocalProcessSpawner.home_dir_template = os.path.join(s["root"], "home", 
 c.Spawner.cmd = [sys.executable, "-m", "jupyterhub.tests.mocksu"]
 c.Spawner.environment = {"HUBDESK_DEVHUB": s["marker"]}  # see LocalHub.stop()
 c.Spawner.start_timeout = 30
+# the hub shuts itself down after this many spawn failures in a row (0: never; z2jh sets 5)
+c.Spawner.consecutive_failure_limit = s.get("consecutive_failure_limit", 0)
 # answer a start request at once (202) instead of waiting up to 10 s for the spawn:
 # the demo and the tests then watch every spawn come up through the progress stream
 c.JupyterHub.tornado_settings = {"slow_spawn_timeout": 0}

@@ -7,6 +7,12 @@ started now), and is marked *sent* in the database before its request goes
 out, so a worker that takes the job over from a dead one never starts a server
 twice. If the hub goes away meanwhile (a restart), an item waits for it (its
 row says so), then is settled the same way.
+
+Every bulk start (a group's, the ticked members', a lesson's) goes through the
+circuit breaker (:mod:`.breaker`): one start first, more at once only while they
+succeed, and after ``HUBDESK_BULK_FAILURE_LIMIT`` spawn failures in a row nothing
+more is sent and the job is paused, so that a broken profile never brings the hub
+to its own ``consecutive_failure_limit`` (at which it shuts itself down).
 """
 
 from __future__ import annotations
@@ -16,8 +22,9 @@ import time
 
 from .. import metrics
 from ..hub import HubAPIError, HubUnreachable, while_away
-from ..jobs import Context, Item, kind, pool_map
+from ..jobs import PAUSED, PENDING, Context, Item, Job, kind, pool_map
 from ..words import server_words
+from .breaker import FAILURE, Breaker, verdict
 from .model import server_in, state_of
 
 log = logging.getLogger(__name__)
@@ -43,7 +50,9 @@ OUTCOMES = {
     "failed": "failed",
     "unknown": "unknown: check",
     "cancelled": "cancelled",
+    PAUSED: "not started: paused",
 }
+NOT_SENT_PAUSED = "not started: the action is paused"
 
 
 def explain(error: HubAPIError, user: str, server: str) -> tuple[str, str]:
@@ -67,19 +76,97 @@ def explain(error: HubAPIError, user: str, server: str) -> tuple[str, str]:
 
 @kind("start", "stop")
 def run_group_action(context: Context) -> None:
-    """Every member's item not settled yet, a few at a time."""
-    step = start_member if context.job.kind == "start" else stop_member
-    pool_map(context, lambda item: settle_member(context, item, step), context.job.pending())
+    """Every member's item not settled yet, a few at a time (starts: as the breaker lets)."""
+    if context.job.kind == "stop":
+        pool_map(
+            context, lambda item: settle_member(context, item, stop_member), context.job.pending()
+        )
+        return
+    breaker = start_breaker(context)
+
+    def start(context: Context, item: Item, note) -> None:
+        start_member(context, item, note, breaker)
+
+    pool_map(
+        context,
+        lambda item: settle_member(context, item, start, breaker),
+        context.job.pending(),
+    )
+    if breaker.tripped:
+        pause(context, breaker.reason)
 
 
-def settle_member(context: Context, item: Item, step) -> None:
-    """One member: the step, riding out hub outages; an outcome in any case."""
+def start_breaker(context: Context) -> Breaker:
+    """The job's breaker, going on from the count in its record (kept there as it changes:
+    a worker that takes the job over, or a resume, goes on from it)."""
+    kept = context.job.result.get("breaker") or {}
+
+    def keep(failures: int, message: str) -> None:
+        context.set_result(
+            dict(context.job.result, breaker={"failures": failures, "message": message[:500]})
+        )
+
+    return Breaker(
+        context.runner.failure_limit,
+        context.runner.concurrency,
+        failures=int(kept.get("failures") or 0),
+        message=str(kept.get("message") or ""),
+        on_count=keep,
+    )
+
+
+def pause(context: Context, reason: str) -> None:
+    """Nothing more is sent: the job waits for someone to resume or cancel it, on record.
+
+    If it was cancelled meanwhile, its items not sent are cancelled instead.
+    """
+    job = context.job
+    if not context.pause(reason):
+        who = context.store.cancelled_by(job.id)
+        held = [i.name for i in job.items.values() if i.outcome == PAUSED]
+        if who and held:
+            context.note(held, "cancelled", f"cancelled by {who} before it was sent")
+        return
+    log.warning("group start %s of %s paused: %s", job.id, job.group, reason)
+    metrics.count_paused()
+    if context.runner.audit is not None:
+        context.runner.audit.note("group.start.pause", job_target(job), outcome=reason)
+
+
+def job_target(job: Job) -> dict:
+    """A group action as its audit records name it (its pause, resume, cancel)."""
+    target = {"group": job.group, "job": job.id, "server": job.spec.get("server") or ""}
+    if job.spec.get("lesson"):
+        target["lesson"] = job.spec["lesson"]
+    return target
+
+
+def resume_changes(result: dict, limit: int) -> dict:
+    """What resuming a paused start changes in its record: the breaker goes on at one
+    below its limit, so exactly one start is sent first (a still broken profile pauses
+    the action again after that one failure; a success widens it again)."""
+    kept = result.get("breaker") or {}
+    return {"breaker": {"failures": max(0, limit - 1), "message": kept.get("message") or ""}}
+
+
+def settle_member(context: Context, item: Item, step, breaker: Breaker | None = None) -> None:
+    """One member: the step, riding out hub outages; an outcome in any case.
+
+    With a ``breaker`` (a start), each final outcome also tells it how the spawn went: a
+    failure is counted (and kept in the job's record) before the outcome is.
+    """
     user, job = item.name, context.job
 
-    def note(outcome: str, words: str = "") -> None:
-        if outcome not in ("waiting", "starting"):
+    def note(outcome: str, words: str = "", status: int | None = None) -> None:
+        final = outcome not in PENDING
+        if final:
             metrics.count_bulk(f"group.{job.kind}", outcome)
+        result = verdict(outcome, sent=item.sent, status=status) if breaker and final else None
+        if result == FAILURE:
+            breaker.settle(user, result, words)
         context.note(user, outcome, words)
+        if result and result != FAILURE:
+            breaker.settle(user, result)
 
     reason = ""
     try:
@@ -100,7 +187,10 @@ def settle_member(context: Context, item: Item, step) -> None:
             )
         note("failed", f"not done: the hub did not answer ({reason})")
     except HubAPIError as e:
-        note(*explain(e, user, job.spec.get("server") or ""))
+        note(*explain(e, user, job.spec.get("server") or ""), status=e.status)
+    finally:
+        if breaker is not None:
+            breaker.leave(user)  # no longer in flight here, whatever happened
 
 
 def _wait_for_hub(context: Context, user: str, reason: str, note) -> bool:
@@ -123,10 +213,15 @@ def _wait_for_hub(context: Context, user: str, reason: str, note) -> bool:
     return True
 
 
-def start_member(context: Context, item: Item, note) -> None:
-    """Start the job's server for one member, or settle it by what the hub has."""
+def start_member(context: Context, item: Item, note, breaker: Breaker | None = None) -> None:
+    """Start the job's server for one member, or settle it by what the hub has.
+
+    With a ``breaker``, the start waits for its turn, and is not sent once it tripped.
+    """
     user, spec = item.name, context.job.spec
     server = spec["server"]
+    if breaker is not None and breaker.tripped and not item.sent:
+        return note(PAUSED, NOT_SENT_PAUSED)
     model = context.hub.get_user(user, include_stopped_servers=True)
     if not context.may(
         "start_server", user=user, server=server, user_groups=model.get("groups") or ()
@@ -138,6 +233,8 @@ def start_member(context: Context, item: Item, note) -> None:
         if state == "running":
             return note("started", "ready (checked with the hub after an interruption)")
         if state in ("starting", "stopping"):
+            if breaker is not None:
+                breaker.follow(user)  # in flight, though sent before this worker had it
             return follow_spawn(context, user, server, note)
         if current is not None and (server == "" or current.get("started")):
             return note(
@@ -148,6 +245,12 @@ def start_member(context: Context, item: Item, note) -> None:
         # the hub has no trace of it: the start never got there, so sending it is no repeat
     elif state in ("running", "starting"):
         return note("running", f"already {state}")
+    if breaker is not None:
+        why = breaker.take(user, give_up=lambda: _give_up(context))
+        if why == PAUSED:
+            return note(PAUSED, NOT_SENT_PAUSED)
+        if why:
+            return note("cancelled", why)
     for attempt in range(5):
         try:
             context.mark_sent(user)  # first: if this worker dies now, a resume will know
@@ -168,18 +271,30 @@ def start_member(context: Context, item: Item, note) -> None:
     return follow_spawn(context, user, server, note)
 
 
+def _give_up(context: Context) -> str | None:
+    """While a start waits for its turn: a worker stopping raises, a cancel says so."""
+    context.check()
+    who = context.cancelled()
+    return f"cancelled by {who} before it was sent" if who else None
+
+
 def follow_spawn(context: Context, user: str, server: str, note) -> None:
     """Follow a spawn to its end, saying how it goes now and then."""
     note("starting", "coming up")
     last, touched = {}, time.monotonic()
-    for event in context.hub.progress(user, server, seconds=SPAWN_SECONDS, keepalive=True):
-        # a worker shutting down leaves the spawn to the next one, which follows it on
-        context.check()
-        if event is not None:
-            last = event
-        if time.monotonic() - touched > HEARTBEAT_SECONDS:
-            note("starting", (last.get("message") or "coming up")[:200])
-            touched = time.monotonic()
+    try:
+        for event in context.hub.progress(user, server, seconds=SPAWN_SECONDS, keepalive=True):
+            # a worker shutting down leaves the spawn to the next one, which follows it on
+            context.check()
+            if event is not None:
+                last = event
+            if time.monotonic() - touched > HEARTBEAT_SECONDS:
+                note("starting", (last.get("message") or "coming up")[:200])
+                touched = time.monotonic()
+    except HubAPIError as e:
+        if e.status != 400:
+            raise
+        # "not starting": the spawn ended before its stream opened; the hub's state tells
     if last.get("ready"):
         note("started", "ready")
     elif last.get("failed"):
@@ -191,7 +306,8 @@ def follow_spawn(context: Context, user: str, server: str, note) -> None:
         elif state == "starting":
             note("unknown", "still starting when hubdesk stopped following it: check it")
         else:
-            note("failed", "the spawn did not finish")
+            why = context.hub.start_failure(user, server)
+            note("failed", f"the spawn failed: {why}" if why else "the spawn did not finish")
 
 
 def stop_member(context: Context, item: Item, note) -> None:

@@ -31,7 +31,7 @@ from wtforms import HiddenField, SelectField, StringField, TextAreaField
 from .. import jsontext
 from ..access import can, hub_version, load_user, person_client, require
 from ..errors import require_form
-from ..extensions import job_store, jobs, service_client, settings, shared
+from ..extensions import audit_trail, job_store, jobs, service_client, settings, shared
 from ..hub import HubAPIError, HubUnreachable, major_of
 from ..jsontext import JSONTextError
 from ..names import SERVER_NAME_RULES, NamesError, check_server_name
@@ -39,7 +39,7 @@ from ..paging import int_arg, window
 from ..profiles import UNLISTED, ChoiceError, Profile, default_profile
 from ..words import plural, server_words
 from . import roster
-from .group_action import OUTCOMES, explain
+from .group_action import OUTCOMES, explain, job_target, resume_changes
 from .idle import (
     HIDDEN,
     STOP_AT_ONCE,
@@ -698,20 +698,40 @@ def _group_job(group: str, job: str):
     return record
 
 
-def _may_run(kind: str) -> bool:
-    return can("start_server" if kind == "start" else "stop_server")
+def _may_steer(record) -> bool:
+    """Cancel or resume a group action (and see those buttons): what running it needs for
+    *this* group (a ``!group=`` or unfiltered scope), or having started it.
+
+    Without the group, ``can("start_server")`` holds for everyone (each person may start
+    their own servers), so anyone who could read the group could cancel someone's action.
+    """
+    action = "start_server" if record.kind == "start" else "stop_server"
+    return can(action, group=record.group) or record.by == g.person.name
+
+
+def _require_steer(record) -> None:
+    if not _may_steer(record):
+        abort(
+            403,
+            description=(
+                f"Only someone who may {record.kind} servers for “{record.group}”, "
+                "or who started this action, may cancel or resume it."
+            ),
+        )
 
 
 @bp.route("/groups/<group>/servers/jobs/<job>")
 def group_job(group, job):
     require("read_group", group=group)
     record = _group_job(group, job)
+    may_steer = _may_steer(record)
     return render_template(
         "servers/group_job.html",
         job=record,
         counts=record.counts(),
         outcomes=OUTCOMES,
-        may_cancel=not record.done and record.cancel_by is None and _may_run(record.kind),
+        may_cancel=not record.done and record.cancel_by is None and may_steer,
+        may_resume=record.paused and may_steer,
         form=ActionForm(),
     )
 
@@ -721,12 +741,44 @@ def cancel_group_job(group, job):
     """Whoever may run a group action may cancel it: items not sent yet are "cancelled"."""
     require("read_group", group=group)
     record = _group_job(group, job)
-    if not _may_run(record.kind):
-        require("start_server" if record.kind == "start" else "stop_server")
+    _require_steer(record)
     require_form(ActionForm())
-    if record.done:
-        flash("This group action had already finished; nothing was cancelled.", "info")
-    else:
-        job_store().cancel(job, g.person.name)
+    done = job_store().cancel(job, g.person.name)
+    if done == "cancelled":  # it was paused: done now
+        audit_trail().note(
+            f"group.{record.kind}.cancel", job_target(record), outcome="cancelled while paused"
+        )
+        flash("Cancelled: the members not started while it was paused will not be.", "info")
+    elif done:
         flash("Cancelled: members not asked for yet will not be; those under way finish.", "info")
+    else:
+        flash("This group action had already finished; nothing was cancelled.", "info")
+    return redirect(url_for(".group_job", group=group, job=job))
+
+
+@bp.route("/groups/<group>/servers/jobs/<job>/resume", methods=["POST"])
+def resume_group_job(group, job):
+    """Whoever may run a paused group start may resume it: carefully, one start first.
+
+    From then on it acts with the scopes of the person who resumed it, as they are now.
+    """
+    require("read_group", group=group)
+    record = _group_job(group, job)
+    _require_steer(record)
+    require_form(ActionForm())
+    changes = resume_changes(record.result, jobs().failure_limit)
+    if not record.paused or not jobs().resume(
+        job, g.person.name, scopes=g.person.scopes, changes=changes
+    ):
+        flash("This group action is not paused (any more); nothing was changed.", "info")
+        return redirect(url_for(".group_job", group=group, job=job))
+    audit_trail().note(
+        f"group.{record.kind}.resume", job_target(record), outcome="resumed: one start first"
+    )
+    jobs().run_here(job)  # after its record: the pause it may come to is on record after it
+    flash(
+        "Resumed: one start goes first. If it fails too, the action pauses again; "
+        "while starts succeed, more go at once.",
+        "info",
+    )
     return redirect(url_for(".group_job", group=group, job=job))

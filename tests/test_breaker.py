@@ -1,0 +1,648 @@
+"""The circuit breaker of bulk starts: a broken profile pauses the action, the hub lives on.
+
+JupyterHub exits after ``Spawner.consecutive_failure_limit`` spawn failures in a row
+(zero-to-jupyterhub: 5). First the breaker's logic and a whole start job against a
+pretend hub that keeps the hub's count (no hub, fast); then a real hub of this
+module's own with ``consecutive_failure_limit = 5`` (the session's hub has none, and
+other modules spawn the broken profile too), with hubdesk's default limit of 3.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from conftest import (
+    METRICS_TOKEN,
+    USERS,
+    csrf_token,
+    running_stack,
+    stack_roles,
+    unique,
+    wait_for,
+)
+from sqlalchemy import select
+from test_lessons import lesson_form, schedule
+from test_servers import outcomes, post, running, server, users  # noqa: F401
+
+from app import db
+from app.audit import AuditTrail
+from app.db import Database
+from app.extensions import shared
+from app.jobs import JobRunner, JobStore
+from app.servers import group_action  # noqa: F401  (registers the job kind "start")
+from app.servers.breaker import FAILURE, NEITHER, SUCCESS, Breaker, verdict
+
+HUB_LIMIT = 5  # the hub's consecutive_failure_limit, as zero-to-jupyterhub sets it
+LIMIT = 3  # hubdesk's HUBDESK_BULK_FAILURE_LIMIT (its default)
+
+
+# -- the breaker's logic ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("outcome", "sent", "status", "expected"),
+    [
+        ("started", True, None, SUCCESS),  # ready: resets the count
+        ("failed", True, None, FAILURE),  # the spawn failed (progress, or stopped after a start)
+        ("failed", True, 500, FAILURE),  # the hub answered 5xx to the start
+        ("unknown", True, None, FAILURE),  # a sent start hubdesk lost track of
+        ("failed", True, 400, NEITHER),  # a name taken, an invalid name, a pending stop
+        ("failed", True, 404, NEITHER),  # no such user
+        ("failed", True, 429, NEITHER),  # the hub's concurrent_spawn_limit
+        ("limit", True, 400, NEITHER),  # the named-server limit
+        ("running", True, 400, NEITHER),  # already running
+        ("running", False, None, NEITHER),
+        ("forbidden", False, None, NEITHER),  # checked before sending
+        ("failed", False, None, NEITHER),  # never sent (the hub did not answer)
+        ("cancelled", False, None, NEITHER),
+    ],
+)
+def test_what_counts_as_a_spawn_failure(outcome, sent, status, expected):
+    assert verdict(outcome, sent=sent, status=status) == expected
+
+
+def test_one_start_first_then_the_window_doubles_after_each_success():
+    b = Breaker(LIMIT, 8)
+    assert b.take("a") is None
+    assert b.take("b", give_up=lambda: "gave up") == "gave up"  # one alone first
+    b.settle("a", SUCCESS)
+    assert b.window == 2
+    assert b.take("b") is None and b.take("c") is None
+    assert b.take("d", give_up=lambda: "gave up") == "gave up"
+    b.settle("b", SUCCESS)
+    b.settle("c", SUCCESS)
+    assert b.window == 8
+    # widest is the runner's concurrency
+    for _ in range(5):
+        b.settle("x", SUCCESS)
+    assert b.window == 8
+
+
+def test_starts_in_flight_count_towards_the_limit():
+    b = Breaker(LIMIT, 8)
+    b.window = 8  # wide open after successes
+    assert [b.take(n) for n in "abc"] == [None, None, None]
+    # three in flight could all fail: a fourth would make four failures in a row
+    assert b.take("d", give_up=lambda: "wait") == "wait"
+    b.settle("a", FAILURE, "boom")
+    assert b.failures == 1 and b.window == 1
+    # 1 failure + 2 in flight = 3: nothing more until one ends
+    assert b.take("d", give_up=lambda: "wait") == "wait"
+    b.settle("b", SUCCESS)  # resets the count: 0 + 1 in flight, window 2
+    assert b.failures == 0 and b.window == 2
+    assert b.take("d") is None
+    assert b.take("e", give_up=lambda: "wait") == "wait"  # the window: 2 in flight
+
+
+def test_refusals_neither_count_nor_reset():
+    b = Breaker(LIMIT, 5, failures=2)
+    assert b.take("a") is None
+    b.settle("a", NEITHER)
+    assert b.failures == 2 and b.window == 1 and not b.in_flight
+
+
+def test_it_trips_at_the_limit_and_says_why():
+    counts = []
+    b = Breaker(LIMIT, 5, on_count=lambda n, m: counts.append((n, m)))
+    for name in "abc":
+        assert b.take(name) is None
+        b.settle(name, FAILURE, "the “broken” demo profile never starts")
+    assert b.tripped and b.take("d") == "paused"
+    assert counts == [(1, "the “broken” demo profile never starts")] + [
+        (n, "the “broken” demo profile never starts") for n in (2, 3)
+    ]
+    assert b.reason == (
+        "3 starts in a row failed: the “broken” demo profile never starts; nothing more "
+        "was sent, so that the hub does not shut itself down"
+    )
+
+
+def test_a_resumed_breaker_sends_exactly_one_probe():
+    b = Breaker(LIMIT, 5, failures=LIMIT - 1, message="boom")
+    assert b.take("a") is None
+    assert b.take("b", give_up=lambda: "wait") == "wait"
+    b.settle("a", FAILURE, "boom again")
+    assert b.tripped and "boom again" in b.reason
+
+
+def test_a_start_sent_before_is_followed_whatever_the_window():
+    b = Breaker(LIMIT, 5)
+    b.follow("a")
+    b.follow("b")
+    assert b.in_flight == {"a", "b"}
+    assert b.take("a") is None  # already in flight: its try goes on
+    b.leave("a")
+    b.leave("b")
+    assert not b.in_flight and b.failures == 0
+
+
+def test_a_waiting_start_goes_when_a_slot_frees():
+    b = Breaker(LIMIT, 5)
+    assert b.take("a") is None
+    got = []
+    waiter = threading.Thread(target=lambda: got.append(b.take("b")))
+    waiter.start()
+    time.sleep(0.2)
+    assert got == []
+    b.settle("a", SUCCESS)
+    waiter.join(5)
+    assert got == [None] and b.in_flight == {"b"}
+
+
+# -- a whole start job, against a pretend hub that counts as JupyterHub does -------------------
+
+
+class PretendHub:
+    """Enough of HubClient for start jobs: spawns take a moment, and fail as ``fails`` says.
+
+    It keeps JupyterHub's count of spawn failures in a row, and the most starts it had
+    in flight at once; ``exited`` is what JupyterHub would have done.
+    """
+
+    def __init__(self, fails, *, spawn_seconds=0.05, hub_limit=HUB_LIMIT):
+        self.fails = fails  # user -> whether their spawn fails
+        self.spawn_seconds = spawn_seconds
+        self.hub_limit = hub_limit
+        self.lock = threading.Lock()
+        self.in_row = 0
+        self.most_in_row = 0
+        self.exited = False
+        self.sent: list[str] = []
+        self.in_flight = 0
+        self.most_in_flight = 0
+        self.servers: dict[str, dict] = {}
+
+    def get_user(self, user, include_stopped_servers=False):
+        with self.lock:
+            servers = {k: v for k, v in self.servers.items() if k.startswith(user + "/")}
+        return {
+            "name": user,
+            "groups": [],
+            "servers": {k.partition("/")[2]: v for k, v in servers.items()},
+        }
+
+    def start_server(self, user, server, options=None, *, display_name="", hub_major=None):
+        with self.lock:
+            assert not self.exited, "a start sent to a hub that shut itself down"
+            self.sent.append(user)
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+            self.servers[f"{user}/{server}"] = {"name": server, "pending": "spawn", "ready": False}
+        return 202
+
+    def progress(self, user, server, **kwargs):
+        time.sleep(self.spawn_seconds)
+        failed = self.fails(user)
+        with self.lock:
+            self.in_flight -= 1
+            if failed:
+                self.in_row += 1
+                self.most_in_row = max(self.most_in_row, self.in_row)
+                self.exited = self.exited or self.in_row >= self.hub_limit
+                self.servers[f"{user}/{server}"] = {
+                    "name": server,
+                    "pending": None,
+                    "ready": False,
+                    "started": None,
+                }
+            else:
+                self.in_row = 0
+                self.servers[f"{user}/{server}"] = {"name": server, "pending": None, "ready": True}
+        yield {"failed": True, "message": "no image"} if failed else {"ready": True}
+
+    def start_failure(self, user, server="", **kwargs):
+        return "no image"
+
+
+@pytest.fixture
+def pretend(tmp_path):
+    """A job runner on SQLite with a pretend hub: run(fails, names) -> (job, hub)."""
+    database = Database(f"sqlite:///{tmp_path / 'state.sqlite'}")
+    database.upgrade()
+    runners = []
+
+    def run(fails, names, *, concurrency=5, result=None, wait=True):
+        hub = PretendHub(fails)
+        runner = JobRunner(
+            JobStore(database),
+            hub,
+            service_scopes=lambda: frozenset({"servers"}),
+            concurrency=concurrency,
+            failure_limit=LIMIT,
+            audit_trail=AuditTrail(database),
+        )
+        runners.append(runner)
+        job_id = runner.store.create(
+            "start",
+            "class-a",
+            by="teacher",
+            spec={"server": "lab"},
+            scopes=["servers"],
+            items=[(n, "") for n in names],
+            owner="test",
+        )
+        if result is not None:
+            runner.store.set_result(job_id, result)
+        runner.owner = "test"
+        runner.run_here(job_id)
+        assert runner.wait(job_id, 30)
+        return runner.store.get(job_id), hub, runner
+
+    yield run
+    for runner in runners:
+        runner.stop()
+    database.dispose()
+
+
+def test_an_always_failing_start_sends_three_then_pauses(pretend):
+    names = [f"u{n}" for n in range(8)]
+    job, hub, _ = pretend(lambda user: True, names)
+    assert not hub.exited and hub.in_row == LIMIT
+    assert len(hub.sent) == LIMIT and hub.most_in_flight == 1
+    assert job.state == "paused" and job.paused and not job.done
+    assert job.result["paused"].startswith("3 starts in a row failed: no image;")
+    assert job.result["breaker"]["failures"] == LIMIT
+    got = job.counts()
+    assert got == {"failed": LIMIT, "paused": len(names) - LIMIT}, got
+    assert all(
+        i.words == "not started: the action is paused" and not i.sent
+        for i in job.items.values()
+        if i.outcome == "paused"
+    )
+
+
+def test_widening_never_lets_the_hub_reach_its_limit(pretend):
+    # every third spawn succeeds: whatever order they end in, the hub's count stays low
+    names = [f"u{n:02}" for n in range(30)]
+    job, hub, _ = pretend(lambda user: int(user[1:]) % 3 != 0, names)
+    assert not hub.exited and hub.most_in_row <= LIMIT
+    assert hub.most_in_flight <= LIMIT
+    # all good: the window opens to the runner's concurrency, bounded by the limit
+    job, hub, _ = pretend(lambda user: False, [f"ok{n}" for n in range(20)])
+    assert job.done and job.counts() == {"started": 20}
+    assert 1 < hub.most_in_flight <= LIMIT
+
+
+def test_failures_after_successes_narrow_the_window_before_the_hub_minds(pretend):
+    # good members first, then a broken tail: the window was wide when the failures began
+    names = [f"u{n:02}" for n in range(20)]
+    job, hub, _ = pretend(lambda user: int(user[1:]) >= 8, names)
+    assert job.paused and not hub.exited and hub.most_in_row <= LIMIT
+    # (starts waiting for a turn go in no fixed order: some good ones may be left paused)
+    assert job.counts()["started"] >= 1 and job.counts()["failed"] >= LIMIT
+
+
+def test_a_job_taken_over_or_resumed_goes_on_from_its_count(pretend):
+    # its record says two failures in a row (a worker that died, or a resume at limit - 1)
+    names = [f"u{n}" for n in range(6)]
+    kept = {"breaker": {"failures": LIMIT - 1, "message": "no image"}}
+    job, hub, _ = pretend(lambda user: True, names, result=kept)
+    assert len(hub.sent) == 1 and job.paused
+    assert job.counts() == {"failed": 1, "paused": 5}
+
+
+def test_a_paused_job_is_never_taken_over_and_resume_or_cancel_settle_it(pretend):
+    job, hub, runner = pretend(lambda user: True, [f"u{n}" for n in range(5)])
+    store = runner.store
+    assert job.paused and store.claim("another-worker") is None  # no worker runs it
+    # resume: one probe, which fails: paused again
+    from app.servers.group_action import resume_changes
+
+    assert runner.resume(
+        job.id, "admin", scopes=["servers"], changes=resume_changes(job.result, LIMIT)
+    )
+    assert store.claim("another-worker") is None  # held by the runner that resumed it
+    runner.run_here(job.id)
+    assert runner.wait(job.id, 30)
+    job = store.get(job.id)
+    assert job.paused and job.counts() == {"failed": LIMIT + 1, "paused": 1}
+    assert job.result["resumed_by"] == "admin" and job.actor == "admin"
+    assert len(hub.sent) == LIMIT + 1
+    # cancel: the items never sent are cancelled, the job is done
+    assert store.cancel(job.id, "admin") == "cancelled"
+    job = store.get(job.id)
+    assert job.done and job.counts() == {"failed": LIMIT + 1, "cancelled": 1}
+    assert store.cancel(job.id, "admin") == ""  # done: nothing more
+    assert not runner.resume(job.id, "admin", scopes=["servers"], changes={})
+
+
+def test_pause_resume_and_cancel_in_the_database(db_url):
+    """The contract other parts rely on: jobs.state "paused", result["paused"] in words."""
+    database = Database(db_url)
+    database.upgrade()
+    store = JobStore(database)
+    try:
+        job_id = store.create(
+            "start", "g", by="t", spec={}, scopes=[], items=[("a", ""), ("b", "")], owner="w1"
+        )
+        store.note(job_id, ["a"], "failed", "boom")
+        store.note(job_id, ["b"], "paused", "not started: the action is paused")
+        assert not store.pause(job_id, "someone-else", {"paused": "why"})  # not its holder
+        assert store.pause(job_id, "w1", {"paused": "3 starts in a row failed: boom"})
+        assert not store.finish(job_id)  # a paused item keeps it unfinished
+        with database.read() as conn:
+            row = conn.execute(select(db.jobs).where(db.jobs.c.id == job_id)).one()
+        assert row.state == "paused" and row.lease_owner is None
+        assert json.loads(row.result)["paused"] == "3 starts in a row failed: boom"
+        job = store.get(job_id)
+        assert job.state == "paused" and not job.orphaned
+        time.sleep(0.01)
+        assert store.claim("w2") is None
+        assert store.resume(job_id, "admin", scopes=["servers"], changes={}, owner="w2")
+        job = store.get(job_id)
+        assert job.state == "running" and "paused" not in job.result
+        assert job.items["b"].outcome == "waiting" and job.scopes == frozenset({"servers"})
+        assert not store.resume(job_id, "admin", scopes=[], changes={}, owner="w2")
+        store.note(job_id, ["b"], "paused", "not started: the action is paused")
+        assert store.pause(job_id, "w2", {"paused": "again"})
+        assert store.cancel(job_id, "teacher") == "cancelled"
+        job = store.get(job_id)
+        assert job.done and job.cancel_by == "teacher"
+        assert job.items["b"].outcome == "cancelled" and job.items["a"].outcome == "failed"
+    finally:
+        database.dispose()
+
+
+# -- against a real hub with consecutive_failure_limit = 5 ------------------------------------
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    """This module's own hub: it exits after 5 spawn failures in a row, as z2jh's does."""
+    with running_stack(
+        tmp_path_factory.mktemp("breaker-hub"),
+        users={**USERS, "reader": {}},
+        roles=stack_roles(reader=["reader"]),
+        hub_options={"consecutive_failure_limit": HUB_LIMIT},
+    ) as made:
+        yield made
+
+
+def hub_alive(stack) -> bool:
+    return stack.hub.process.poll() is None
+
+
+def reset_hub_count(stack, user):
+    """A spawn that succeeds: the hub's count of failures in a row goes back to 0."""
+    stack.api.start_server(user, "fine", {"profile": "small"})
+    wait_for(lambda: running(stack, user, "fine"))
+    stack.api.stop_server(user, "fine")
+
+
+def start_group(session, stack, group, data) -> str:
+    """Review and confirm a group action; its page's URL."""
+    r = post(session, stack, f"groups/{group}/servers", data)
+    assert 'name="confirm" value="yes"' in r.text, r.text
+    r = post(session, stack, f"groups/{group}/servers", dict(data, confirm="yes"))
+    assert "/servers/jobs/" in r.url
+    return r.url
+
+
+def wait_state(session, url, state, seconds=90) -> str:
+    return wait_for(
+        lambda: (p := session.get(url).text) and f'data-testid="job-state">{state}<' in p and p,
+        seconds=seconds,
+    )
+
+
+def job_row(stack, job_id):
+    with shared(stack.app).database.read() as conn:
+        return conn.execute(select(db.jobs).where(db.jobs.c.id == job_id)).one()
+
+
+def test_a_broken_group_start_pauses_and_the_hub_lives_on(stack, admin, users):  # noqa: F811
+    members = users(9, prefix="brk")
+    group = unique("brk")
+    stack.api.create_group(group, users=members)
+    reset_hub_count(stack, members[0])
+    audit_from = stack.last_audit_id()
+    try:
+        url = start_group(
+            admin, stack, group, {"action": "start", "server": "lab", "profile": "broken"}
+        )
+        job_id = url.rstrip("/").rsplit("/", 1)[1]
+        page = wait_state(admin, url, "paused")
+        got = outcomes(page)
+        failed = [m for m, o in got.items() if o == "failed"]
+        assert len(failed) == LIMIT, got  # no more than the limit were sent
+        assert sorted(o for o in got.values() if o != "failed") == ["paused"] * (9 - LIMIT)
+        text = html.unescape(page)
+        assert "3 starts in a row failed: the “broken” demo profile never starts" in text
+        assert "so that the hub does not shut itself down" in text
+        assert "not started: the action is paused" in text
+        assert 'data-testid="resume"' in page and 'data-testid="cancel"' in page
+        assert 'http-equiv="refresh"' not in page  # nothing changes until someone acts
+        # the database says so, in the words other parts rely on
+        row = job_row(stack, job_id)
+        assert row.state == "paused"
+        assert json.loads(row.result)["paused"].startswith("3 starts in a row failed:")
+        assert shared(stack.app).jobs.store.get(job_id).state == "paused"
+        # the hub would have exited 2 s after a fifth failure: it is still there, and starts
+        time.sleep(3)
+        assert hub_alive(stack) and stack.api.version()
+        for m in members:
+            if got[m] == "paused":
+                assert server(stack, m, "lab") is None  # never sent
+        reset_hub_count(stack, members[0])
+        # the roster shows it paused, with why
+        roster = admin.get(stack.url(f"groups/{group}/servers")).text
+        assert 'data-testid="recent-paused"' in roster and 'data-testid="job-paused"' in roster
+        # on record: the pause, and a metric
+        paused = [r for r in stack.audit_records(audit_from) if r["action"] == "group.start.pause"]
+        assert len(paused) == 1 and paused[0]["person"] == "admin"
+        assert paused[0]["target"] == {"group": group, "job": job_id, "server": "lab"}
+        assert paused[0]["hub"].startswith("3 starts in a row failed:")
+        metrics = requests.get(
+            stack.url("metrics"), headers={"Authorization": f"Bearer {METRICS_TOKEN}"}, timeout=10
+        ).text
+        assert re.search(r"^hubdesk_jobs_paused_total [1-9]", metrics, re.M), metrics[-2000:]
+
+        # resume: one probe start, which fails too: paused again
+        r = post(
+            admin,
+            stack,
+            f"groups/{group}/servers/jobs/{job_id}/resume",
+            {},
+            url[len(stack.url()) :],
+        )
+        assert r.status_code == 200 and "one start goes first" in html.unescape(r.text)
+        page = wait_for(
+            lambda: (
+                (p := admin.get(url).text)
+                and 'job-state">paused<' in p
+                and list(outcomes(p).values()).count("failed") == LIMIT + 1
+                and p
+            ),
+            seconds=60,
+        )
+        assert list(outcomes(page).values()).count("paused") == 9 - LIMIT - 1
+        time.sleep(2.5)
+        assert hub_alive(stack)
+        reset_hub_count(stack, members[0])
+
+        # cancel: the members never started are cancelled, the job is done
+        r = post(
+            admin,
+            stack,
+            f"groups/{group}/servers/jobs/{job_id}/cancel",
+            {},
+            url[len(stack.url()) :],
+        )
+        page = admin.get(url).text
+        assert 'job-state">done<' in page
+        got = outcomes(page)
+        assert list(got.values()).count("cancelled") == 9 - LIMIT - 1
+        assert list(got.values()).count("failed") == LIMIT + 1
+        assert job_row(stack, job_id).state == "done"
+        actions = [r["action"] for r in stack.audit_records(audit_from) if job_id in str(r)]
+        assert actions == [
+            "group.start.pause",
+            "group.start.resume",
+            "group.start.pause",
+            "group.start.cancel",
+        ], actions
+    finally:
+        stack.api.delete_group(group)
+
+
+def test_a_group_reader_may_not_cancel_or_resume_anyones_action(stack, admin, users):  # noqa: F811
+    members = users(4, prefix="rdr")
+    stack.api.add_group_members("class-a", members)
+    reset_hub_count(stack, members[0])
+    reader = stack.signin("reader")
+    try:
+        # a running start (the slow profile takes 3 s a member)
+        url = start_group(
+            admin, stack, "class-a", {"action": "start", "server": "slowlab", "profile": "slow"}
+        )
+        job_id = url.rstrip("/").rsplit("/", 1)[1]
+        page = reader.get(url)
+        assert page.status_code == 200  # they may read the group and its actions
+        assert 'data-testid="cancel"' not in page.text and 'data-testid="resume"' not in page.text
+        token = csrf_token(reader.get(stack.url()).text)
+        for verb in ("cancel", "resume"):
+            r = reader.post(
+                stack.url(f"groups/class-a/servers/jobs/{job_id}/{verb}"),
+                data={"csrf_token": token},
+            )
+            assert r.status_code == 403, (verb, r.status_code)
+        assert job_row(stack, job_id).cancel_by is None
+        page = wait_state(admin, url, "done")
+        assert set(outcomes(page).values()) <= {"started", "running"}, outcomes(page)
+
+        # a paused one: refused alike, nothing changes
+        url = start_group(
+            admin, stack, "class-a", {"action": "start", "server": "badlab", "profile": "broken"}
+        )
+        job_id = url.rstrip("/").rsplit("/", 1)[1]
+        wait_state(admin, url, "paused")
+        before = outcomes(admin.get(url).text)
+        for verb in ("cancel", "resume"):
+            r = reader.post(
+                stack.url(f"groups/class-a/servers/jobs/{job_id}/{verb}"),
+                data={"csrf_token": token},
+            )
+            assert r.status_code == 403, (verb, r.status_code)
+        row = job_row(stack, job_id)
+        assert row.state == "paused" and row.cancel_by is None
+        assert outcomes(admin.get(url).text) == before
+        # the teacher of class-a may (what running it needs, for that group)
+        teacher = stack.signin("teacher")
+        r = post(
+            teacher,
+            stack,
+            f"groups/class-a/servers/jobs/{job_id}/cancel",
+            {},
+            url[len(stack.url()) :],
+        )
+        assert r.status_code == 200 and job_row(stack, job_id).state == "done"
+        reset_hub_count(stack, members[0])
+    finally:
+        for m in [*members, "student"]:
+            for name in ("slowlab", "badlab"):
+                try:
+                    stack.api.stop_server(m, name, remove=True)
+                except Exception:  # noqa: BLE001 - not there
+                    pass
+        stack.api.remove_group_members("class-a", members)
+
+
+def test_a_lesson_with_a_broken_profile_pauses_too(stack, admin, users):  # noqa: F811
+    members = users(7, prefix="lbr")
+    group = unique("lbr")
+    stack.api.create_group(group, users=members)
+    reset_hub_count(stack, members[0])
+    audit_from = stack.last_audit_id()
+    try:
+        lesson = schedule(
+            admin, stack, group, lesson_form(server="lab", profile="broken", start_in=4, end_in=600)
+        )
+        roster = wait_for(
+            lambda: (
+                (p := admin.get(stack.url(f"groups/{group}/servers")).text)
+                and 'data-testid="recent-paused"' in p
+                and p
+            ),
+            seconds=60,
+        )
+        job_id = re.search(rf"/groups/{group}/servers/jobs/([0-9a-f]{{16}})", roster).group(1)
+        page = admin.get(stack.url(f"groups/{group}/servers/jobs/{job_id}")).text
+        assert 'job-state">paused<' in page and "3 starts in a row failed" in html.unescape(page)
+        got = outcomes(page)
+        assert list(got.values()).count("failed") == LIMIT
+        assert list(got.values()).count("paused") == len(members) - LIMIT
+        assert job_row(stack, job_id).state == "paused"
+        time.sleep(2.5)
+        assert hub_alive(stack)
+        paused = [r for r in stack.audit_records(audit_from) if r["action"] == "group.start.pause"]
+        assert paused and paused[-1]["target"]["lesson"] == lesson
+        reset_hub_count(stack, members[0])
+    finally:
+        stack.api.delete_group(group)
+
+
+def test_this_module_ran_its_own_hub(stack):
+    settings = json.loads(Path(stack.hub.root / "settings.json").read_text())
+    assert settings["consecutive_failure_limit"] == HUB_LIMIT
+
+
+def test_who_started_an_action_may_cancel_it_without_rights_on_the_group(stack):
+    """The reader may start only their own server: as a member of class-a, "start for the
+    ticked members" does that for them (the others are refused member by member), and the
+    action they started is theirs to cancel."""
+    stack.api.add_group_members("class-a", ["reader"])
+    reader = stack.signin("reader")
+    page_url = "groups/class-a/servers"
+    data = {"action": "start-selected", "server": "own", "profile": "slow"}
+    ticked = dict(data, selected=["reader/", "student/"])
+    try:
+        r = post(reader, stack, page_url, dict(ticked, confirm="yes"), page_url)
+        assert "/servers/jobs/" in r.url, r.text
+        got = outcomes(wait_state(reader, r.url, "done"))
+        assert got == {"reader": "started", "student": "forbidden"}, got
+        assert running(stack, "reader", "own") and server(stack, "student", "own") is None
+        stack.api.stop_server("reader", "own", remove=True)
+        wait_for(lambda: server(stack, "reader", "own") is None)
+
+        r = post(reader, stack, page_url, dict(ticked, confirm="yes"), page_url)
+        job_id = r.url.rstrip("/").rsplit("/", 1)[1]
+        assert 'data-testid="cancel"' in r.text  # theirs: the button is there
+        r = post(reader, stack, f"{page_url}/jobs/{job_id}/cancel", {}, page_url)
+        assert r.status_code == 200 and job_row(stack, job_id).cancel_by == "reader"
+        got = outcomes(wait_state(reader, stack.url(f"{page_url}/jobs/{job_id}"), "done"))
+        assert got["reader"] in ("started", "cancelled") and got["student"] in (
+            "forbidden",
+            "cancelled",
+        ), got
+    finally:
+        wait_for(lambda: not (server(stack, "reader", "own") or {}).get("pending"), seconds=30)
+        if server(stack, "reader", "own") is not None:
+            stack.api.stop_server("reader", "own", remove=True)
+        stack.api.remove_group_members("class-a", ["reader"])
