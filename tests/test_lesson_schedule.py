@@ -176,3 +176,37 @@ def test_a_lesson_starting_in_the_spring_forward_gap_is_held_an_hour_later(weekl
     # the autumn night's 02:30 (shown twice) is the first of the two: CEST, 00:30 UTC
     w = When(tz=ROME, starts=time(2, 30), ends=time(3, 30), day=date(2027, 10, 31))
     assert w.holding() == (utc(2027, 10, 31, 0, 30), utc(2027, 10, 31, 2, 30))
+
+
+def test_next_due_is_the_next_start_or_a_pending_stop_and_never_skips_one():
+    w = When(tz="UTC", starts=time(9), ends=time(10), weekdays=(0,), lead=300)  # Mondays
+    monday = utc(2026, 12, 7, 9).timestamp()
+    # before: the start less its lead
+    assert schedule.next_due(w, utc(2026, 12, 6), set()) == utc(2026, 12, 7, 8, 55).timestamp()
+    # hubdesk was down over the start: still due (in the past), so the look finds it late
+    assert (
+        schedule.next_due(w, utc(2026, 12, 7, 9, 30), set()) == utc(2026, 12, 7, 8, 55).timestamp()
+    )
+    # started: the stop, at the end, however late hubdesk looks (days later too)
+    assert (
+        schedule.next_due(w, utc(2026, 12, 7, 9, 1), {("start", monday)})
+        == utc(2026, 12, 7, 10).timestamp()
+    )
+    assert (
+        schedule.next_due(w, utc(2026, 12, 9), {("start", monday)})
+        == utc(2026, 12, 7, 10).timestamp()
+    )
+    # stopped: next Monday's start
+    done = {("start", monday), ("stop", monday)}
+    assert schedule.next_due(w, utc(2026, 12, 7, 10), done) == utc(2026, 12, 14, 8, 55).timestamp()
+    # missed entirely (down over the whole lesson): nothing to start, next week's
+    assert schedule.next_due(w, utc(2026, 12, 7, 11), set()) == utc(2026, 12, 14, 8, 55).timestamp()
+    # held once and over: never again; far ahead: its start
+    once = When(tz="UTC", starts=time(9), ends=time(10), day=date(2030, 1, 7))
+    key = utc(2030, 1, 7, 9).timestamp()
+    assert schedule.next_due(once, utc(2026, 12, 7), set()) == key
+    assert schedule.next_due(once, utc(2030, 1, 7, 11), {("start", key), ("stop", key)}) is None
+    # each time next_due says "now", due_runs finds the run it promised
+    for now, ran in [(utc(2026, 12, 7, 9, 30), set()), (utc(2026, 12, 9), {("start", monday)})]:
+        assert schedule.next_due(w, now, ran) <= now.timestamp()
+        assert due_runs(w, now, ran)

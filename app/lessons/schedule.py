@@ -165,9 +165,7 @@ def parse_lead(text: str) -> int:
     except ValueError:
         minutes = math.nan
     if not math.isfinite(minutes):  # "inf", "1e309", "nan" are floats, but not minutes
-        raise ScheduleError(
-            f"Start the servers a number of minutes before (0–{MAX_LEAD_MINUTES})."
-        )
+        raise ScheduleError(f"Start the servers a number of minutes before (0–{MAX_LEAD_MINUTES}).")
     if not 0 <= minutes <= MAX_LEAD_MINUTES:
         raise ScheduleError(
             f"Start the servers between 0 and {MAX_LEAD_MINUTES} minutes before the lesson."
@@ -282,3 +280,31 @@ def due_runs(
             late = (now - end).total_seconds() > late_after
             found.append(Due("stop", key, end, late))
     return found
+
+
+def next_due(when: When, now: datetime, done: set[tuple[str, float]]) -> float | None:
+    """Epoch seconds from which ``due_runs`` can next find something, or None: never again.
+
+    The earliest of: a pending stop (a holding started and not stopped, within
+    ``LOOK_BACK``: its end, which may be past: due now) and the next start not made whose
+    holding has not ended (its start less the lead, which may be past: due now). Kept per
+    lesson (``lessons.next_due``), so that the runner looks only at lessons with something
+    due, and a run missed while hubdesk was down is still at or before ``now`` on return.
+    """
+    since = now - LOOK_BACK
+    holdings = (
+        [when.holding()]
+        if when.day
+        else when.occurrences(since, now + timedelta(days=8, seconds=when.lead))
+    )
+    found = []
+    for start, end in holdings:
+        if start < since - timedelta(days=1):
+            continue  # past what due_runs looks at
+        key = start.timestamp()
+        if ("start", key) in done:
+            if ("stop", key) not in done:
+                found.append(end)
+        elif end > now:
+            found.append(start - timedelta(seconds=when.lead))
+    return min(found).timestamp() if found else None
