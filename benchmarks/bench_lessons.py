@@ -246,6 +246,7 @@ def main(argv=None) -> int:
     shown = []
     if args.pages:
         database.dispose()
+        (root / "stack").mkdir(exist_ok=True)
         shown = pages(root / "stack", db_url, args.lessons, args.repeat, rng)
         say("")
         say("| page, straight to gunicorn (after) | median | p95 | bytes |")
