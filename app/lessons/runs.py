@@ -57,10 +57,18 @@ def run_due(
     started = []
     for lesson in due_now:
         ran = done.get(lesson.id, set())
-        for due in schedule.due_runs(lesson.when, now, ran, late_after=late_after):
-            job_id = make_run(runner, lessons, audit, lesson, due)
-            if job_id:
-                started.append(job_id)
+        try:
+            for due in schedule.due_runs(lesson.when, now, ran, late_after=late_after):
+                job_id = make_run(runner, lessons, audit, lesson, due)
+                if job_id:
+                    started.append(job_id)
+        except HubAPIError as e:
+            # the hub answered this lesson's calls with an error: the others still run; this
+            # one stays due (its next_due is not moved) and is tried again at the next look
+            log.warning(
+                "lesson %s of %s: the hub answered %s; trying again", lesson.id, lesson.group, e
+            )
+            continue
         lessons.set_next_due(lesson, now.timestamp())
     return started
 
