@@ -40,12 +40,19 @@ def lesson_form(server="lab", profile="small", start_in=4, end_in=20, **extra) -
 
 
 def schedule(session, stack, group, data):
+    """Schedule through the form; the new lesson's id (the one the roster did not show before:
+    the roster lists lessons by their next run, not by when they were saved)."""
     page = f"groups/{group}/lessons/new"
+    before = set(
+        re.findall(
+            r'data-lesson="([0-9a-f]{16})"', session.get(stack.url(f"groups/{group}/servers")).text
+        )
+    )
     r = post(session, stack, page, data, page)
     assert r.url == stack.url(f"groups/{group}/servers"), alert(r.text)
-    ids = re.findall(r'data-lesson="([0-9a-f]{16})"', r.text)
-    assert ids, r.text
-    return ids[-1]
+    ids = [i for i in re.findall(r'data-lesson="([0-9a-f]{16})"', r.text) if i not in before]
+    assert len(set(ids)) == 1, r.text
+    return ids[0]
 
 
 def runs_of(session, stack, group, lesson) -> list[tuple[str, str]]:
