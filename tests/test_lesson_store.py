@@ -1,4 +1,4 @@
-"""The lessons store on its own (SQLite, no hub): limits, next_due, one-query runs, 0007."""
+"""The lessons store alone (SQLite and PostgreSQL, no hub): limits, next_due, runs, 0007."""
 
 import json
 from datetime import UTC, datetime, timedelta
@@ -14,8 +14,8 @@ from app.lessons.store import LessonLimit, LessonStore, Limits
 
 
 @pytest.fixture
-def store(tmp_path):
-    database = Database(f"sqlite:///{tmp_path / 'lessons.db'}")
+def store(db_url):
+    database = Database(db_url)
     database.upgrade()
     yield LessonStore(database, MultiFernet([Fernet(Fernet.generate_key())]))
     database.dispose()
@@ -107,12 +107,12 @@ def test_runs_come_in_one_query_with_their_jobs_pause(store):
     assert runs[lesson_id][0].paused == "3 failed" and runs[lesson_id][1].paused == ""
 
 
-def test_migration_0007_fills_next_due_and_goes_back(tmp_path):
+def test_migration_0007_fills_next_due_and_goes_back(db_url):
     from alembic import command
 
     from app.db import alembic_config
 
-    database = Database(f"sqlite:///{tmp_path / 'm.db'}")
+    database = Database(db_url)
     database.upgrade("0006")
     with database.write() as conn:
         for n, cancelled in ((1, None), (2, 5.0)):
