@@ -164,9 +164,13 @@ lessons = Table(
     Column("updated", Float, nullable=False),
     Column("cancelled", Float),
     Column("cancel_by", String(NAME)),
+    # when a run can next be due (epoch seconds); NULL: never again (cancelled, or held and
+    # over): the runner reads only lessons with next_due <= now (migration 0007)
+    Column("next_due", Float),
     Index("ix_lessons_group", "group_name"),
     Index("ix_lessons_cancelled", "cancelled"),
     Index("ix_lessons_by", "by"),
+    Index("ix_lessons_next_due", "next_due"),
 )
 
 # each start and stop of a lesson's holding, made exactly once (the primary key)

@@ -112,6 +112,24 @@ def allowed_both(person_scopes: Iterable[str], service, action: str, **target) -
     return allowed(service(), action, **target)
 
 
+# The one rule for a group's lessons: whoever may read the group and start and stop servers
+# for it may schedule, change and cancel its lessons and see them (with their actions) on
+# its roster; nothing less does any of the four (a help-desk role with ``servers!group=``
+# but no ``read:groups`` cannot see the group's members, so it keeps no lessons for them).
+LESSON_ACTIONS = ("read_group", "start_server", "stop_server")
+
+
+def may_keep_lessons(person_scopes: Iterable[str], service, group: str) -> bool:
+    """May someone holding these scopes schedule, change and cancel ``group``'s lessons?"""
+    return all(allowed_both(person_scopes, service, a, group=group) for a in LESSON_ACTIONS)
+
+
+def privileged_account(model: dict) -> bool:
+    """A hub admin, or an account with a role beyond the default one (a user model from the
+    hub: ``admin`` always, ``roles`` when the asking token holds ``read:roles:users``)."""
+    return bool(model.get("admin")) or bool(set(model.get("roles") or ()) - {"user"})
+
+
 def group_filter(scopes: Iterable[str], action: str) -> set[str] | None:
     """For an action on groups: ``None`` when it reaches every group, else the groups it names.
 

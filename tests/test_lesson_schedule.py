@@ -115,3 +115,98 @@ def test_the_roster_follows_itself_around_a_lessons_runs():
     # then until 5 minutes after its end (the stop)
     assert live_until([row], utc(2026, 12, 7, 9, 30)) == utc(2026, 12, 7, 10, 5).timestamp()
     assert live_until([row], utc(2026, 12, 7, 10, 10)) == 0
+
+
+@pytest.mark.parametrize(
+    ("fields", "words"),
+    [
+        ({"lead_minutes": "inf"}, "a number of minutes"),
+        ({"lead_minutes": "-inf"}, "a number of minutes"),
+        ({"lead_minutes": "1e309"}, "a number of minutes"),
+        ({"lead_minutes": "nan"}, "a number of minutes"),
+        ({"lead_minutes": "-1"}, "between 0 and 120"),
+        ({"day": "", "weekdays": ["²"]}, "weekdays must be chosen"),
+        ({"day": "", "weekdays": ["0", "7"]}, "weekdays must be chosen"),
+        ({"day": "", "weekdays": ["٣"]}, "weekdays must be chosen"),  # an Arabic-Indic 3
+        ({"tz": "localtime"}, "not a time zone"),
+        ({"tz": "Factory"}, "not a time zone"),
+        ({"tz": "posix/Europe/Rome"}, "not a time zone"),
+        ({"tz": "right/UTC"}, "not a time zone"),
+    ],
+)
+def test_hostile_values_are_refused_in_words(fields, words):
+    good = {"tz": ROME, "starts": "09:00", "ends": "10:00", "day": "2030-01-07"}
+    with pytest.raises(ScheduleError, match=words):
+        parse_when(**{**good, **fields})
+
+
+def test_real_zone_names_and_utc_are_taken():
+    for tz in ("UTC", ROME, "America/Argentina/Buenos_Aires", "Asia/Kolkata"):
+        assert parse_when(tz=tz, starts="09:00", ends="10:00", weekdays=["1"]).tz == tz
+    assert "localtime" not in schedule.zones() and "Factory" not in schedule.zones()
+
+
+def test_a_lesson_held_once_that_would_be_over_already_is_refused():
+    now = utc(2026, 12, 7, 12)
+    with pytest.raises(ScheduleError, match="would be over already"):
+        parse_when(tz="UTC", starts="09:00", ends="10:00", day="2026-12-07", now=now)
+    with pytest.raises(ScheduleError, match="would be over already"):
+        parse_when(tz="UTC", starts="09:00", ends="10:00", day="2020-01-01", now=now)
+    # under way now: taken (its start runs at once, late); past midnight: ends tomorrow
+    assert parse_when(tz="UTC", starts="11:00", ends="13:00", day="2026-12-07", now=now)
+    assert parse_when(tz="UTC", starts="23:00", ends="12:30", day="2026-12-06", now=now)
+    # far ahead: taken, and shown as to come (not only within the next week)
+    w = parse_when(tz="UTC", starts="09:00", ends="10:00", day="2030-01-07", now=now)
+    assert w.next_after(now) == (utc(2030, 1, 7, 9), utc(2030, 1, 7, 10))
+
+
+@pytest.mark.parametrize("weekly", [True, False])
+def test_a_lesson_starting_in_the_spring_forward_gap_is_held_an_hour_later(weekly):
+    """Europe/Rome, last Sunday of March 2027: 02:00 becomes 03:00. A lesson at 02:30–03:00
+    (whose end, 03:00 CEST, is before its moved start) is held 03:30–04:00 CEST, not skipped."""
+    day = date(2027, 3, 28)
+    timing = {"weekdays": (6,)} if weekly else {"day": day}
+    w = When(tz=ROME, starts=time(2, 30), ends=time(3), **timing)
+    found = [o for o in w.occurrences(utc(2027, 3, 27), utc(2027, 3, 29)) if o[0].day == 28]
+    assert found == [(utc(2027, 3, 28, 1, 30), utc(2027, 3, 28, 2))]
+    (run,) = due_runs(w, utc(2027, 3, 28, 1, 30), set())
+    assert run.kind == "start" and not run.late
+    (run,) = due_runs(w, utc(2027, 3, 28, 2), {("start", run.occurrence)})
+    assert run.kind == "stop"
+    # the autumn night's 02:30 (shown twice) is the first of the two: CEST, 00:30 UTC
+    w = When(tz=ROME, starts=time(2, 30), ends=time(3, 30), day=date(2027, 10, 31))
+    assert w.holding() == (utc(2027, 10, 31, 0, 30), utc(2027, 10, 31, 2, 30))
+
+
+def test_next_due_is_the_next_start_or_a_pending_stop_and_never_skips_one():
+    w = When(tz="UTC", starts=time(9), ends=time(10), weekdays=(0,), lead=300)  # Mondays
+    monday = utc(2026, 12, 7, 9).timestamp()
+    # before: the start less its lead
+    assert schedule.next_due(w, utc(2026, 12, 6), set()) == utc(2026, 12, 7, 8, 55).timestamp()
+    # hubdesk was down over the start: still due (in the past), so the look finds it late
+    assert (
+        schedule.next_due(w, utc(2026, 12, 7, 9, 30), set()) == utc(2026, 12, 7, 8, 55).timestamp()
+    )
+    # started: the stop, at the end, however late hubdesk looks (days later too)
+    assert (
+        schedule.next_due(w, utc(2026, 12, 7, 9, 1), {("start", monday)})
+        == utc(2026, 12, 7, 10).timestamp()
+    )
+    assert (
+        schedule.next_due(w, utc(2026, 12, 9), {("start", monday)})
+        == utc(2026, 12, 7, 10).timestamp()
+    )
+    # stopped: next Monday's start
+    done = {("start", monday), ("stop", monday)}
+    assert schedule.next_due(w, utc(2026, 12, 7, 10), done) == utc(2026, 12, 14, 8, 55).timestamp()
+    # missed entirely (down over the whole lesson): nothing to start, next week's
+    assert schedule.next_due(w, utc(2026, 12, 7, 11), set()) == utc(2026, 12, 14, 8, 55).timestamp()
+    # held once and over: never again; far ahead: its start
+    once = When(tz="UTC", starts=time(9), ends=time(10), day=date(2030, 1, 7))
+    key = utc(2030, 1, 7, 9).timestamp()
+    assert schedule.next_due(once, utc(2026, 12, 7), set()) == key
+    assert schedule.next_due(once, utc(2030, 1, 7, 11), {("start", key), ("stop", key)}) is None
+    # each time next_due says "now", due_runs finds the run it promised
+    for now, ran in [(utc(2026, 12, 7, 9, 30), set()), (utc(2026, 12, 9), {("start", monday)})]:
+        assert schedule.next_due(w, now, ran) <= now.timestamp()
+        assert due_runs(w, now, ran)

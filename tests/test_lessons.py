@@ -5,12 +5,17 @@ The times are real and seconds apart; the tests wait for the hub's states (and f
 clock to pass a time), never a fixed sleep.
 """
 
+import dataclasses
 import html
+import json
 import re
 from datetime import UTC, datetime, timedelta
 
-from conftest import STAFF_GROUP, alert, unique, wait_for
+import pytest
+from conftest import STAFF_GROUP, alert, csrf_token, unique, wait_for
 from test_servers import gone_or_stopped, outcomes, post, running, server, users  # noqa: F401
+
+from app.hub import HubAPIError
 
 
 def at(seconds: float) -> tuple[str, str]:
@@ -35,12 +40,19 @@ def lesson_form(server="lab", profile="small", start_in=4, end_in=20, **extra) -
 
 
 def schedule(session, stack, group, data):
+    """Schedule through the form; the new lesson's id (the one the roster did not show before:
+    the roster lists lessons by their next run, not by when they were saved)."""
     page = f"groups/{group}/lessons/new"
+    before = set(
+        re.findall(
+            r'data-lesson="([0-9a-f]{16})"', session.get(stack.url(f"groups/{group}/servers")).text
+        )
+    )
     r = post(session, stack, page, data, page)
     assert r.url == stack.url(f"groups/{group}/servers"), alert(r.text)
-    ids = re.findall(r'data-lesson="([0-9a-f]{16})"', r.text)
-    assert ids, r.text
-    return ids[-1]
+    ids = [i for i in re.findall(r'data-lesson="([0-9a-f]{16})"', r.text) if i not in before]
+    assert len(set(ids)) == 1, r.text
+    return ids[0]
 
 
 def runs_of(session, stack, group, lesson) -> list[tuple[str, str]]:
@@ -149,3 +161,288 @@ def test_who_may_schedule_change_and_cancel(stack, admin, users):  # noqa: F811
     assert f'data-lesson="{other}"' not in teacher.get(stack.url("lessons/")).text
     r = post(admin, stack, f"groups/class-b/lessons/{other}/cancel", {}, "groups/class-b/servers")
     assert "Cancelled the lesson" in alert(r.text)
+
+
+# -- issue 18: hostile values, limits, one rule, raw options, privileged members, pauses --
+
+
+def standing_lessons(stack, group) -> list[str]:
+    """Ids of the lessons of ``group`` not cancelled, read from hubdesk's database."""
+    from sqlalchemy import select
+
+    from app import db
+    from app.extensions import shared
+
+    t = db.lessons
+    with shared(stack.app).database.read() as conn:
+        return list(
+            conn.execute(
+                select(t.c.id).where(t.c.group_name == group, t.c.cancelled.is_(None))
+            ).scalars()
+        )
+
+
+@pytest.fixture
+def limits(stack, monkeypatch):
+    """Set hubdesk's lesson limits for one test (the app runs in the test's process)."""
+    from app.extensions import shared
+
+    box = shared(stack.app)
+
+    def set_to(**values):
+        monkeypatch.setattr(box, "settings", dataclasses.replace(box.settings, **values))
+
+    return set_to
+
+
+HOSTILE = [
+    ({"lead": "inf"}, "a number of minutes", 'value="inf"'),
+    ({"lead": "1e309"}, "a number of minutes", 'value="1e309"'),
+    ({"lead": "nan"}, "a number of minutes", 'value="nan"'),
+    ({"day": "", "weekdays": "²"}, "weekdays must be chosen", 'value="lab"'),
+    ({"tz": "localtime"}, "not a time zone", 'value="localtime"'),
+    ({"tz": "Factory"}, "not a time zone", 'value="Factory"'),
+    ({"day": "2020-01-06"}, "would be over already", 'value="2020-01-06"'),
+]
+
+
+def test_hostile_lesson_forms_are_refused_in_words_and_nothing_is_saved(stack, admin):
+    group = unique("hostile")
+    stack.api.create_group(group)
+    try:
+        page = f"groups/{group}/lessons/new"
+        for change, words, kept in HOSTILE:
+            r = post(admin, stack, page, lesson_form(start_in=3600, end_in=7200, **change), page)
+            assert r.status_code == 400, (change, r.status_code)
+            assert words in alert(r.text), (change, alert(r.text))
+            assert kept in r.text, change  # the form keeps what was typed
+        # earlier today and over: refused; under way now: taken (its start runs at once)
+        r = post(admin, stack, page, lesson_form(start_in=-7200, end_in=-3600), page)
+        assert r.status_code == 400 and "would be over already" in alert(r.text)
+        assert standing_lessons(stack, group) == []
+        lesson = schedule(admin, stack, group, lesson_form(start_in=-60, end_in=3600))
+        assert standing_lessons(stack, group) == [lesson]
+        # changing to hostile values is refused the same way
+        change = f"groups/{group}/lessons/{lesson}"
+        r = post(admin, stack, change, lesson_form(lead="inf"), change)
+        assert r.status_code == 400 and "a number of minutes" in alert(r.text)
+    finally:
+        stack.api.delete_group(group)
+
+
+def test_lessons_are_limited_per_group_and_per_person(stack, admin, limits):
+    g1, g2 = unique("lim"), unique("lim")
+    for g in (g1, g2):
+        stack.api.create_group(g)
+    far = lesson_form(start_in=3600, end_in=7200)
+    try:
+        limits(lessons_per_group=2, lessons_per_person=1000)
+        first = schedule(admin, stack, g1, far)
+        schedule(admin, stack, g1, far)
+        page = f"groups/{g1}/lessons/new"
+        r = post(admin, stack, page, far, page)
+        assert r.status_code == 400
+        assert "HUBDESK_LESSONS_PER_GROUP" in alert(r.text) and "2 lessons" in alert(r.text)
+        assert len(standing_lessons(stack, g1)) == 2
+        # a cancelled lesson does not count
+        post(admin, stack, f"groups/{g1}/lessons/{first}/cancel", {}, f"groups/{g1}/servers")
+        schedule(admin, stack, g1, far)
+        # per person: every group's lessons saved last by them
+        from app.extensions import shared
+
+        with stack.app.app_context():
+            held = shared(stack.app).lessons.count_of("admin")
+        limits(lessons_per_group=1000, lessons_per_person=held + 1)
+        schedule(admin, stack, g2, far)
+        page = f"groups/{g2}/lessons/new"
+        r = post(admin, stack, page, far, page)
+        assert r.status_code == 400 and "HUBDESK_LESSONS_PER_PERSON" in alert(r.text)
+        assert len(standing_lessons(stack, g2)) == 1
+    finally:
+        for g in (g1, g2):
+            for lesson in standing_lessons(stack, g):
+                post(admin, stack, f"groups/{g}/lessons/{lesson}/cancel", {}, "lessons/")
+            stack.api.delete_group(g)
+
+
+def test_one_rule_for_schedule_change_cancel_and_the_roster(stack, admin):
+    """The README's class-a-servers role (the helpdesk persona: servers!group=class-a, no
+    read:groups) may do none of the four; the teacher (read, start, stop) all four."""
+    lesson = schedule(admin, stack, "class-a", lesson_form(start_in=3600, end_in=7200))
+    try:
+        desk = stack.signin("helpdesk")
+        token = csrf_token(desk.get(stack.url("users/")).text)
+
+        def send(method, path, data=None):
+            if method == "GET":
+                return desk.get(stack.url(path))
+            return desk.post(stack.url(path), data={"csrf_token": token, **(data or {})})
+
+        tried = [
+            ("GET", "groups/class-a/servers", None),
+            ("GET", "groups/class-a/lessons/new", None),
+            ("POST", "groups/class-a/lessons/new", lesson_form(start_in=3600, end_in=7200)),
+            ("GET", f"groups/class-a/lessons/{lesson}", None),
+            ("POST", f"groups/class-a/lessons/{lesson}", lesson_form(server="exam")),
+            ("POST", f"groups/class-a/lessons/{lesson}/cancel", {}),
+        ]
+        for method, path, data in tried:
+            assert send(method, path, data).status_code == 403, (method, path)
+        assert standing_lessons(stack, "class-a").count(lesson) == 1
+        teacher = stack.signin("teacher")
+        page = teacher.get(stack.url("groups/class-a/servers")).text
+        assert f'data-lesson="{lesson}"' in page
+        assert f"lessons/{lesson}/cancel" in page  # the teacher may: the panel offers it
+        assert teacher.get(stack.url(f"groups/class-a/lessons/{lesson}")).status_code == 200
+    finally:
+        post(admin, stack, f"groups/class-a/lessons/{lesson}/cancel", {}, "lessons/")
+
+
+def admin_api(stack):
+    """The hub's API as the hub admin (only an admin may make or unmake admins)."""
+    from app.hub import HubClient
+
+    session = stack.signin("admin")
+    return HubClient(stack.hub.api_url, stack.person_token(session.cookies["hubdesk-session"]))
+
+
+def test_raw_user_options_are_refused_once_their_owner_is_no_admin(stack, users):  # noqa: F811
+    (a,) = users(1, prefix="raw")
+    boss = unique("boss")
+    stack.api.create_users([boss])
+    hub_admin = admin_api(stack)
+    hub_admin.request("PATCH", "users", boss, json={"admin": True})
+    stack.api.add_group_members(STAFF_GROUP, [boss])  # keeps class-a's servers after
+    stack.api.add_group_members("class-a", [a])
+    try:
+        s = stack.signin(boss)
+        options = json.dumps({"profile": "small"})
+        form = lesson_form(server="rawq", profile="__raw__", options=options, start_in=6)
+        lesson = schedule(s, stack, "class-a", form)
+        hub_admin.request("PATCH", "users", boss, json={"admin": False})
+        runs = wait_for(
+            lambda: runs_of(stack.signin("admin"), stack, "class-a", lesson), seconds=40
+        )
+        kind, words = runs[0]
+        assert kind == "start" and "refused" in words, words
+        assert "user_options of their own" in words, words
+        assert server(stack, a, "rawq") is None
+    finally:
+        stack.api.remove_group_members("class-a", [a])
+        stack.api.remove_group_members(STAFF_GROUP, [boss])
+        hub_admin.request("PATCH", "users", boss, json={"admin": False})
+        stack.api.request("DELETE", "users", boss)
+
+
+def test_the_add_preview_names_a_standing_lesson(stack, admin, users):  # noqa: F811
+    (plain,) = users(1, prefix="pl")
+    chief = unique("chief")
+    stack.api.create_users([chief])
+    admin_api(stack).request("PATCH", "users", chief, json={"admin": True})
+    group = unique("prev")
+    stack.api.create_group(group)
+    try:
+        # no lesson: the admin adding an admin is asked nothing (nothing new in reach)
+        token = csrf_token(admin.get(stack.url(f"groups/{group}")).text)
+        r = admin.post(stack.url(f"groups/{group}/add"), data={"csrf_token": token, "names": plain})
+        assert 'data-testid="lesson-reach"' not in r.text
+        lesson = schedule(admin, stack, group, lesson_form(start_in=3600, end_in=7200))
+        # a student: still no question
+        stack.api.remove_group_members(group, [plain])
+        r = admin.post(stack.url(f"groups/{group}/add"), data={"csrf_token": token, "names": plain})
+        assert 'data-testid="lesson-reach"' not in r.text and plain in stack.api.get_group(
+            group
+        ).get("users")
+        # a hub admin: the preview names the lesson, its server and times, and whose it is
+        r = admin.post(stack.url(f"groups/{group}/add"), data={"csrf_token": token, "names": chief})
+        assert r.status_code == 200 and 'data-testid="lesson-reach"' in r.text
+        text = html.unescape(re.sub(r"<[^>]+>", " ", r.text))
+        assert f'data-lesson="{lesson}"' in r.text and "admin's lesson" in text
+        assert "“lab”" in text and "(UTC)" in text and chief in text
+        assert chief not in stack.api.get_group(group).get("users")  # asked first
+    finally:
+        stack.api.delete_group(group)
+        admin_api(stack).request("PATCH", "users", chief, json={"admin": False})
+        stack.api.request("DELETE", "users", chief)
+
+
+def test_a_lesson_start_skips_an_admin_member_unless_named(stack, admin, users):  # noqa: F811
+    (a,) = users(1, prefix="sk")
+    chief = unique("chief")
+    stack.api.create_users([chief])
+    admin_api(stack).request("PATCH", "users", chief, json={"admin": True})
+    group = unique("skip")
+    stack.api.create_group(group, users=[a, chief])
+    try:
+        plain = schedule(admin, stack, group, lesson_form(server="lab", start_in=5, end_in=40))
+        named = schedule(
+            admin,
+            stack,
+            group,
+            lesson_form(server="lab2", start_in=5, end_in=40, privileged=chief),
+        )
+        wait_for(lambda: running(stack, a, "lab") and running(stack, a, "lab2"), seconds=40)
+        wait_for(lambda: running(stack, chief, "lab2"), seconds=20)  # named: started
+        assert server(stack, chief, "lab") is None  # not named: left alone
+        page = admin.get(stack.url(f"groups/{group}/servers")).text
+        card = page[page.index(f'data-lesson="{plain}"') :]
+        job = re.search(rf"/groups/{group}/servers/jobs/([0-9a-f]{{16}})", card).group(1)
+        result = admin.get(stack.url(f"groups/{group}/servers/jobs/{job}")).text
+        assert outcomes(result) == {a: "started", chief: "skipped"} or (
+            outcomes(result).get(chief) == "skipped"
+        ), outcomes(result)
+        assert "a hub admin or staff account" in html.unescape(result)
+        changed = admin.get(stack.url(f"groups/{group}/lessons/{named}")).text
+        assert f'value="{chief}"' in changed  # the name is kept on the lesson
+    finally:
+        stack.api.delete_group(group)
+        for s in ("lab", "lab2"):
+            try:
+                stack.api.stop_server(chief, s, remove=True)
+            except HubAPIError:
+                pass
+        admin_api(stack).request("PATCH", "users", chief, json={"admin": False})
+        wait_for(lambda: not (stack.api.get_user(chief).get("servers") or {}), seconds=20)
+        stack.api.request("DELETE", "users", chief)
+
+
+def test_a_paused_run_says_so_on_the_roster_and_the_lessons_page(stack, admin):
+    from sqlalchemy import insert, update
+
+    from app import db
+    from app.extensions import shared
+
+    lesson = schedule(admin, stack, "class-b", lesson_form(start_in=3600, end_in=7200))
+    box = shared(stack.app)
+    try:
+        with stack.app.app_context():
+            job = box.jobs.store.create(
+                "start", "class-b", by="admin", spec={"server": "lab"}, scopes=[], items=[]
+            )
+        reason = "3 starts failed in a row (the hub may be in trouble)"
+        with box.database.write() as conn:
+            conn.execute(
+                update(db.jobs)
+                .where(db.jobs.c.id == job)
+                .values(state="paused", result=json.dumps({"paused": reason}))
+            )
+            conn.execute(
+                insert(db.lesson_runs).values(
+                    lesson_id=lesson,
+                    kind="start",
+                    occurrence=1.0,
+                    due=1.0,
+                    ran=1.0,
+                    late=False,
+                    job_id=job,
+                    words="",
+                )
+            )
+        link = f"/groups/class-b/servers/jobs/{job}"
+        for page in ("groups/class-b/servers", "lessons/"):
+            text = admin.get(stack.url(page)).text
+            said = html.unescape(re.sub(r"<[^>]+>", " ", text))
+            assert f"start paused: {reason}" in said, page
+            assert "see the results" in said and link in text, page
+    finally:
+        post(admin, stack, f"groups/class-b/lessons/{lesson}/cancel", {}, "lessons/")

@@ -26,11 +26,18 @@ from flask import (
 )
 from markupsafe import Markup
 
-from .. import jsontext
+from .. import jsontext, permissions
 from ..access import can, person_client, reachable_groups, require
 from ..db import NAME
 from ..errors import require_form
-from ..extensions import group_directory, job_store, jobs, service_client, settings
+from ..extensions import (
+    group_directory,
+    job_store,
+    jobs,
+    lesson_store,
+    service_client,
+    settings,
+)
 from ..hub import HubAPIError
 from ..jsontext import JSONTextError
 from ..names import NamesError, check_group_name, names_from, parse_names, roster_diff
@@ -330,9 +337,11 @@ def add(name):
     to_add = [n for n in candidates if n in known]
     unknown = [n for n in candidates if n not in known]
     grants = newly_reachable(name, {n: known[n] for n in to_add})
-    if not unknown and not any(_privileged(known[n]) for n in grants):
+    lessons = lessons_reaching(name, [n for n in to_add if _privileged(known[n])])
+    if not unknown and not lessons and not any(_privileged(known[n]) for n in grants):
         # every name checks out, and no staff or admin account comes into the person's
-        # reach (a teacher adding a student, as always): no second step
+        # reach, nor into a standing lesson's (a teacher adding a student, as always):
+        # no second step
         return change_members(name, "add", add=already + to_add)
     return render_template(
         "groups/add_preview.html",
@@ -341,6 +350,7 @@ def add(name):
         already=already,
         unknown=unknown,
         grants=grants,
+        lessons=lessons,
         # the members among the names go too: the outcome says they already were
         form=ConfirmForm(
             formdata=None, names=_names_json(already + to_add), skipped=_names_json(unknown)
@@ -349,9 +359,20 @@ def add(name):
     )
 
 
-def _privileged(model: dict) -> bool:
-    """A hub admin, or an account with a role beyond the default one."""
-    return bool(model.get("admin")) or bool(set(model.get("roles") or ()) - {"user"})
+_privileged = permissions.privileged_account  # a hub admin, or a role beyond "user"
+
+
+def lessons_reaching(group: str, privileged: list[str]) -> list[tuple[object, list[str]]]:
+    """(lesson, the privileged names it would reach) for each standing lesson of ``group``.
+
+    A lesson acts on whoever is a member when it runs, with its owner's permissions: an add
+    by someone else (whoever keeps the class list) brings the new members into its reach.
+    Its start leaves hub admins and staff out unless it names them (``runs.start_check``);
+    the preview names the lessons either way, so that the add is a choice.
+    """
+    if not privileged:
+        return []
+    return [(lesson, privileged) for lesson in lesson_store().standing(group)]
 
 
 def newly_reachable(group: str, models: dict[str, dict]) -> list[str]:

@@ -7,16 +7,25 @@ every replica). For each run due (``schedule.due_runs``), in named steps:
    is asked with their own token (``GET /user``; the hub resolves a token's scopes from
    its owner's roles at each use), so a lost role refuses the run, in words;
 2. whom: the group's members at this moment (who joined since is included);
-3. the run and its job in one transaction: the run's row is the lock (its primary key);
+3. a start's own checks (``start_check``): raw user_options JSON needs its owner to hold
+   that permission still; hub admins and staff accounts among the members are left out
+   ("skipped") unless the lesson names them;
+4. the run and its job in one transaction: the run's row is the lock (its primary key);
    the worker whose row lands runs the job (a group action, with per-member results),
    the others find the row and do nothing.
 
 A refused run is a row too (no job, the reason in words), and an audit record.
+
+Only lessons whose ``next_due`` has come are read at each look (O(due), not O(lessons));
+after its runs a lesson's ``next_due`` is set again from them (``LessonStore.set_next_due``):
+a run that could not be made (the hub away) leaves it due, so it is tried at the next look,
+and one missed while hubdesk was down is made late on its return.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from datetime import UTC, datetime, timedelta
 
 from .. import permissions
@@ -40,17 +49,27 @@ def run_due(
 ) -> list[str]:
     """Make every run that is due now; the ids of the jobs this worker started."""
     now = now or datetime.now(UTC)
-    active = lessons.active()
-    if not active:
+    due_now = lessons.due(now.timestamp())
+    if not due_now:
         return []
-    done = lessons.done((now - schedule.LOOK_BACK - timedelta(days=1)).timestamp())
+    since = (now - schedule.LOOK_BACK - timedelta(days=1)).timestamp()
+    done = lessons.done(since, [lesson.id for lesson in due_now])
     started = []
-    for lesson in active:
+    for lesson in due_now:
         ran = done.get(lesson.id, set())
-        for due in schedule.due_runs(lesson.when, now, ran, late_after=late_after):
-            job_id = make_run(runner, lessons, audit, lesson, due)
-            if job_id:
-                started.append(job_id)
+        try:
+            for due in schedule.due_runs(lesson.when, now, ran, late_after=late_after):
+                job_id = make_run(runner, lessons, audit, lesson, due)
+                if job_id:
+                    started.append(job_id)
+        except HubAPIError as e:
+            # the hub answered this lesson's calls with an error: the others still run; this
+            # one stays due (its next_due is not moved) and is tried again at the next look
+            log.warning(
+                "lesson %s of %s: the hub answered %s; trying again", lesson.id, lesson.group, e
+            )
+            continue
+        lessons.set_next_due(lesson, now.timestamp())
     return started
 
 
@@ -68,6 +87,9 @@ def make_run(runner, lessons, audit, lesson: Lesson, due: schedule.Due) -> str |
         members = [] if refused else members_of(hub, lesson.group)
         if members is None:
             refused = f"the group “{lesson.group}” no longer exists"
+        skipped = []
+        if not refused and due.kind == "start":
+            refused, skipped = start_check(hub, runner.service_scopes, scopes, lesson, members)
     except HubUnreachable:
         return None  # the hub is away: the next look tries again (the run is late then)
     words = f"refused: {refused}" if refused else ("late" if due.late else "")
@@ -87,6 +109,15 @@ def make_run(runner, lessons, audit, lesson: Lesson, due: schedule.Due) -> str |
                     owner=runner.owner,
                     conn=conn,
                 )
+                if skipped:  # an outcome already: the group action leaves them alone
+                    runner.store._set_items(
+                        conn,
+                        job_id,
+                        skipped,
+                        outcome="skipped",
+                        words=SKIP_WORDS,
+                        updated=time.time(),
+                    )
             if not lessons.record_run(conn, lesson, due, job_id=job_id, words=words):
                 raise _Lost()  # rolls the job back: another worker's row landed first
     except _Lost:
@@ -115,6 +146,38 @@ def make_run(runner, lessons, audit, lesson: Lesson, due: schedule.Due) -> str |
     if job_id:
         runner.run_here(job_id)
     return job_id
+
+
+SKIP_WORDS = (
+    "not started: a hub admin or staff account; tick them by name on the lesson to include them"
+)
+
+
+def start_check(hub: HubClient, service_scopes, scopes, lesson: Lesson, members: list[str]):
+    """A start's own checks, with its owner's scopes now: (refusal in words, members skipped).
+
+    - user_options of the owner's own (raw JSON) need ``raw_user_options`` (the hub's
+      ``admin:servers``) now, as they did when the lesson was saved: a lesson saved by an
+      admin who is one no more is refused, not sent on with their old power;
+    - members who are hub admins or hold a role beyond ``user`` (their models now) are
+      skipped unless the lesson names them (``privileged_names``): a lesson acts on
+      whoever is a member when it runs, and whoever keeps the class list may add anyone.
+    """
+    if lesson.spec.get("raw_user_options") and not permissions.allowed_both(
+        scopes, service_scopes, "raw_user_options"
+    ):
+        return (
+            f"{lesson.by} may no longer start servers with user_options of their own (JSON), "
+            "which this lesson was saved with (the hub's admin:servers): save it again with "
+            "a profile",
+            [],
+        )
+    named = set(lesson.spec.get("privileged_names") or ())
+    models = hub.user_models(members)
+    skipped = [
+        m for m in members if m not in named and permissions.privileged_account(models.get(m) or {})
+    ]
+    return "", sorted(skipped, key=str.casefold)
 
 
 class _Lost(Exception):

@@ -8,6 +8,7 @@ them at the end; an end earlier than the start means the lesson runs past midnig
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -56,15 +57,31 @@ class When:
                 continue
             start = _local(d, self.starts, zone)
             end_day = d + timedelta(days=1) if self.ends <= self.starts else d
-            found.append((start, _local(end_day, self.ends, zone)))
+            end = _local(end_day, self.ends, zone)
+            if end <= start:
+                # the start was in a clock-change gap and moved forward past the end (a
+                # 02:30–03:00 lesson on the spring-forward night): it keeps its length
+                length = datetime.combine(end_day, self.ends) - datetime.combine(d, self.starts)
+                end = start + length
+            found.append((start, end))
         return found
 
     def next_after(self, now: datetime) -> tuple[datetime, datetime] | None:
         """The next holding whose end is after ``now`` (under way or to come), if any."""
+        if self.day:  # held once: however far ahead
+            holding = self.holding()
+            return holding if holding[1] > now else None
         upcoming = [
             o for o in self.occurrences(now - LOOK_BACK, now + timedelta(days=8)) if o[1] > now
         ]
         return min(upcoming) if upcoming else None
+
+    def holding(self) -> tuple[datetime, datetime]:
+        """(start, end) in UTC of a lesson held once."""
+        assert self.day is not None
+        noon = datetime.combine(self.day, time(12), tzinfo=self.zone)
+        (found,) = self.occurrences(noon, noon)
+        return found
 
     def words(self) -> str:
         """E.g. "Mondays and Wednesdays, 09:00–10:30 (Europe/Rome)"."""
@@ -79,9 +96,11 @@ class When:
 def _local(d: date, t: time, zone: ZoneInfo) -> datetime:
     """A local wall-clock time as UTC.
 
-    A time the clocks skip (spring forward) is read with the offset before the jump, so
-    it moves forward by the jump, as calendars do (02:30 becomes 03:30); a time they show
-    twice (autumn) is the first of the two.
+    A time the clocks skip (spring forward) is read with the offset before the jump
+    (zoneinfo's ``fold=0``), so it moves forward by the jump, as calendars do (02:30 in
+    Europe/Rome on the last Sunday of March becomes 03:30); a lesson starting then keeps
+    its length (``When.occurrences``). A time the clocks show twice (autumn) is the first
+    of the two (``fold=0`` again).
     """
     return datetime.combine(d, t, tzinfo=zone).astimezone(UTC)
 
@@ -98,7 +117,13 @@ def parse_time(text: str, what: str) -> time:
     return time(h, m, s)
 
 
+# names zoneinfo finds that are not places: "localtime" is whatever the server's own clock
+# is set to (it changes with the machine), "Factory" is tzdata's "zone not set" placeholder
+NOT_ZONES = frozenset({"localtime", "Factory", "posixrules"})
+
+
 def parse_zone(name: str) -> str:
+    """An IANA time zone name (or UTC), as written; anything else is refused in words."""
     name = (name or "").strip()
     if name == "UTC":
         return name
@@ -116,7 +141,11 @@ _ZONES: set[str] = set()
 
 def _zones() -> set[str]:
     if not _ZONES:
-        _ZONES.update(available_timezones())
+        _ZONES.update(
+            z
+            for z in available_timezones()
+            if z not in NOT_ZONES and not z.startswith(("posix/", "right/"))
+        )
     return _ZONES
 
 
@@ -125,30 +154,78 @@ def zones() -> list[str]:
     return sorted(_zones() | {"UTC"})
 
 
+MAX_LEAD_MINUTES = 120
+WEEKDAY_VALUES = {str(n): n for n in range(7)}  # the form's values, exactly: "0" .. "6"
+
+
+def parse_lead(text: str) -> int:
+    """Minutes (a finite number from 0 to 120, decimals allowed) as whole seconds."""
+    try:
+        minutes = float((text or "0").strip() or 0)
+    except ValueError:
+        minutes = math.nan
+    if not math.isfinite(minutes):  # "inf", "1e309", "nan" are floats, but not minutes
+        raise ScheduleError(f"Start the servers a number of minutes before (0–{MAX_LEAD_MINUTES}).")
+    if not 0 <= minutes <= MAX_LEAD_MINUTES:
+        raise ScheduleError(
+            f"Start the servers between 0 and {MAX_LEAD_MINUTES} minutes before the lesson."
+        )
+    return round(minutes * 60)
+
+
+def parse_weekdays(values) -> tuple[int, ...]:
+    """The ticked weekdays; a value that is not one of the form's (0 to 6) is refused."""
+    days = set()
+    for value in values or ():
+        text = str(value).strip()
+        if text not in WEEKDAY_VALUES:  # not str.isdigit(): "²" is a digit int() refuses
+            raise ScheduleError("The weekdays must be chosen from Monday to Sunday.")
+        days.add(WEEKDAY_VALUES[text])
+    return tuple(sorted(days))
+
+
 def parse_when(
-    *, tz: str, starts: str, ends: str, day: str = "", weekdays=(), lead_minutes: str = "0"
+    *,
+    tz: str,
+    starts: str,
+    ends: str,
+    day: str = "",
+    weekdays=(),
+    lead_minutes: str = "0",
+    now: datetime | None = None,
 ) -> When:
-    """A lesson's timing from a form's text; ScheduleError says what is wrong."""
+    """A lesson's timing from a form's text; ScheduleError says what is wrong.
+
+    A lesson held once whose end is already past (at ``now``) is refused: it would never
+    run, never show among the lessons to come, and could not be cancelled from the roster.
+    One under way now is taken (its servers start at once, late).
+    """
     zone = parse_zone(tz)
     start, end = parse_time(starts, "start time"), parse_time(ends, "end time")
     if start == end:
         raise ScheduleError("The lesson must end at another time than it starts.")
-    try:
-        lead = round(float(lead_minutes or 0) * 60)
-    except ValueError:
-        raise ScheduleError("Start the servers a number of minutes before (0–120).") from None
-    if not 0 <= lead <= 120 * 60:
-        raise ScheduleError("Start the servers between 0 and 120 minutes before the lesson.")
-    days = sorted({int(d) for d in weekdays if str(d).isdigit() and 0 <= int(d) <= 6})
+    lead = parse_lead(lead_minutes)
+    days = parse_weekdays(weekdays)
     if day:
         try:
             once = date.fromisoformat(day.strip())
         except ValueError:
             raise ScheduleError("The date must be like 2026-12-07.") from None
-        return When(tz=zone, starts=start, ends=end, day=once, lead=lead)
+        when = When(tz=zone, starts=start, ends=end, day=once, lead=lead)
+        if when.next_after(now or datetime.now(UTC)) is None:
+            raise ScheduleError(
+                f"This lesson would be over already: it ends {_over(when)} ({zone}). "
+                "Choose a later date or time."
+            )
+        return when
     if not days:
         raise ScheduleError("Choose a date, or the weekdays of a weekly lesson.")
     return When(tz=zone, starts=start, ends=end, weekdays=tuple(days), lead=lead)
+
+
+def _over(when: When) -> str:
+    end_day = when.day + timedelta(days=1) if when.ends <= when.starts else when.day
+    return f"{end_day.isoformat()} at {_hm(when.ends)}"
 
 
 def as_row(when: When) -> dict:
@@ -203,3 +280,31 @@ def due_runs(
             late = (now - end).total_seconds() > late_after
             found.append(Due("stop", key, end, late))
     return found
+
+
+def next_due(when: When, now: datetime, done: set[tuple[str, float]]) -> float | None:
+    """Epoch seconds from which ``due_runs`` can next find something, or None: never again.
+
+    The earliest of: a pending stop (a holding started and not stopped, within
+    ``LOOK_BACK``: its end, which may be past: due now) and the next start not made whose
+    holding has not ended (its start less the lead, which may be past: due now). Kept per
+    lesson (``lessons.next_due``), so that the runner looks only at lessons with something
+    due, and a run missed while hubdesk was down is still at or before ``now`` on return.
+    """
+    since = now - LOOK_BACK
+    holdings = (
+        [when.holding()]
+        if when.day
+        else when.occurrences(since, now + timedelta(days=8, seconds=when.lead))
+    )
+    found = []
+    for start, end in holdings:
+        if start < since - timedelta(days=1):
+            continue  # past what due_runs looks at
+        key = start.timestamp()
+        if ("start", key) in done:
+            if ("stop", key) not in done:
+                found.append(end)
+        elif end > now:
+            found.append(start - timedelta(seconds=when.lead))
+    return min(found).timestamp() if found else None

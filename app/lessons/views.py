@@ -1,8 +1,10 @@
 """Pages for lessons: schedule, change and cancel a group's lessons; every upcoming one.
 
-Whoever may start and stop servers for a group may schedule its lessons; a lesson runs
-with the permissions of the person who last saved it, asked of the hub again at each run
-(``runs.current_scopes``). The runs themselves are made by the job runner (``runs``).
+Whoever may read a group and start and stop servers for it may schedule, change and
+cancel its lessons (``may_keep_lessons``: one rule for the three and for the roster's
+lessons panel); a lesson runs with the permissions of the person who last saved it, asked
+of the hub again at each run (``runs.current_scopes``). The runs themselves are made by
+the job runner (``runs``). Pages read one page of lessons, never every lesson of the hub.
 """
 
 from __future__ import annotations
@@ -13,12 +15,15 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from flask_wtf import FlaskForm
 from wtforms import SelectMultipleField, StringField, widgets
 
-from ..access import can, reachable_groups, require
+from .. import permissions
+from ..access import reachable_groups, require, service_scopes
 from ..errors import require_form
-from ..extensions import audit_trail, lesson_store
+from ..extensions import audit_trail, lesson_store, settings
 from ..names import SERVER_NAME_RULES, NamesError, check_server_name
+from ..paging import int_arg, window
 from ..profiles import default_profile
 from ..servers.views import (
+    RAW,
     GroupServersForm,
     _chosen_options,
     _display_name,
@@ -30,9 +35,12 @@ from ..servers.views import (
 from ..words import server_words
 from . import schedule
 from .schedule import WEEKDAYS, ScheduleError
+from .store import LessonLimit, Limits
 
 bp = Blueprint("lessons", __name__)
 PAST_SHOWN = 5  # lessons held and over, on their group's page
+PAGE_SIZES = (50, 100, 200)  # lessons/ a page at a time, the soonest first
+SHOWN_ON_ROSTER = 50  # a group's lessons to come on its roster (the limit is 20 by default)
 
 
 class LessonForm(FlaskForm):
@@ -55,6 +63,13 @@ class LessonForm(FlaskForm):
     starts = StringField("Starts at")
     ends = StringField("Ends at")
     lead = StringField("Start the servers this many minutes before", default="5")
+    privileged = StringField(
+        "Also for these hub admins or staff members (names)",
+        description=(
+            "Members who are hub admins or hold a role beyond “user” are left out of the "
+            "lesson's start unless named here (commas or spaces between names)."
+        ),
+    )
 
 
 def _new_form(offered) -> LessonForm:
@@ -64,14 +79,25 @@ def _new_form(offered) -> LessonForm:
     return form
 
 
-def _may_schedule(group: str) -> bool:
-    return can("start_server", group=group) and can("stop_server", group=group)
+def may_keep_lessons(group: str) -> bool:
+    """The one rule for scheduling, changing, cancelling and showing a group's lessons with
+    their actions: read the group, and start and stop servers for it
+    (``permissions.LESSON_ACTIONS``)."""
+    person = g.get("person")
+    return person is not None and permissions.may_keep_lessons(person.scopes, service_scopes, group)
 
 
-def _require_schedule(group: str) -> None:
-    if not _may_schedule(group):
-        require("start_server", group=group)
-        require("stop_server", group=group)
+def _require_keep_lessons(group: str) -> None:
+    """403 in words (and no hub call) unless ``may_keep_lessons(group)``."""
+    if not may_keep_lessons(group):
+        for action in permissions.LESSON_ACTIONS:
+            require(action, group=group)  # names the first one missing
+        abort(403)
+
+
+def _limits() -> Limits:
+    s = settings()
+    return Limits(per_group=s.lessons_per_group, per_person=s.lessons_per_person)
 
 
 def _lesson_of(group: str, lesson_id: str):
@@ -93,6 +119,7 @@ def _fill(form: LessonForm, lesson) -> None:
     form.lead.data = f"{w.lead / 60:g}"
     form.profile.data = lesson.spec.get("profile_slug") or ""
     form.display_name.data = lesson.spec.get("display_name") or ""
+    form.privileged.data = ", ".join(lesson.spec.get("privileged_names") or ())
 
 
 def _read(form: LessonForm, offered) -> tuple[str, dict, schedule.When]:
@@ -107,11 +134,20 @@ def _read(form: LessonForm, offered) -> tuple[str, dict, schedule.When]:
         weekdays=form.weekdays.data or (),
         lead_minutes=form.lead.data or "0",
     )
+    named = sorted(
+        {n for n in (form.privileged.data or "").replace(",", " ").split() if n},
+        key=str.casefold,
+    )
+    if len(named) > 200 or any(len(n) > 255 for n in named):
+        raise NamesError("Name at most 200 privileged members, each as the hub spells them.")
     options = _chosen_options(form, None, offered)
     profile = next((p for p in offered if p.slug == form.profile.data), None)
     choices = profile.chosen_labels(options or {}) if profile else []
     spec = {
         "user_options": options,
+        # raw JSON needs its owner's raw_user_options again at each start (runs.start_check)
+        "raw_user_options": form.profile.data == RAW,
+        "privileged_names": named,
         "display_name": _display_name(form) if server else "",
         "hub_major": hub_major(),
         "profile_slug": profile.slug if profile else "",
@@ -144,8 +180,8 @@ def _target(lesson_id: str, group: str, server: str, when: schedule.When) -> dic
 
 @bp.route("/groups/<group>/lessons/new", methods=["GET", "POST"])
 def schedule_lesson(group):
-    _group_members(group)  # 404 for a group that is not there (or not visible)
-    _require_schedule(group)
+    _require_keep_lessons(group)
+    _group_members(group)  # 404 for a group that is not there
     offered = offered_profiles([group])
     form = _new_form(offered)
     if request.method == "GET":
@@ -156,11 +192,17 @@ def schedule_lesson(group):
     require_form(form)
     try:
         server, spec, when = _read(form, offered)
-    except (NamesError, ScheduleError) as e:
+        lesson_id = lesson_store().create(
+            group,
+            server=server,
+            spec=spec,
+            when=when,
+            by=g.person.name,
+            token=g.person.token,
+            limits=_limits(),
+        )
+    except (NamesError, ScheduleError, LessonLimit) as e:
         return _form_page(group, form, offered, error=str(e), status=400)
-    lesson_id = lesson_store().create(
-        group, server=server, spec=spec, when=when, by=g.person.name, token=g.person.token
-    )
     audit_trail().note("lesson.schedule", _target(lesson_id, group, server, when), outcome="saved")
     flash(
         f"Scheduled: {server_words(server, start=True)} for “{group}”, {when.words()}.", "success"
@@ -170,7 +212,7 @@ def schedule_lesson(group):
 
 @bp.route("/groups/<group>/lessons/<lesson>", methods=["GET", "POST"])
 def change_lesson(group, lesson):
-    _require_schedule(group)
+    _require_keep_lessons(group)
     lesson = _lesson_of(group, lesson)
     if lesson.cancelled:
         abort(404, description="This lesson was cancelled.")
@@ -182,11 +224,17 @@ def change_lesson(group, lesson):
     require_form(form)
     try:
         server, spec, when = _read(form, offered)
-    except (NamesError, ScheduleError) as e:
+        lesson_store().change(
+            lesson.id,
+            server=server,
+            spec=spec,
+            when=when,
+            by=g.person.name,
+            token=g.person.token,
+            limits=_limits(),
+        )
+    except (NamesError, ScheduleError, LessonLimit) as e:
         return _form_page(group, form, offered, lesson=lesson, error=str(e), status=400)
-    lesson_store().change(
-        lesson.id, server=server, spec=spec, when=when, by=g.person.name, token=g.person.token
-    )
     audit_trail().note("lesson.change", _target(lesson.id, group, server, when), outcome="saved")
     flash(f"Changed: {server_words(server, start=True)} for “{group}”, {when.words()}.", "success")
     return redirect(url_for("servers.group_servers", group=group))
@@ -194,7 +242,7 @@ def change_lesson(group, lesson):
 
 @bp.route("/groups/<group>/lessons/<lesson>/cancel", methods=["POST"])
 def cancel_lesson(group, lesson):
-    _require_schedule(group)
+    _require_keep_lessons(group)
     lesson = _lesson_of(group, lesson)
     require_form(FlaskForm())
     if lesson.cancelled:
@@ -225,27 +273,41 @@ def upcoming(lessons, now: datetime | None = None):
 @bp.route("/lessons/")
 def index():
     require("read_group")
-    groups = reachable_groups("read_group")
-    rows = upcoming(lesson_store().active(groups))
-    return render_template("lessons/index.html", rows=rows, now=datetime.now(UTC))
+    offset = int_arg("offset", 0)
+    limit = int_arg("limit", PAGE_SIZES[0], allowed=PAGE_SIZES)
+    shown, total = lesson_store().upcoming(
+        reachable_groups("read_group"), offset=offset, limit=limit
+    )
+    rows = upcoming(shown)
+    return render_template(
+        "lessons/index.html",
+        rows=rows,
+        runs=lesson_store().runs([lesson.id for lesson, _, _ in rows], per_lesson=2),
+        now=datetime.now(UTC),
+        page=window(offset, limit, total),
+        page_sizes=PAGE_SIZES,
+    )
 
 
 def group_lessons(group: str) -> dict:
-    """What a group's servers page shows of its lessons: upcoming ones and their last runs."""
+    """What a group's servers page shows of its lessons: upcoming ones and their last runs.
+
+    One page of them (``SHOWN_ON_ROSTER``, by their next run), the last few held and over,
+    and their runs with their jobs' states in one query: never every lesson of the hub.
+    """
     store = lesson_store()
-    active = store.active([group])
-    rows = upcoming(active)
-    coming = {lesson.id for lesson, _, _ in rows}
-    runs = store.runs([lesson.id for lesson in active])
+    coming, over = store.of_group(group, limit=SHOWN_ON_ROSTER, past=PAST_SHOWN)
+    rows = upcoming(coming)
+    shown = {lesson.id for lesson, _, _ in rows}
     # held and over (a lesson held once): still shown with its runs, after the upcoming ones
-    past = [
-        (lesson, None, None) for lesson in active if lesson.id not in coming and runs[lesson.id]
-    ]
+    past = [(lesson, None, None) for lesson in coming + over if lesson.id not in shown]
+    runs = store.runs([lesson.id for lesson, _, _ in rows + past])
+    past = [row for row in past if runs[row[0].id]]
     past.sort(key=lambda row: -runs[row[0].id][0].ran)
     return {
         "rows": rows + past[:PAST_SHOWN],
         "runs": runs,
-        "may": _may_schedule(group),
+        "may": may_keep_lessons(group),
         "live_until": live_until(rows),
     }
 
