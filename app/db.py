@@ -202,6 +202,16 @@ lesson_tokens = Table(
     Column("updated", Float, nullable=False),
 )
 
+# spawn failures in a row of every bulk start, hub-wide (one row, id 1: migration 0008)
+spawn_breaker = Table(
+    "spawn_breaker",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("failures", Integer, nullable=False, server_default="0"),
+    Column("message", Text, nullable=False, server_default=""),
+    Column("updated", Float, nullable=False, server_default="0"),
+)
+
 
 class StateUnavailable(Exception):
     """hubdesk's database cannot be read or written (down, full, read-only, damaged)."""

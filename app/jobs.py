@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, case, func, insert, or_, select, update
 
 from . import audit, db, logs, permissions
 from .db import Database, StateUnavailable
@@ -503,6 +503,46 @@ class JobStore:
             )
         return True
 
+    # -- spawn failures in a row, hub-wide (app.servers.breaker.HubWide) ------------------
+
+    def spawn_failures(self, forget_after: float) -> tuple[int, str]:
+        """(failures in a row, the last one's words) of every bulk start, hub-wide; a count
+        whose last change is older than ``forget_after`` seconds is forgotten (0)."""
+        b = db.spawn_breaker
+        with self.database.read() as conn:
+            row = conn.execute(select(b.c.failures, b.c.message, b.c.updated)).first()
+        if row is None or time.time() - row.updated > forget_after:
+            return 0, ""
+        return int(row.failures), row.message
+
+    def count_spawn(self, failed: bool, message: str, forget_after: float) -> None:
+        """One bulk start's spawn ended: a failure counts (from 1 again if the count was
+        forgotten), a success resets the count."""
+        b, now = db.spawn_breaker, time.time()
+        if failed:
+            fresh = b.c.updated >= now - forget_after
+            values = {
+                "failures": case((fresh, b.c.failures + 1), else_=1),
+                "message": message[:500],
+                "updated": now,
+            }
+        else:
+            values = {"failures": 0, "updated": now}
+        with self.database.write() as conn:
+            if not conn.execute(update(b).where(b.c.id == 1).values(**values)).rowcount:
+                first = {"failures": 1 if failed else 0, "message": message[:500] if failed else ""}
+                conn.execute(insert(b).values(id=1, updated=now, **first))
+
+    def allow_one_spawn(self, limit: int) -> None:
+        """Someone resumed a paused start: one start may go out (hub-wide too)."""
+        b = db.spawn_breaker
+        with self.database.write() as conn:
+            conn.execute(
+                update(b)
+                .where(b.c.id == 1, b.c.failures >= limit)
+                .values(failures=max(0, limit - 1), updated=time.time())
+            )
+
     def cancelled_by(self, job_id: str) -> str | None:
         with self.database.read() as conn:
             return conn.execute(select(db.jobs.c.cancel_by).where(db.jobs.c.id == job_id)).scalar()
@@ -693,7 +733,10 @@ class JobRunner:
         """Take a paused job back, held by this process (see JobStore.resume); whether it
         was paused. :meth:`run_here` then runs it (once the resume is on record)."""
         self.ensure_started()
-        return self.store.resume(job_id, by, scopes=scopes, changes=changes, owner=self.owner)
+        if not self.store.resume(job_id, by, scopes=scopes, changes=changes, owner=self.owner):
+            return False
+        self.store.allow_one_spawn(self.failure_limit)  # hub-wide too: one start may go
+        return True
 
     def wait(self, job_id: str, seconds: float) -> bool:
         """Wait for a job of this process to end its run here; whether it did."""

@@ -37,7 +37,15 @@ from app.db import Database
 from app.extensions import shared
 from app.jobs import JobRunner, JobStore
 from app.servers import group_action  # noqa: F401  (registers the job kind "start")
-from app.servers.breaker import FAILURE, NEITHER, SUCCESS, Breaker, verdict
+from app.servers.breaker import (
+    FAILURE,
+    NEITHER,
+    SUCCESS,
+    Breaker,
+    HubWide,
+    InFlight,
+    verdict,
+)
 
 HUB_LIMIT = 5  # the hub's consecutive_failure_limit, as zero-to-jupyterhub sets it
 LIMIT = 3  # hubdesk's HUBDESK_BULK_FAILURE_LIMIT (its default)
@@ -228,8 +236,8 @@ def pretend(tmp_path):
     database.upgrade()
     runners = []
 
-    def run(fails, names, *, concurrency=5, result=None, wait=True):
-        hub = PretendHub(fails)
+    def run(fails, names, *, concurrency=5, result=None, wait=True, hub=None):
+        hub = hub or PretendHub(fails)
         runner = JobRunner(
             JobStore(database),
             hub,
@@ -252,6 +260,8 @@ def pretend(tmp_path):
             runner.store.set_result(job_id, result)
         runner.owner = "test"
         runner.run_here(job_id)
+        if not wait:
+            return job_id, hub, runner
         assert runner.wait(job_id, 30)
         return runner.store.get(job_id), hub, runner
 
@@ -281,9 +291,10 @@ def test_an_always_failing_start_sends_three_then_pauses(pretend):
 def test_widening_never_lets_the_hub_reach_its_limit(pretend):
     # every third spawn succeeds: whatever order they end in, the hub's count stays low
     names = [f"u{n:02}" for n in range(30)]
-    job, hub, _ = pretend(lambda user: int(user[1:]) % 3 != 0, names)
+    job, hub, runner = pretend(lambda user: int(user[1:]) % 3 != 0, names)
     assert not hub.exited and hub.most_in_row <= LIMIT
     assert hub.most_in_flight <= LIMIT
+    runner.store.count_spawn(False, "", 900)  # a start that succeeded elsewhere: count reset
     # all good: the window opens to the runner's concurrency, bounded by the limit
     job, hub, _ = pretend(lambda user: False, [f"ok{n}" for n in range(20)])
     assert job.done and job.counts() == {"started": 20}
@@ -331,6 +342,78 @@ def test_a_paused_job_is_never_taken_over_and_resume_or_cancel_settle_it(pretend
     assert job.done and job.counts() == {"failed": LIMIT + 1, "cancelled": 1}
     assert store.cancel(job.id, "admin") == ""  # done: nothing more
     assert not runner.resume(job.id, "admin", scopes=["servers"], changes={})
+
+
+def test_bulk_starts_at_once_count_their_failures_together(pretend):
+    """Lessons of four classes at 9:00 with one broken image: each job alone stays under
+    the limit, and together they would pass the hub's; the hub-wide count pauses them all."""
+    hub = PretendHub(lambda user: True)
+    started = [
+        pretend(None, [f"c{k}u{n}" for n in range(6)], hub=hub, wait=False) for k in range(4)
+    ]
+    for job_id, _, runner in started:  # (one may have ended before it is asked)
+        wait_for(lambda: runner.store.get(job_id).state != "running", 30)  # noqa: B023
+    jobs = [runner.store.get(job_id) for job_id, _, runner in started]
+    assert all(job.paused for job in jobs)
+    assert not hub.exited and hub.most_in_row <= LIMIT, hub.most_in_row
+    assert any("hubdesk (this action's and others')" in job.result["paused"] for job in jobs)
+
+
+def test_two_workers_at_once_stay_under_the_hubs_limit():
+    """Two processes' breakers (their own starts in flight, one database count): at most
+    one start more than the limit, never the hub's limit (5 to hubdesk's 3)."""
+    counted = {"failures": 0}
+    lock = threading.Lock()
+
+    def read():
+        with lock:
+            return counted["failures"], "no image"
+
+    def count(failed, words):
+        with lock:
+            counted["failures"] = counted["failures"] + 1 if failed else 0
+
+    hub = PretendHub(lambda user: True)
+    breakers = [Breaker(LIMIT, 5, hub=HubWide(read, count), process=InFlight()) for _ in range(2)]
+
+    def work(b, names):
+        for name in names:
+            if b.take(name) is not None:
+                return
+            hub.start_server(name, "lab")
+            for _ in hub.progress(name, "lab"):
+                pass
+            b.settle(name, FAILURE, "no image")
+
+    threads = [
+        threading.Thread(target=work, args=(b, [f"w{k}u{n}" for n in range(6)]))
+        for k, b in enumerate(breakers)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert all(b.tripped for b in breakers)
+    assert hub.most_in_row <= LIMIT + 1 < HUB_LIMIT and not hub.exited
+
+
+def test_a_start_after_a_paused_one_sends_nothing_until_resumed(pretend):
+    """The hub still counts the paused job's failures: a new bulk start soon after pauses
+    at once (saying why), and a resume sends one start."""
+    first, hub, _ = pretend(lambda user: True, [f"a{n}" for n in range(5)])
+    assert first.paused and len(hub.sent) == LIMIT
+    second, _, runner = pretend(None, [f"b{n}" for n in range(5)], hub=hub)
+    assert second.paused and len(hub.sent) == LIMIT  # nothing more reached the hub
+    assert second.counts() == {"paused": 5}
+    assert "and others'" in second.result["paused"]
+    from app.servers.group_action import resume_changes
+
+    assert runner.resume(
+        second.id, "admin", scopes=["servers"], changes=resume_changes(second.result, LIMIT)
+    )
+    runner.run_here(second.id)
+    assert runner.wait(second.id, 30)
+    assert len(hub.sent) == LIMIT + 1 and not hub.exited  # one probe
 
 
 def test_pause_resume_and_cancel_in_the_database(db_url):
@@ -390,10 +473,21 @@ def hub_alive(stack) -> bool:
 
 
 def reset_hub_count(stack, user):
-    """A spawn that succeeds: the hub's count of failures in a row goes back to 0."""
+    """A spawn that succeeds: the hub's count of failures in a row goes back to 0 (and
+    hubdesk's hub-wide count with it, as a bulk start's success would)."""
     stack.api.start_server(user, "fine", {"profile": "small"})
     wait_for(lambda: running(stack, user, "fine"))
     stack.api.stop_server(user, "fine")
+    shared(stack.app).jobs.store.count_spawn(False, "", 900)
+
+
+@pytest.fixture(autouse=True)
+def hubdesk_count_reset(request):
+    """Each real-hub test starts with no failures in a row (the module's hub is shared):
+    hubdesk's hub-wide count would otherwise pause the next test's starts at once."""
+    if "stack" in request.fixturenames:
+        stack = request.getfixturevalue("stack")
+        shared(stack.app).jobs.store.count_spawn(False, "", 900)
 
 
 def start_group(session, stack, group, data) -> str:

@@ -17,7 +17,17 @@ Only spawn failures count (:func:`verdict`): a start that was sent and whose spa
 failed. Refusals (not allowed, the named-server limit, a name taken, an unknown
 user, the hub's concurrent-spawn limit) neither count nor reset the count.
 
-Pure logic and a lock, no Flask and no HTTP: the job (``group_action``) asks it.
+The hub counts failures hub-wide, so one job's count is not enough: several bulk
+starts at once (the lessons of many classes at 9:00 with one broken image) would each
+stay under the limit and together pass the hub's. So every breaker also asks
+:class:`HubWide`: the failures in a row of every bulk start of every worker and
+replica (kept in the database; any success resets it; forgotten after
+``FORGET_SECONDS`` without a change, by when people's own successful starts have reset
+the hub's count), and the starts in flight of every job of this process. A job goes by
+whichever count is higher, and pauses when either reaches the limit.
+
+Pure logic and a lock, no Flask and no HTTP: the job (``group_action``) asks it, and
+gives it the database's count through :class:`HubWide`.
 """
 
 from __future__ import annotations
@@ -27,6 +37,56 @@ from collections.abc import Callable
 
 SUCCESS, FAILURE, NEITHER = "success", "failure", "neither"
 WAIT_SECONDS = 0.5  # how often a start waiting for its turn asks whether to give up
+FORGET_SECONDS = 900.0  # a hub-wide count unchanged this long is forgotten
+
+
+class InFlight:
+    """Starts in flight in this process, whichever job sent them."""
+
+    def __init__(self):
+        self._names: set[tuple[int, str]] = set()
+        # held by a breaker across "may one more go?" and taking it, so that two jobs of
+        # this process never both take the last place (re-entrant: add() takes it too)
+        self.lock = threading.RLock()
+        self._lock = self.lock
+
+    def add(self, key: tuple[int, str]) -> None:
+        with self._lock:
+            self._names.add(key)
+
+    def discard(self, key: tuple[int, str]) -> None:
+        with self._lock:
+            self._names.discard(key)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._names)
+
+
+PROCESS = InFlight()
+
+
+class HubWide:
+    """The failures in a row of every bulk start, hub-wide: ``read()`` gives (count, the
+    last failure's words), ``count(failed, words)`` adds an outcome (both from the
+    database: :class:`app.jobs.JobStore`). Read at every question, never cached: another
+    job's (or worker's) failure a moment ago must count now."""
+
+    def __init__(
+        self,
+        read: Callable[[], tuple[int, str]],
+        count: Callable[[bool, str], None],
+    ):
+        self._read, self._count = read, count
+
+    def failures(self) -> tuple[int, str]:
+        return self._read()
+
+    def settle(self, failed: bool, message: str) -> None:
+        self._count(failed, message)
+
+
+NOBODY_ELSE = HubWide(lambda: (0, ""), lambda failed, message: None)
 
 
 def verdict(outcome: str, *, sent: bool, status: int | None = None) -> str:
@@ -46,9 +106,11 @@ def verdict(outcome: str, *, sent: bool, status: int | None = None) -> str:
     return NEITHER
 
 
-def pause_words(limit: int, message: str) -> str:
+def pause_words(limit: int, message: str, *, hub_wide: bool = False) -> str:
     """Why a job paused, in words (the job page shows them, the audit record keeps them)."""
     starts = "1 start" if limit == 1 else f"{limit} starts in a row"
+    if hub_wide:
+        starts += " sent by hubdesk (this action's and others')"
     message = message.removeprefix("Spawn failed: ").strip()  # the hub's progress says so
     return (
         f"{starts} failed: {message or 'the spawn failed'}; nothing more was sent, "
@@ -73,7 +135,11 @@ class Breaker:
         failures: int = 0,
         message: str = "",
         on_count: Callable[[int, str], None] = lambda failures, message: None,
+        hub: HubWide = NOBODY_ELSE,
+        process: InFlight | None = None,
     ):
+        self.hub = hub
+        self.process = process if process is not None else InFlight()
         self.limit = max(1, limit)
         self.widest = max(1, widest)
         self.failures = max(0, failures)
@@ -83,22 +149,44 @@ class Breaker:
         self.on_count = on_count
         self._lock = threading.Condition()
 
+    def _failures(self) -> tuple[int, str]:
+        """The higher of this job's count and the hub-wide one, with its last words."""
+        hub_failures, hub_message = self.hub.failures()
+        if hub_failures > self.failures:
+            return hub_failures, hub_message
+        return self.failures, self.last_message
+
     @property
     def tripped(self) -> bool:
-        return self.failures >= self.limit
+        return self._failures()[0] >= self.limit
 
     @property
     def reason(self) -> str:
         """Why it tripped, in words ("" while it has not)."""
-        return pause_words(self.limit, self.last_message) if self.tripped else ""
+        failures, message = self._failures()
+        if failures < self.limit:
+            return ""
+        if failures > self.failures:  # other bulk starts' failures, with this job's own
+            return pause_words(self.limit, message, hub_wide=True)
+        return pause_words(self.limit, message)
 
     def may_send(self) -> bool:
         """Whether one more start may go out now."""
+        failures = self._failures()[0]
+        in_flight = max(len(self.in_flight), len(self.process))
         return (
-            not self.tripped
-            and self.failures + len(self.in_flight) < self.limit
+            failures < self.limit
+            and failures + in_flight < self.limit
             and len(self.in_flight) < self.window
         )
+
+    def _add(self, name: str) -> None:
+        self.in_flight.add(name)
+        self.process.add((id(self), name))
+
+    def _discard(self, name: str) -> None:
+        self.in_flight.discard(name)
+        self.process.discard((id(self), name))
 
     def take(self, name: str, give_up: Callable[[], str | None] = lambda: None) -> str | None:
         """Wait for a turn to send ``name``'s start; None when it may go (it is in flight now).
@@ -112,9 +200,10 @@ class Breaker:
                     return None  # sent before (a try the hub may have had): still its turn
                 if self.tripped:
                     return "paused"
-                if self.may_send():
-                    self.in_flight.add(name)
-                    return None
+                with self.process.lock:  # the check and the taking, as one for the process
+                    if self.may_send():
+                        self._add(name)
+                        return None
                 why = give_up()
                 if why:
                     return why
@@ -123,13 +212,15 @@ class Breaker:
     def follow(self, name: str) -> None:
         """``name``'s start went out before (an earlier worker): in flight, whatever the window."""
         with self._lock:
-            self.in_flight.add(name)
+            self._add(name)
 
     def settle(self, name: str, result: str, message: str = "") -> None:
         """``name``'s start ended: SUCCESS resets the count and widens the window,
         FAILURE counts and narrows it to one, NEITHER changes neither."""
+        if result in (SUCCESS, FAILURE):
+            self.hub.settle(result == FAILURE, message)
         with self._lock:
-            self.in_flight.discard(name)
+            self._discard(name)
             if result == SUCCESS:
                 self.window = min(self.widest, self.window * 2)
                 if self.failures:
@@ -146,5 +237,5 @@ class Breaker:
         """``name`` is no longer in flight here, with no outcome (a worker stopping)."""
         with self._lock:
             if name in self.in_flight:
-                self.in_flight.discard(name)
+                self._discard(name)
                 self._lock.notify_all()

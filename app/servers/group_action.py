@@ -24,7 +24,7 @@ from .. import metrics
 from ..hub import HubAPIError, HubUnreachable, while_away
 from ..jobs import PAUSED, PENDING, Context, Item, Job, kind, pool_map
 from ..words import server_words
-from .breaker import FAILURE, Breaker, verdict
+from .breaker import FAILURE, FORGET_SECONDS, PROCESS, Breaker, HubWide, verdict
 from .model import server_in, state_of
 
 log = logging.getLogger(__name__)
@@ -106,12 +106,19 @@ def start_breaker(context: Context) -> Breaker:
             dict(context.job.result, breaker={"failures": failures, "message": message[:500]})
         )
 
+    store = context.store
     return Breaker(
         context.runner.failure_limit,
         context.runner.concurrency,
         failures=int(kept.get("failures") or 0),
         message=str(kept.get("message") or ""),
         on_count=keep,
+        # every bulk start's failures, hub-wide, and this process's starts in flight
+        hub=HubWide(
+            lambda: store.spawn_failures(FORGET_SECONDS),
+            lambda failed, words: store.count_spawn(failed, words, FORGET_SECONDS),
+        ),
+        process=PROCESS,
     )
 
 
