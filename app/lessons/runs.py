@@ -5,13 +5,20 @@ every replica). For each run due (``schedule.due_runs``), in named steps:
 
 1. who may: the person who scheduled the lesson, with their permissions *now*: the hub
    is asked with their own token (``GET /user``; the hub resolves a token's scopes from
-   its owner's roles at each use), so a lost role refuses the run, in words;
+   its owner's roles at each use), so a lost role refuses the run, in words; the token
+   is their lesson token (``tokens``), else the sign-in saved with the lesson;
 2. whom: the group's members at this moment (who joined since is included);
 3. the run and its job in one transaction: the run's row is the lock (its primary key);
    the worker whose row lands runs the job (a group action, with per-member results),
    the others find the row and do nothing.
 
 A refused run is a row too (no job, the reason in words), and an audit record.
+
+A *stop* is another matter (``make_stop``): it stops exactly the servers that
+occurrence's start started, found in the start's job, with hubdesk's own authority
+limited to those servers. It needs neither the scheduler's rights nor their token
+(which may have expired, or been sealed with a key hubdesk no longer has): a stop is
+never skipped, and never stops anything the lesson did not start.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 from .. import permissions
-from ..audit import AuditTrail
+from ..audit import MAX_NAMES, AuditTrail
 from ..hub import HubAPIError, HubClient, HubUnreachable
 from ..jobs import JobRunner
 from ..words import server_words
@@ -56,6 +63,8 @@ def run_due(
 
 def make_run(runner, lessons, audit, lesson: Lesson, due: schedule.Due) -> str | None:
     """One run: checked, then recorded with its job (or its refusal), exactly once."""
+    if due.kind == "stop":
+        return make_stop(runner, lessons, audit, lesson, due)
     hub: HubClient = runner.hub
     try:
         scopes, refused = current_scopes(hub, lessons, lesson)
@@ -122,7 +131,23 @@ class _Lost(Exception):
 
 
 def current_scopes(hub: HubClient, lessons: LessonStore, lesson: Lesson):
-    """(scopes, refusal) of the person who scheduled the lesson, asked of the hub now."""
+    """(scopes, refusal) of the person who scheduled the lesson, asked of the hub now.
+
+    With their lesson token when they have one (it outlives their sign-in), else with the
+    sign-in saved with the lesson; either way the hub answers with its owner's scopes of
+    this moment. A lesson token the hub no longer takes (revoked on the hub's token page)
+    is forgotten, and the sign-in is tried.
+    """
+    kept = lessons.lesson_token(lesson.by)
+    if kept is not None and kept.token:
+        try:
+            model = hub.for_token(kept.token).whoami()
+            return frozenset(model.get("scopes", ())), ""
+        except HubAPIError as e:
+            if e.status not in (401, 403):
+                raise
+            log.warning("%s's lesson token was refused by the hub: trying their sign-in", lesson.by)
+            lessons.forget_lesson_token(lesson.by, kept.token_id)
     token = lessons.token_of(lesson.id)
     if not token:
         return (
@@ -139,6 +164,103 @@ def current_scopes(hub: HubClient, lessons: LessonStore, lesson: Lesson):
             )
         raise
     return frozenset(model.get("scopes", ())), ""
+
+
+# what a start's item says when its request went out: the server may be up because of it
+STARTED = frozenset({"started", "starting", "unknown"})
+
+
+def started_by_start(runner: JobRunner, lessons: LessonStore, lesson: Lesson, due):
+    """(server, members) that this occurrence's start started, from its job's items.
+
+    "running" (already running before the lesson), failed, forbidden, cancelled: not
+    started by it, so not stopped by it. An item still waiting that was sent may be coming
+    up: counted. No start job (the start was refused): nothing.
+    """
+    job_id = lessons.start_job_of(lesson.id, due.occurrence)
+    job = runner.store.get(job_id) if job_id else None
+    if job is None:
+        return lesson.server, []
+    members = [
+        item.name
+        for item in job.items.values()
+        if item.outcome in STARTED or (item.outcome == "waiting" and item.sent)
+    ]
+    # the server the start started, even if the lesson was changed since
+    return job.spec.get("server", lesson.server) or "", sorted(members, key=str.casefold)
+
+
+def stop_scopes(server: str, members) -> frozenset:
+    """hubdesk's own authority for a lesson's stop: exactly these servers, nothing else."""
+    return frozenset(f"delete:servers!server={user}/{server}" for user in members)
+
+
+AUTHORITY = "hubdesk's own, for the servers this lesson started"
+
+
+def make_stop(runner, lessons, audit, lesson: Lesson, due: schedule.Due) -> str | None:
+    """A lesson's stop: the servers its start started, stopped with hubdesk's own authority.
+
+    Not the scheduler's: whether they lost their role, or their token expired or cannot
+    be opened any more, the servers the lesson started are stopped, and only those (a
+    member added since, or whose server was running before the lesson, is left alone).
+    The job's scopes name each server: its items are checked against them as any job's.
+    """
+    server, members = started_by_start(runner, lessons, lesson, due)
+    words = "late" if due.late else ""
+    if not members:
+        words = "nothing to stop: this lesson's start started no server"
+    try:
+        with runner.store.database.write() as conn:
+            if lessons.taken(conn, lesson, due):
+                return None  # another worker made it
+            job_id = None
+            if members:
+                job_id = runner.store.create(
+                    "stop",
+                    lesson.group,
+                    by=lesson.by,
+                    spec=dict(run_spec(lesson, due), server=server, authority=AUTHORITY),
+                    scopes=stop_scopes(server, members),
+                    items=[(m, "") for m in members],
+                    owner=runner.owner,
+                    conn=conn,
+                )
+            if not lessons.record_run(conn, lesson, due, job_id=job_id, words=words):
+                raise _Lost()
+    except _Lost:
+        return None
+    audit.note(
+        "lesson.stop",
+        {
+            "group": lesson.group,
+            "lesson": lesson.id,
+            "server": server,
+            "due": datetime.fromtimestamp(due.at.timestamp(), UTC).isoformat(),
+            "late": due.late,
+            "job": job_id,
+            "authority": AUTHORITY,
+            "users": members[:MAX_NAMES],
+            "count": len(members),
+        },
+        person=lesson.by,
+        outcome=(
+            f"job started: stopping the {len(members)} servers this lesson started"
+            if members
+            else words
+        ),
+    )
+    log.info(
+        "lesson %s of %s: stop %s for %d members (hubdesk's own authority)%s",
+        lesson.id,
+        lesson.group,
+        server_words(server),
+        len(members),
+        " (late)" if due.late else "",
+    )
+    if job_id:
+        runner.run_here(job_id)
+    return job_id
 
 
 def members_of(hub: HubClient, group: str) -> list[str] | None:
