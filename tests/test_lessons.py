@@ -35,19 +35,25 @@ def lesson_form(server="lab", profile="small", start_in=4, end_in=20, **extra) -
 
 
 def schedule(session, stack, group, data):
+    """Schedule through the form; the new lesson's id (the one the group's page did not list
+    before: it also lists lessons held and over, after those to come)."""
+    lesson_ids = re.compile(r'data-lesson="([0-9a-f]{16})"')
+    before = set(lesson_ids.findall(session.get(stack.url(f"groups/{group}/servers")).text))
     page = f"groups/{group}/lessons/new"
     r = post(session, stack, page, data, page)
     assert r.url == stack.url(f"groups/{group}/servers"), alert(r.text)
-    ids = re.findall(r'data-lesson="([0-9a-f]{16})"', r.text)
-    assert ids, r.text
-    return ids[-1]
+    (new,) = set(lesson_ids.findall(r.text)) - before
+    return new
 
 
 def runs_of(session, stack, group, lesson) -> list[tuple[str, str]]:
     """(kind, words) of the lesson's runs on its group's page."""
     page = session.get(stack.url(f"groups/{group}/servers")).text
+    # up to the next lesson's card: the runs of lessons listed after it are not its own
     card = re.search(
-        rf'data-lesson="{lesson}"(.*?)</section>|data-lesson="{lesson}"(.*)', page, re.S
+        rf'data-lesson="{lesson}"(.*?)(?=data-lesson="|</section>)|data-lesson="{lesson}"(.*)',
+        page,
+        re.S,
     )
     text = card.group(0) if card else ""
     return [

@@ -15,7 +15,7 @@ from wtforms import SelectMultipleField, StringField, widgets
 
 from ..access import can, reachable_groups, require
 from ..errors import require_form
-from ..extensions import audit_trail, lesson_store
+from ..extensions import audit_trail, lesson_store, service_client
 from ..names import SERVER_NAME_RULES, NamesError, check_server_name
 from ..profiles import default_profile
 from ..servers.views import (
@@ -28,7 +28,7 @@ from ..servers.views import (
     profile_choices,
 )
 from ..words import server_words
-from . import schedule
+from . import schedule, tokens
 from .schedule import WEEKDAYS, ScheduleError
 
 bp = Blueprint("lessons", __name__)
@@ -162,6 +162,7 @@ def schedule_lesson(group):
         group, server=server, spec=spec, when=when, by=g.person.name, token=g.person.token
     )
     audit_trail().note("lesson.schedule", _target(lesson_id, group, server, when), outcome="saved")
+    _renew_token()
     flash(
         f"Scheduled: {server_words(server, start=True)} for “{group}”, {when.words()}.", "success"
     )
@@ -188,6 +189,7 @@ def change_lesson(group, lesson):
         lesson.id, server=server, spec=spec, when=when, by=g.person.name, token=g.person.token
     )
     audit_trail().note("lesson.change", _target(lesson.id, group, server, when), outcome="saved")
+    _renew_token()
     flash(f"Changed: {server_words(server, start=True)} for “{group}”, {when.words()}.", "success")
     return redirect(url_for("servers.group_servers", group=group))
 
@@ -211,6 +213,21 @@ def cancel_lesson(group, lesson):
     return redirect(url_for("servers.group_servers", group=group))
 
 
+def _renew_token() -> None:
+    """Saving a lesson: the saver's lesson token, made (or renewed) now (``tokens``).
+
+    When the hub refuses, the lesson runs on their sign-in, and the page says until when."""
+    made, why = tokens.renew(
+        service_client(), lesson_store(), g.person.name, g.person.token, g.person.scopes
+    )
+    if not made:
+        flash(
+            f"Your lessons run on your sign-in to hubdesk ({why}): sign in again at least "
+            "every week, and their servers keep starting.",
+            "warning",
+        )
+
+
 def upcoming(lessons, now: datetime | None = None):
     """(lesson, next start, next end) for each lesson still to come or under way, soonest first."""
     now = now or datetime.now(UTC)
@@ -226,8 +243,53 @@ def upcoming(lessons, now: datetime | None = None):
 def index():
     require("read_group")
     groups = reachable_groups("read_group")
-    rows = upcoming(lesson_store().active(groups))
-    return render_template("lessons/index.html", rows=rows, now=datetime.now(UTC))
+    store = lesson_store()
+    active = store.active(groups)
+    rows = upcoming(active)
+    return render_template(
+        "lessons/index.html",
+        rows=rows,
+        now=datetime.now(UTC),
+        token_warnings=token_warnings(store, [lesson for lesson, _, _ in rows]),
+    )
+
+
+WARN_BEFORE = timedelta(days=7)  # a lesson's owner is warned this long before its token ends
+
+
+def token_warnings(store, lessons, now: datetime | None = None) -> list[dict]:
+    """For each owner of these lessons whose starts would soon stop working: whose, when, and
+    what to do, in words (``{"person", "words"}``). Stops need no token: only starts."""
+    now = now or datetime.now(UTC)
+    found = []
+    for person, health in sorted(store.token_health(lessons).items()):
+        on = "their lesson token" if health.kind == "lesson" else "their sign-in to hubdesk"
+        if not health.readable:
+            words = (
+                f"{person}'s lessons cannot start their servers: {on} cannot be read any more "
+                f"(hubdesk's secret key was changed). {person} must sign in to hubdesk again."
+            )
+        elif health.expires is None:
+            continue
+        else:
+            ends = datetime.fromtimestamp(health.expires, UTC)
+            if ends - now > WARN_BEFORE:
+                continue
+            day = ends.strftime("%Y-%m-%d %H:%M UTC")
+            about = "" if health.kind == "lesson" else " (about: 14 days after they signed in)"
+            if ends <= now:
+                words = (
+                    f"{person}'s lessons no longer start their servers: {on} expired on "
+                    f"{day}{about}. {person} must sign in to hubdesk again."
+                )
+            else:
+                words = (
+                    f"{person}'s lessons run on {on}, which expires on {day}{about}: "
+                    f"{person} must sign in to hubdesk before then, or their servers will "
+                    "not start."
+                )
+        found.append({"person": person, "words": words})
+    return found
 
 
 def group_lessons(group: str) -> dict:
@@ -247,6 +309,7 @@ def group_lessons(group: str) -> dict:
         "runs": runs,
         "may": _may_schedule(group),
         "live_until": live_until(rows),
+        "token_warnings": token_warnings(store, [lesson for lesson, _, _ in rows]),
     }
 
 
