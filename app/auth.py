@@ -243,9 +243,7 @@ def oauth_callback():
 def renew_lesson_token(person: str, token: str, scopes) -> None:
     """At sign-in, for someone who owns lessons: a new lesson token for their starts
     (:mod:`app.lessons.tokens`), so that their lessons outlive this sign-in."""
-    store = lesson_store()
-    if store.needs_lesson_token(person):
-        lesson_tokens.renew(service_client(), store, person, token, scopes)
+    lesson_tokens.at_sign_in(service_client(), lesson_store(), person, token, scopes)
 
 
 def revoke_signin(person: Person) -> None:
@@ -277,9 +275,7 @@ def logout():
     if request.method == "GET":
         store = lesson_store()
         # without a lesson token, their lessons run on this sign-in, which is revoked now
-        stranded = store.needs_lesson_token(g.person.name) and (
-            store.lesson_token(g.person.name) is None
-        )
+        stranded = store.owns_lessons(g.person.name) and (store.lesson_token(g.person.name) is None)
         return render_template("auth/logout.html", lessons_stranded=stranded)
     log.info("%s signed out", g.person.name)
     revoke_signin(g.person)

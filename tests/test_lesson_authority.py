@@ -13,7 +13,7 @@ import re
 import time
 
 import pytest
-from conftest import STAFF_GROUP, csrf_token, unique, wait_for
+from conftest import STAFF_GROUP, alert, csrf_token, unique, wait_for
 from sqlalchemy import select, update
 from test_lessons import lesson_form, schedule
 from test_servers import gone_or_stopped, running, server, users  # noqa: F401
@@ -118,6 +118,11 @@ def test_saving_a_lesson_makes_its_owner_a_lesson_token_with_only_what_a_start_n
     assert "/hub/" in r.url  # sent to sign in
     page = f"groups/class-a/lessons/{lesson}/cancel"
     again.post(stack.url(page), data={"csrf_token": csrf_token(again.get(stack.url()).text)})
+    # no lessons left: the next sign-in revokes the token rather than keep it
+    last = stack.signin(staff)
+    assert kept_token(stack, staff) is None
+    ids = {t["id"] for t in hub_tokens(stack, staff, sign_in_token(stack, last))}
+    assert renewed.token_id not in ids
 
 
 def test_a_stop_leaves_alone_what_its_start_did_not_start(stack, staff, pupils):
@@ -151,6 +156,11 @@ def test_a_stop_leaves_alone_what_its_start_did_not_start(stack, staff, pupils):
         assert not stops, stops
         made = runs_made(stack, lesson)
         assert made["start"][0].job_id and made["stop"][0].job_id
+        # the stop's page: its members, and whose authority it used
+        job = teacher.get(stack.url(f"groups/class-a/servers/jobs/{made['stop'][0].job_id}"))
+        assert "hubdesk&#39;s own, for the servers this lesson started" in job.text
+        assert f'data-user="{boss}"' not in job.text
+        assert all(f'data-user="{p}"' in job.text for p in pupils)
     finally:
         stack.api.remove_group_members("class-a", [boss])
         stack.api.stop_server(boss, SERVER)  # the hub deletes no user whose server runs
@@ -247,3 +257,33 @@ def test_the_owner_is_warned_before_their_lessons_would_stop_starting(stack, sta
         )
         with database.read() as conn:
             assert conn.execute(select(db.lessons.c.cancelled).where(db.lessons.c.id == lesson))
+
+
+def test_where_the_hub_makes_no_lesson_token_lessons_run_on_the_sign_in(stack, staff, monkeypatch):
+    """An older configuration (no tokens!user): the hub answers 403; it is said, not fatal."""
+
+    def refused(self, user, scopes, **kwargs):
+        raise HubAPIError(403, f"User {user} not found or no permissions to generate tokens")
+
+    monkeypatch.setattr(HubClient, "create_token", refused)
+    session = stack.signin(staff)
+    page = "groups/class-a/lessons/new"
+    r = session.post(
+        stack.url(page),
+        data={
+            "csrf_token": csrf_token(session.get(stack.url(page)).text),
+            **lesson_form(start_in=3600, end_in=7200),
+        },
+    )
+    assert r.url == stack.url("groups/class-a/servers")
+    assert "Your lessons run on your sign-in to hubdesk" in alert(r.text)
+    assert "tokens!user" in alert(r.text)
+    assert kept_token(stack, staff) is None
+    lesson = shared(stack.app).lessons.active(["class-a"])
+    (mine,) = [x for x in lesson if x.by == staff]
+    health = shared(stack.app).lessons.token_health([mine])[staff]
+    assert health.kind == "sign-in" and health.readable
+    # signing out would leave their lessons without a way to start: the page says so
+    assert 'data-testid="lessons-stranded"' in session.get(stack.url("logout")).text
+    cancel = f"groups/class-a/lessons/{mine.id}/cancel"
+    session.post(stack.url(cancel), data={"csrf_token": csrf_token(session.get(stack.url()).text)})

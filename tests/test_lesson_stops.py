@@ -136,7 +136,7 @@ def started(database, store: LessonStore, lesson: str, occurrence: float, outcom
     due = Due("start", occurrence, datetime.fromtimestamp(occurrence, UTC), False)
     with database.write() as conn:
         assert store.record_run(conn, store.get(lesson), due, job_id=job_id, words="")
-    return jobs
+    return jobs, job_id
 
 
 def test_a_stop_stops_exactly_what_its_start_started_with_hubdesks_authority(database):
@@ -146,7 +146,7 @@ def test_a_stop_stops_exactly_what_its_start_started_with_hubdesks_authority(dat
     saved.save_lesson_token("teacher", "lesson-secret", token_id="a1", scopes=[], expires=None)
     store = LessonStore(database, sealing(KEY_B))
     occurrence = datetime(2026, 12, 7, 9, tzinfo=UTC).timestamp()
-    jobs = started(
+    jobs, start_job = started(
         database,
         store,
         lesson,
@@ -171,6 +171,8 @@ def test_a_stop_stops_exactly_what_its_start_started_with_hubdesks_authority(dat
     due = Due("stop", occurrence, datetime.fromtimestamp(occurrence + 3600, UTC), False)
     job_id = runs.make_run(runner, store, trail, store.get(lesson), due)
     assert made == [job_id]
+    # the start, still going at the lesson's end, sends nothing more
+    assert jobs.cancelled_by(start_job) == "the lesson's end"
     job = jobs.get(job_id)
     assert job.kind == "stop" and job.spec["server"] == "labs"
     assert sorted(job.items) == ["amy", "bob", "cat", "dan"]
@@ -193,7 +195,7 @@ def test_a_stop_after_a_start_that_started_nothing_stops_nothing(database):
     store = LessonStore(database, sealing(KEY_A))
     lesson = a_lesson(store)
     occurrence = datetime(2026, 12, 7, 9, tzinfo=UTC).timestamp()
-    jobs = started(database, store, lesson, occurrence, {"root": ("running", False)})
+    jobs, _ = started(database, store, lesson, occurrence, {"root": ("running", False)})
     made = []
     runner = SimpleNamespace(store=jobs, owner="test", run_here=made.append)
     due = Due("stop", occurrence, datetime.fromtimestamp(occurrence + 3600, UTC), True)

@@ -181,6 +181,11 @@ def started_by_start(runner: JobRunner, lessons: LessonStore, lesson: Lesson, du
     job = runner.store.get(job_id) if job_id else None
     if job is None:
         return lesson.server, []
+    if not job.done:
+        # still starting at the lesson's end (a big class): what it has not sent yet is
+        # cancelled (pool_map looks about once a second), what it sent is stopped below
+        runner.store.cancel(job_id, "the lesson's end")
+        job = runner.store.get(job_id) or job
     members = [
         item.name
         for item in job.items.values()

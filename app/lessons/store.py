@@ -225,15 +225,16 @@ class LessonStore:
             updated=row.updated,
         )
 
-    def needs_lesson_token(self, person: str) -> bool:
-        """Whether ``person`` owns a lesson not cancelled, or has a lesson token (to renew)."""
-        les, t = db.lessons, db.lesson_tokens
+    def owns_lessons(self, person: str) -> bool:
+        """Whether ``person`` is the owner of a lesson not cancelled."""
+        les = db.lessons
         with self.database.read() as conn:
-            owns = conn.execute(
-                select(les.c.id).where(les.c.by == person, les.c.cancelled.is_(None)).limit(1)
-            ).first()
-            has = conn.execute(select(t.c.person).where(t.c.person == person)).first()
-        return owns is not None or has is not None
+            return (
+                conn.execute(
+                    select(les.c.id).where(les.c.by == person, les.c.cancelled.is_(None)).limit(1)
+                ).first()
+                is not None
+            )
 
     def forget_lesson_token(self, person: str, token_id: str | None) -> None:
         """The hub no longer has this token (revoked there): forget it, unless renewed since."""

@@ -91,6 +91,32 @@ def renew(
         audit.background_actor.reset(actor)
 
 
+def at_sign_in(hub: HubClient, lessons: LessonStore, person: str, signin_token: str, scopes):
+    """At each sign-in: renew the lesson token of someone who owns lessons; revoke (and
+    forget) the one of someone who no longer does, rather than keep a token nobody uses."""
+    if lessons.owns_lessons(person):
+        renew(hub, lessons, person, signin_token, scopes)
+        return
+    kept = lessons.lesson_token(person)
+    if kept is None:
+        return
+    actor = audit.background_actor.set(person)
+    try:
+        if kept.token_id:
+            hub.for_token(signin_token).revoke_token(person, kept.token_id)
+    except HubAPIError as e:
+        if e.status != 404:
+            log.warning("could not revoke %s's unused lesson token: %s", person, e)
+            return
+    except HubUnreachable as e:
+        log.warning("could not revoke %s's unused lesson token: %s", person, e.reason)
+        return
+    finally:
+        audit.background_actor.reset(actor)
+    lessons.forget_lesson_token(person, kept.token_id)
+    log.info("%s owns no lessons any more: their lesson token is revoked", person)
+
+
 def _epoch(stamp) -> float | None:
     """The hub's ISO 8601 time (``2026-12-20T10:00:00.123456Z``) as epoch seconds."""
     if not stamp:
