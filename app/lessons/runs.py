@@ -1,7 +1,7 @@
 """Making a lesson's runs when they are due: every worker looks, one makes each run.
 
 Called by the job runner at each of its looks (every few seconds, on every worker of
-every replica). For each run due (``schedule.due_runs``), in named steps:
+every replica). For each start due (``schedule.due_runs``; a stop: below), in named steps:
 
 1. who may: the person who scheduled the lesson, with their permissions *now*: the hub
    is asked with their own token (``GET /user``; the hub resolves a token's scopes from

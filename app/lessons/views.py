@@ -1,8 +1,9 @@
 """Pages for lessons: schedule, change and cancel a group's lessons; every upcoming one.
 
-Whoever may start and stop servers for a group may schedule its lessons; a lesson runs
-with the permissions of the person who last saved it, asked of the hub again at each run
-(``runs.current_scopes``). The runs themselves are made by the job runner (``runs``).
+Whoever may start and stop servers for a group may schedule its lessons; a lesson starts
+with the permissions of the person who last saved it, asked of the hub again at each start
+(``runs.current_scopes``, on their lesson token: ``tokens``), and stops what it started with
+hubdesk's own authority (``runs.make_stop``). The runs themselves are made by the job runner.
 """
 
 from __future__ import annotations
