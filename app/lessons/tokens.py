@@ -10,8 +10,9 @@ start never exceeds what the person may do at that moment, and a lost role refus
 
 One per person, renewed at each sign-in (if they own lessons) and whenever they save a
 lesson; the one it replaces is revoked. Where the hub refuses (an older configuration
-without ``tokens!user``: 403; ``token_expires_in_max_seconds`` or anything else: 400),
-lessons keep running on the sign-in token, as before, and the pages say until when.
+without ``tokens!user``: 403; anything else, e.g. 400), lessons keep running on the sign-in
+token, as before, and the pages say until when. (With ``token_expires_in_max_seconds`` the
+hub makes the token expire after that: the pages warn a week before, a sign-in renews it.)
 
 A lesson's *stop* needs none of this: it stops what its start started with hubdesk's
 own authority (``runs.make_stop``).
