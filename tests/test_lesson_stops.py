@@ -211,3 +211,24 @@ def test_a_stop_after_a_start_that_started_nothing_stops_nothing(database):
     with database.read() as conn:
         audit = conn.execute(select(db.audit).where(db.audit.c.action == "lesson.stop")).one()
     assert json.loads(audit.target)["count"] == 0 and audit.hub.startswith("nothing to stop")
+
+
+def test_the_owner_is_warned_in_words_a_week_before_and_after(database):
+    from app.lessons.views import token_warnings
+
+    store = LessonStore(database, sealing(KEY_A))
+    a_lesson(store)
+    now = datetime.now(UTC)
+    # on their sign-in, sealed just now: it ends in about 14 days, nothing to say yet
+    assert token_warnings(store, store.active(), now) == []
+    # ten days on: four days left
+    (w,) = token_warnings(store, store.active(), now + timedelta(days=10))
+    assert w["person"] == "teacher" and "their sign-in to hubdesk, which expires on" in w["words"]
+    assert "teacher must sign in to hubdesk before then" in w["words"]
+    # three weeks on: over
+    (w,) = token_warnings(store, store.active(), now + timedelta(days=21))
+    assert "no longer start their servers" in w["words"]
+    assert "teacher must sign in to hubdesk again" in w["words"]
+    # a lesson token without expiry: nothing to say, ever
+    store.save_lesson_token("teacher", "s", token_id="a1", scopes=[], expires=None)
+    assert token_warnings(store, store.active(), now + timedelta(days=365)) == []
