@@ -62,6 +62,15 @@ def describe(method: str, segments: tuple[str, ...], body) -> tuple[str, dict] |
             return "group.properties.set", {"group": group, "keys": sorted(body)[:MAX_NAMES]}
         case ("POST", ("users",)):
             return "users.create", _names(body.get("usernames"))
+        case ("POST", ("users", user, "tokens")):
+            # the scopes asked for, never the token (the answer holds it, and is not kept)
+            return "token.create", {
+                "user": user,
+                "scopes": list(body.get("scopes") or ())[:MAX_NAMES],
+                "note": str(body.get("note") or ""),
+            }
+        case ("DELETE", ("users", user, "tokens", token_id)):
+            return "token.revoke", {"user": user, "token_id": token_id}
         case ("POST", ("users", user, "servers", server)):
             return "server.start", {"user": user, "server": server, **_start(body)}
         case ("POST", ("users", user, "server")):

@@ -33,7 +33,8 @@ from flask.sessions import SecureCookieSessionInterface
 
 from .access import can
 from .extensions import lesson_store, service_client, sessions, shared
-from .hub import HubAPIError
+from .hub import HubAPIError, HubUnreachable
+from .lessons import tokens as lesson_tokens
 
 log = logging.getLogger(__name__)
 
@@ -231,6 +232,7 @@ def oauth_callback():
         abort(403, description="The hub did not confirm who you are. Please sign in again.")
     sid = sessions().begin(model["name"], token)
     lesson_store().refresh_token(model["name"], token)  # their lessons run on with this one
+    renew_lesson_token(model["name"], token, model.get("scopes", ()))
     session.clear()
     session.permanent = True
     session["sid"] = sid
@@ -238,11 +240,45 @@ def oauth_callback():
     return redirect(safe_next(pending.get("next")))
 
 
+def renew_lesson_token(person: str, token: str, scopes) -> None:
+    """At sign-in, for someone who owns lessons: a new lesson token for their starts
+    (:mod:`app.lessons.tokens`), so that their lessons outlive this sign-in."""
+    lesson_tokens.at_sign_in(service_client(), lesson_store(), person, token, scopes)
+
+
+def revoke_signin(person: Person) -> None:
+    """Revoke the person's hub token for hubdesk (``token_id`` of ``GET /user``, JupyterHub
+    5+), with that token itself (``tokens!user``): signed out of hubdesk means a token that
+    no longer works anywhere. The hub revokes every sign-in of theirs to hubdesk with it.
+    Refused (a configuration without ``tokens!user``) or unreachable: said in the log, and
+    the session ends anyway; the token then lives until it expires on the hub."""
+    model = _identify(person.token) or {}
+    token_id = model.get("token_id")
+    if not token_id:
+        log.warning("%s's hub token could not be revoked: the hub gives no token id", person.name)
+        return
+    try:
+        service_client().for_token(person.token).revoke_token(person.name, token_id)
+    except HubAPIError as e:
+        log.warning(
+            "the hub refused to revoke %s's sign-in (%s %s): it lives until it expires",
+            person.name,
+            e.status,
+            e.message,
+        )
+    except HubUnreachable as e:
+        log.warning("%s's sign-in was not revoked: %s", person.name, e.reason)
+
+
 @bp.route("/logout", methods=["GET", "POST"])
 def logout():
     if request.method == "GET":
-        return render_template("auth/logout.html")
+        store = lesson_store()
+        # without a lesson token, their lessons run on this sign-in, which is revoked now
+        stranded = store.owns_lessons(g.person.name) and (store.lesson_token(g.person.name) is None)
+        return render_template("auth/logout.html", lessons_stranded=stranded)
     log.info("%s signed out", g.person.name)
+    revoke_signin(g.person)
     sessions().end(session["sid"])  # on every worker and replica: the row is gone
     shared().identities.pop(_token_key(g.person.token))
     session.clear()

@@ -393,6 +393,29 @@ class HubClient:
         ).json()
         return body["access_token"]
 
+    # -- tokens -----------------------------------------------------------------
+
+    def create_token(
+        self, user: str, scopes: list[str], *, note: str, expires_in: int | None = None
+    ) -> dict:
+        """A new API token of ``user`` holding these scopes (201): ``token``, ``id``,
+        ``expires_at``, ``scopes``. Needs ``tokens`` on that user (a person's own: their
+        sign-in holding ``tokens!user``); 403 without it, 400 when the hub refuses the
+        scopes or the expiry (``token_expires_in_max_seconds``).
+
+        The answer holds a secret: it is given back to the caller only, never logged.
+        """
+        body = {"scopes": list(scopes), "note": note, "expires_in": expires_in}
+        return self.request("POST", "users", user, "tokens", json=body).json()
+
+    def revoke_token(self, user: str, token_id: str) -> None:
+        """Revoke one of ``user``'s tokens by its id (204); 404 when it is gone already.
+
+        Revoking a sign-in (OAuth) token revokes every sign-in of that person to the same
+        service: that is how the hub does it.
+        """
+        self.request("DELETE", "users", user, "tokens", token_id)
+
     def count(self, *segments: str, params=None) -> int | None:
         """How many items a paginated list has (one tiny page)."""
         return self.page(*segments, limit=1, params=params).total

@@ -139,3 +139,18 @@ def test_wsgi_entry_point_stops_with_one_line():
     assert result.stderr.strip().splitlines() == [
         result.stderr.strip()
     ] and result.stderr.startswith("hubdesk: configuration error: JUPYTERHUB_API_URL")
+
+
+def test_the_readme_documents_rotating_the_secret_key():
+    """Each variable of the key's rotation is a row of the README's configuration table."""
+    from pathlib import Path
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    rows = {line.split("`")[1] for line in readme.splitlines() if line.startswith("| `")}
+    for name in ("HUBDESK_SECRET_KEY_PREVIOUS", "HUBDESK_SECRET_KEY_PREVIOUS_FILE"):
+        assert name in rows, name
+    previous = "| `HUBDESK_SECRET_KEY_PREVIOUS` "
+    (row,) = [line for line in readme.splitlines() if line.startswith(previous)]
+    assert "restart every worker and replica" in row and "HUBDESK_SESSION_HOURS" in row
+    # and the setting is read: sealed data opens with either key
+    assert settings(HUBDESK_SECRET_KEY_PREVIOUS="p" * 40).secret_key_previous == "p" * 40

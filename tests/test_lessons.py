@@ -58,8 +58,11 @@ def schedule(session, stack, group, data):
 def runs_of(session, stack, group, lesson) -> list[tuple[str, str]]:
     """(kind, words) of the lesson's runs on its group's page."""
     page = session.get(stack.url(f"groups/{group}/servers")).text
+    # up to the next lesson's card: the runs of lessons listed after it are not its own
     card = re.search(
-        rf'data-lesson="{lesson}"(.*?)</section>|data-lesson="{lesson}"(.*)', page, re.S
+        rf'data-lesson="{lesson}"(.*?)(?=data-lesson="|</section>)|data-lesson="{lesson}"(.*)',
+        page,
+        re.S,
     )
     text = card.group(0) if card else ""
     return [

@@ -64,6 +64,8 @@ SERVICE_SCOPES = [
     "admin:servers",
 ]
 # What a person may delegate to hubdesk when they sign in (intersected with their own).
+# tokens!user: the person's own tokens only, so that hubdesk can make the one API token
+# their lessons start with (app.lessons.tokens) and revoke their sign-in at sign-out.
 OAUTH_CLIENT_ALLOWED_SCOPES = [
     "list:users",
     "read:users",
@@ -72,6 +74,7 @@ OAUTH_CLIENT_ALLOWED_SCOPES = [
     "read:roles:groups",
     "admin:servers",
     "admin-ui",
+    "tokens!user",
 ]
 
 

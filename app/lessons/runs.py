@@ -1,11 +1,12 @@
 """Making a lesson's runs when they are due: every worker looks, one makes each run.
 
 Called by the job runner at each of its looks (every few seconds, on every worker of
-every replica). For each run due (``schedule.due_runs``), in named steps:
+every replica). For each start due (``schedule.due_runs``; a stop: below), in named steps:
 
 1. who may: the person who scheduled the lesson, with their permissions *now*: the hub
    is asked with their own token (``GET /user``; the hub resolves a token's scopes from
-   its owner's roles at each use), so a lost role refuses the run, in words;
+   its owner's roles at each use), so a lost role refuses the run, in words; the token
+   is their lesson token (``tokens``), else the sign-in saved with the lesson;
 2. whom: the group's members at this moment (who joined since is included);
 3. a start's own checks (``start_check``): raw user_options JSON needs its owner to hold
    that permission still; hub admins and staff accounts among the members are left out
@@ -20,6 +21,12 @@ Only lessons whose ``next_due`` has come are read at each look (O(due), not O(le
 after its runs a lesson's ``next_due`` is set again from them (``LessonStore.set_next_due``):
 a run that could not be made (the hub away) leaves it due, so it is tried at the next look,
 and one missed while hubdesk was down is made late on its return.
+
+A *stop* is another matter (``make_stop``): it stops exactly the servers that
+occurrence's start started, found in the start's job, with hubdesk's own authority
+limited to those servers. It needs neither the scheduler's rights nor their token
+(which may have expired, or been sealed with a key hubdesk no longer has): a stop is
+never skipped, and never stops anything the lesson did not start.
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from .. import permissions
-from ..audit import AuditTrail
+from ..audit import MAX_NAMES, AuditTrail
 from ..hub import HubAPIError, HubClient, HubUnreachable
 from ..jobs import JobRunner
 from ..words import server_words
@@ -75,6 +82,8 @@ def run_due(
 
 def make_run(runner, lessons, audit, lesson: Lesson, due: schedule.Due) -> str | None:
     """One run: checked, then recorded with its job (or its refusal), exactly once."""
+    if due.kind == "stop":
+        return make_stop(runner, lessons, audit, lesson, due)
     hub: HubClient = runner.hub
     try:
         scopes, refused = current_scopes(hub, lessons, lesson)
@@ -185,7 +194,23 @@ class _Lost(Exception):
 
 
 def current_scopes(hub: HubClient, lessons: LessonStore, lesson: Lesson):
-    """(scopes, refusal) of the person who scheduled the lesson, asked of the hub now."""
+    """(scopes, refusal) of the person who scheduled the lesson, asked of the hub now.
+
+    With their lesson token when they have one (it outlives their sign-in), else with the
+    sign-in saved with the lesson; either way the hub answers with its owner's scopes of
+    this moment. A lesson token the hub no longer takes (revoked on the hub's token page)
+    is forgotten, and the sign-in is tried.
+    """
+    kept = lessons.lesson_token(lesson.by)
+    if kept is not None and kept.token:
+        try:
+            model = hub.for_token(kept.token).whoami()
+            return frozenset(model.get("scopes", ())), ""
+        except HubAPIError as e:
+            if e.status not in (401, 403):
+                raise
+            log.warning("%s's lesson token was refused by the hub: trying their sign-in", lesson.by)
+            lessons.forget_lesson_token(lesson.by, kept.token_id)
     token = lessons.token_of(lesson.id)
     if not token:
         return (
@@ -202,6 +227,108 @@ def current_scopes(hub: HubClient, lessons: LessonStore, lesson: Lesson):
             )
         raise
     return frozenset(model.get("scopes", ())), ""
+
+
+# what a start's item says when its request went out: the server may be up because of it
+STARTED = frozenset({"started", "starting", "unknown"})
+
+
+def started_by_start(runner: JobRunner, lessons: LessonStore, lesson: Lesson, due):
+    """(server, members) that this occurrence's start started, from its job's items.
+
+    "running" (already running before the lesson), failed, forbidden, cancelled: not
+    started by it, so not stopped by it. An item still waiting that was sent may be coming
+    up: counted. No start job (the start was refused): nothing.
+    """
+    job_id = lessons.start_job_of(lesson.id, due.occurrence)
+    job = runner.store.get(job_id) if job_id else None
+    if job is None:
+        return lesson.server, []
+    if not job.done:
+        # still starting at the lesson's end (a big class): what it has not sent yet is
+        # cancelled (pool_map looks about once a second), what it sent is stopped below
+        runner.store.cancel(job_id, "the lesson's end")
+        job = runner.store.get(job_id) or job
+    members = [
+        item.name
+        for item in job.items.values()
+        if item.outcome in STARTED or (item.outcome == "waiting" and item.sent)
+    ]
+    # the server the start started, even if the lesson was changed since
+    return job.spec.get("server", lesson.server) or "", sorted(members, key=str.casefold)
+
+
+def stop_scopes(server: str, members) -> frozenset:
+    """hubdesk's own authority for a lesson's stop: exactly these servers, nothing else."""
+    return frozenset(f"delete:servers!server={user}/{server}" for user in members)
+
+
+AUTHORITY = "hubdesk's own, for the servers this lesson started"
+
+
+def make_stop(runner, lessons, audit, lesson: Lesson, due: schedule.Due) -> str | None:
+    """A lesson's stop: the servers its start started, stopped with hubdesk's own authority.
+
+    Not the scheduler's: whether they lost their role, or their token expired or cannot
+    be opened any more, the servers the lesson started are stopped, and only those (a
+    member added since, or whose server was running before the lesson, is left alone).
+    The job's scopes name each server: its items are checked against them as any job's.
+    """
+    server, members = started_by_start(runner, lessons, lesson, due)
+    words = "late" if due.late else ""
+    if not members:
+        words = "nothing to stop: this lesson's start started no server"
+    try:
+        with runner.store.database.write() as conn:
+            if lessons.taken(conn, lesson, due):
+                return None  # another worker made it
+            job_id = None
+            if members:
+                job_id = runner.store.create(
+                    "stop",
+                    lesson.group,
+                    by=lesson.by,
+                    spec=dict(run_spec(lesson, due), server=server, authority=AUTHORITY),
+                    scopes=stop_scopes(server, members),
+                    items=[(m, "") for m in members],
+                    owner=runner.owner,
+                    conn=conn,
+                )
+            if not lessons.record_run(conn, lesson, due, job_id=job_id, words=words):
+                raise _Lost()
+    except _Lost:
+        return None
+    audit.note(
+        "lesson.stop",
+        {
+            "group": lesson.group,
+            "lesson": lesson.id,
+            "server": server,
+            "due": datetime.fromtimestamp(due.at.timestamp(), UTC).isoformat(),
+            "late": due.late,
+            "job": job_id,
+            "authority": AUTHORITY,
+            "users": members[:MAX_NAMES],
+            "count": len(members),
+        },
+        person=lesson.by,
+        outcome=(
+            f"job started: stopping the {len(members)} servers this lesson started"
+            if members
+            else words
+        ),
+    )
+    log.info(
+        "lesson %s of %s: stop %s for %d members (hubdesk's own authority)%s",
+        lesson.id,
+        lesson.group,
+        server_words(server),
+        len(members),
+        " (late)" if due.late else "",
+    )
+    if job_id:
+        runner.run_here(job_id)
+    return job_id
 
 
 def members_of(hub: HubClient, group: str) -> list[str] | None:

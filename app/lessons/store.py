@@ -11,11 +11,11 @@ import json
 import secrets
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from cryptography.fernet import InvalidToken, MultiFernet
-from sqlalchemy import and_, func, insert, select, text, update
+from sqlalchemy import and_, delete, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from .. import db
@@ -24,6 +24,9 @@ from . import schedule
 from .schedule import When
 
 RUNS_SHOWN = 5  # a lesson's last runs on its group's page
+# the hub's default oauth_token_expires_in: a sign-in token lives this long (when it is what
+# a person's lessons run on, its end is estimated from when it was sealed)
+SIGNIN_SECONDS = 14 * 86400
 LIMITS_LOCK = 0x6C657373  # a Postgres advisory lock: lesson saves check their limits in turn
 
 
@@ -52,6 +55,28 @@ class Lesson:
     @property
     def profile(self) -> str:
         return self.spec.get("profile") or ""
+
+
+@dataclass
+class LessonToken:
+    """A person's hub API token for their lessons' starts (``token`` None: cannot be opened)."""
+
+    person: str
+    token: str | None = field(repr=False)
+    token_id: str | None
+    scopes: list
+    expires: float | None  # None: never (as the hub made it)
+    updated: float
+
+
+@dataclass
+class TokenHealth:
+    """What a person's lessons' starts run on, for the warnings of the lessons pages."""
+
+    person: str
+    kind: str  # "lesson" (their lesson token) or "sign-in" (the OAuth token saved with them)
+    expires: float | None  # when it stops working (estimated for a sign-in), None: never
+    readable: bool  # False: sealed with a key hubdesk no longer has
 
 
 @dataclass
@@ -317,6 +342,104 @@ class LessonStore:
         except InvalidToken:
             return None  # sealed with another secret key
 
+    # -- lesson tokens: one hub API token per person, for their lessons' starts -------------
+
+    def save_lesson_token(
+        self, person: str, token: str, *, token_id: str | None, scopes, expires: float | None
+    ) -> str | None:
+        """Keep ``person``'s new lesson token (sealed); the id of the one it replaces, if any
+        (to be revoked on the hub), read in the same transaction as the write."""
+        now = time.time()
+        t = db.lesson_tokens
+        values = {
+            "token": self._seal(token),
+            "token_id": token_id,
+            "scopes": json.dumps(sorted(scopes)),
+            "expires": expires,
+            "updated": now,
+        }
+        with self.database.write() as conn:
+            previous = conn.execute(select(t.c.token_id).where(t.c.person == person)).first()
+            if previous is None:
+                conn.execute(insert(t).values(person=person, created=now, **values))
+                return None
+            conn.execute(update(t).where(t.c.person == person).values(**values))
+        return previous.token_id if previous.token_id != token_id else None
+
+    def lesson_token(self, person: str) -> LessonToken | None:
+        """``person``'s lesson token, if they have one (``token`` None: cannot be opened)."""
+        t = db.lesson_tokens
+        with self.database.read() as conn:
+            row = conn.execute(select(t).where(t.c.person == person)).first()
+        if row is None:
+            return None
+        return LessonToken(
+            person=row.person,
+            token=self._open(row.token),
+            token_id=row.token_id,
+            scopes=json.loads(row.scopes or "[]"),
+            expires=row.expires,
+            updated=row.updated,
+        )
+
+    def owns_lessons(self, person: str) -> bool:
+        """Whether ``person`` is the owner of a lesson not cancelled."""
+        les = db.lessons
+        with self.database.read() as conn:
+            return (
+                conn.execute(
+                    select(les.c.id).where(les.c.by == person, les.c.cancelled.is_(None)).limit(1)
+                ).first()
+                is not None
+            )
+
+    def forget_lesson_token(self, person: str, token_id: str | None) -> None:
+        """The hub no longer has this token (revoked there): forget it, unless renewed since."""
+        t = db.lesson_tokens
+        with self.database.write() as conn:
+            conn.execute(delete(t).where(t.c.person == person, t.c.token_id == token_id))
+
+    def token_health(self, lessons: Iterable[Lesson]) -> dict[str, TokenHealth]:
+        """For the owner of each of these lessons: what their starts run on, and until when."""
+        owners = {lesson.by: lesson for lesson in lessons}
+        if not owners:
+            return {}
+        t, les = db.lesson_tokens, db.lessons
+        with self.database.read() as conn:
+            rows = {
+                r.person: r for r in conn.execute(select(t).where(t.c.person.in_(list(owners))))
+            }
+            sealed = dict(
+                conn.execute(
+                    select(les.c.id, les.c.token).where(
+                        les.c.id.in_([lesson.id for lesson in owners.values()])
+                    )
+                ).all()
+            )
+        found = {}
+        for person, lesson in owners.items():
+            row = rows.get(person)
+            if row is not None:
+                found[person] = TokenHealth(
+                    person, "lesson", row.expires, self._open(row.token) is not None
+                )
+                continue
+            # no lesson token: the sign-in token saved with the lesson, sealed when they last
+            # signed in or saved it (a Fernet token carries the time it was sealed)
+            try:
+                sealed_at = self.fernet.extract_timestamp(sealed.get(lesson.id, "").encode())
+            except (InvalidToken, ValueError, TypeError):
+                found[person] = TokenHealth(person, "sign-in", None, False)
+                continue
+            found[person] = TokenHealth(person, "sign-in", sealed_at + SIGNIN_SECONDS, True)
+        return found
+
+    def _open(self, sealed: str | None) -> str | None:
+        try:
+            return self.fernet.decrypt(sealed.encode()).decode() if sealed else None
+        except InvalidToken:
+            return None  # sealed with a key hubdesk no longer has
+
     def _seal(self, token: str) -> str:
         return self.fernet.encrypt(token.encode()).decode()
 
@@ -369,6 +492,16 @@ class LessonStore:
             for row in conn.execute(query):
                 found[row.lesson_id].append(_run(row))
         return found
+
+    def start_job_of(self, lesson_id: str, occurrence: float) -> str | None:
+        """The job of that occurrence's start (None: refused, or never made)."""
+        r = db.lesson_runs
+        with self.database.read() as conn:
+            return conn.execute(
+                select(r.c.job_id).where(
+                    r.c.lesson_id == lesson_id, r.c.kind == "start", r.c.occurrence == occurrence
+                )
+            ).scalar()
 
     def record_run(self, conn, lesson: Lesson, due: schedule.Due, *, job_id, words: str) -> bool:
         """Write the run in ``conn``'s transaction; False if another worker made it already."""

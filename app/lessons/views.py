@@ -2,9 +2,11 @@
 
 Whoever may read a group and start and stop servers for it may schedule, change and
 cancel its lessons (``may_keep_lessons``: one rule for the three and for the roster's
-lessons panel); a lesson runs with the permissions of the person who last saved it, asked
-of the hub again at each run (``runs.current_scopes``). The runs themselves are made by
-the job runner (``runs``). Pages read one page of lessons, never every lesson of the hub.
+lessons panel). A lesson starts with the permissions of the person who last saved it, asked
+of the hub again at each start (``runs.current_scopes``, on their lesson token: ``tokens``),
+and stops what it started with hubdesk's own authority (``runs.make_stop``). The runs
+themselves are made by the job runner (``runs``). Pages read one page of lessons, never
+every lesson of the hub.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from wtforms import SelectMultipleField, StringField, widgets
 from .. import permissions
 from ..access import reachable_groups, require, service_scopes
 from ..errors import require_form
-from ..extensions import audit_trail, lesson_store, settings
+from ..extensions import audit_trail, lesson_store, service_client, settings
 from ..names import SERVER_NAME_RULES, NamesError, check_server_name
 from ..paging import int_arg, window
 from ..profiles import default_profile
@@ -33,7 +35,7 @@ from ..servers.views import (
     profile_choices,
 )
 from ..words import server_words
-from . import schedule
+from . import schedule, tokens
 from .schedule import WEEKDAYS, ScheduleError
 from .store import LessonLimit, Limits
 
@@ -204,6 +206,7 @@ def schedule_lesson(group):
     except (NamesError, ScheduleError, LessonLimit) as e:
         return _form_page(group, form, offered, error=str(e), status=400)
     audit_trail().note("lesson.schedule", _target(lesson_id, group, server, when), outcome="saved")
+    _renew_token()
     flash(
         f"Scheduled: {server_words(server, start=True)} for “{group}”, {when.words()}.", "success"
     )
@@ -236,6 +239,7 @@ def change_lesson(group, lesson):
     except (NamesError, ScheduleError, LessonLimit) as e:
         return _form_page(group, form, offered, lesson=lesson, error=str(e), status=400)
     audit_trail().note("lesson.change", _target(lesson.id, group, server, when), outcome="saved")
+    _renew_token()
     flash(f"Changed: {server_words(server, start=True)} for “{group}”, {when.words()}.", "success")
     return redirect(url_for("servers.group_servers", group=group))
 
@@ -257,6 +261,21 @@ def cancel_lesson(group, lesson):
             "info",
         )
     return redirect(url_for("servers.group_servers", group=group))
+
+
+def _renew_token() -> None:
+    """Saving a lesson: the saver's lesson token, made (or renewed) now (``tokens``).
+
+    When the hub refuses, the lesson runs on their sign-in, and the page says until when."""
+    made, why = tokens.renew(
+        service_client(), lesson_store(), g.person.name, g.person.token, g.person.scopes
+    )
+    if not made:
+        flash(
+            f"Your lessons run on your sign-in to hubdesk ({why}): sign in again at least "
+            "every week, and their servers keep starting.",
+            "warning",
+        )
 
 
 def upcoming(lessons, now: datetime | None = None):
@@ -286,7 +305,46 @@ def index():
         now=datetime.now(UTC),
         page=window(offset, limit, total),
         page_sizes=PAGE_SIZES,
+        token_warnings=token_warnings(lesson_store(), [lesson for lesson, _, _ in rows]),
     )
+
+
+WARN_BEFORE = timedelta(days=7)  # a lesson's owner is warned this long before its token ends
+
+
+def token_warnings(store, lessons, now: datetime | None = None) -> list[dict]:
+    """For each owner of these lessons whose starts would soon stop working: whose, when, and
+    what to do, in words (``{"person", "words"}``). Stops need no token: only starts."""
+    now = now or datetime.now(UTC)
+    found = []
+    for person, health in sorted(store.token_health(lessons).items()):
+        on = "their lesson token" if health.kind == "lesson" else "their sign-in to hubdesk"
+        if not health.readable:
+            words = (
+                f"{person}'s lessons cannot start their servers: {on} cannot be read any more "
+                f"(hubdesk's secret key was changed). {person} must sign in to hubdesk again."
+            )
+        elif health.expires is None:
+            continue
+        else:
+            ends = datetime.fromtimestamp(health.expires, UTC)
+            if ends - now > WARN_BEFORE:
+                continue
+            day = ends.strftime("%Y-%m-%d %H:%M UTC")
+            about = "" if health.kind == "lesson" else " (about: 14 days after they signed in)"
+            if ends <= now:
+                words = (
+                    f"{person}'s lessons no longer start their servers: {on} expired on "
+                    f"{day}{about}. {person} must sign in to hubdesk again."
+                )
+            else:
+                words = (
+                    f"{person}'s lessons run on {on}, which expires on {day}{about}: "
+                    f"{person} must sign in to hubdesk before then, or their servers will "
+                    "not start."
+                )
+        found.append({"person": person, "words": words})
+    return found
 
 
 def group_lessons(group: str) -> dict:
@@ -309,6 +367,7 @@ def group_lessons(group: str) -> dict:
         "runs": runs,
         "may": may_keep_lessons(group),
         "live_until": live_until(rows),
+        "token_warnings": token_warnings(store, [lesson for lesson, _, _ in rows]),
     }
 
 
