@@ -339,10 +339,20 @@ class JobStore:
 
     def note(self, job_id: str, names: Iterable[str], outcome: str, words: str = "") -> None:
         """The outcome of these items."""
+        self.set_outcome(job_id, names, outcome, words)
+
+    def set_outcome(
+        self, job_id: str, names: Iterable[str], outcome: str, words: str = "", *, conn=None
+    ) -> None:
+        """The outcome of these items (with ``conn``, in that transaction: a job and the
+        outcomes it is made with, e.g. a lesson's members left out, are one write)."""
+        if conn is None:
+            with self.database.write() as conn:
+                return self.set_outcome(job_id, names, outcome, words, conn=conn)
         now = time.time()
-        with self.database.write() as conn:
-            self._set_items(conn, job_id, names, outcome=outcome, words=words[:2000], updated=now)
-            conn.execute(update(db.jobs).where(db.jobs.c.id == job_id).values(updated=now))
+        self._set_items(conn, job_id, names, outcome=outcome, words=words[:2000], updated=now)
+        conn.execute(update(db.jobs).where(db.jobs.c.id == job_id).values(updated=now))
+        return None
 
     def mark_sent(self, job_id: str, names: Iterable[str]) -> None:
         """These items' requests are about to go out (written first: a resume then knows)."""

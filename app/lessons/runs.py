@@ -32,7 +32,6 @@ never skipped, and never stops anything the lesson did not start.
 from __future__ import annotations
 
 import logging
-import time
 from datetime import UTC, datetime, timedelta
 
 from .. import permissions
@@ -81,23 +80,23 @@ def run_due(
 
 
 def make_run(runner, lessons, audit, lesson: Lesson, due: schedule.Due) -> str | None:
-    """One run: checked, then recorded with its job (or its refusal), exactly once."""
+    """One run: checked, then recorded with its job (or its refusal), exactly once.
+
+    A start here; a stop is :func:`make_stop`'s."""
     if due.kind == "stop":
         return make_stop(runner, lessons, audit, lesson, due)
     hub: HubClient = runner.hub
     try:
         scopes, refused = current_scopes(hub, lessons, lesson)
-        action = "start_server" if due.kind == "start" else "stop_server"
         if not refused and not permissions.allowed_both(
-            scopes, runner.service_scopes, action, group=lesson.group
+            scopes, runner.service_scopes, "start_server", group=lesson.group
         ):
-            verb = "start" if due.kind == "start" else "stop"
-            refused = f"{lesson.by} may no longer {verb} servers for “{lesson.group}” on the hub"
+            refused = f"{lesson.by} may no longer start servers for “{lesson.group}” on the hub"
         members = [] if refused else members_of(hub, lesson.group)
         if members is None:
             refused = f"the group “{lesson.group}” no longer exists"
         skipped = []
-        if not refused and due.kind == "start":
+        if not refused:
             refused, skipped = start_check(hub, runner.service_scopes, scopes, lesson, members)
     except HubUnreachable:
         return None  # the hub is away: the next look tries again (the run is late then)
@@ -119,14 +118,7 @@ def make_run(runner, lessons, audit, lesson: Lesson, due: schedule.Due) -> str |
                     conn=conn,
                 )
                 if skipped:  # an outcome already: the group action leaves them alone
-                    runner.store._set_items(
-                        conn,
-                        job_id,
-                        skipped,
-                        outcome="skipped",
-                        words=SKIP_WORDS,
-                        updated=time.time(),
-                    )
+                    runner.store.set_outcome(job_id, skipped, "skipped", SKIP_WORDS, conn=conn)
             if not lessons.record_run(conn, lesson, due, job_id=job_id, words=words):
                 raise _Lost()  # rolls the job back: another worker's row landed first
     except _Lost:

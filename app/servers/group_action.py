@@ -50,6 +50,7 @@ OUTCOMES = {
     "failed": "failed",
     "unknown": "unknown: check",
     "cancelled": "cancelled",
+    "skipped": "skipped",
     PAUSED: "not started: paused",
 }
 NOT_SENT_PAUSED = "not started: the action is paused"
