@@ -192,25 +192,7 @@ def schedule_lesson(group):
         form.tz.data = request.args.get("tz", "")[:64]
         return _form_page(group, form, offered)
     require_form(form)
-    try:
-        server, spec, when = _read(form, offered)
-        lesson_id = lesson_store().create(
-            group,
-            server=server,
-            spec=spec,
-            when=when,
-            by=g.person.name,
-            token=g.person.token,
-            limits=_limits(),
-        )
-    except (NamesError, ScheduleError, LessonLimit) as e:
-        return _form_page(group, form, offered, error=str(e), status=400)
-    audit_trail().note("lesson.schedule", _target(lesson_id, group, server, when), outcome="saved")
-    _renew_token()
-    flash(
-        f"Scheduled: {server_words(server, start=True)} for “{group}”, {when.words()}.", "success"
-    )
-    return redirect(url_for("servers.group_servers", group=group))
+    return save_lesson(group, form, offered)
 
 
 @bp.route("/groups/<group>/lessons/<lesson>", methods=["GET", "POST"])
@@ -225,22 +207,28 @@ def change_lesson(group, lesson):
         _fill(form, lesson)
         return _form_page(group, form, offered, lesson=lesson)
     require_form(form)
+    return save_lesson(group, form, offered, lesson=lesson)
+
+
+def save_lesson(group: str, form: LessonForm, offered, *, lesson=None):
+    """Step: the lesson the form describes, created (or ``lesson`` changed) within the limits,
+    on record, the person's lesson token renewed; the roster, or the form again saying why."""
+    store, person = lesson_store(), g.person
     try:
         server, spec, when = _read(form, offered)
-        lesson_store().change(
-            lesson.id,
-            server=server,
-            spec=spec,
-            when=when,
-            by=g.person.name,
-            token=g.person.token,
-            limits=_limits(),
-        )
+        fields = dict(server=server, spec=spec, when=when, by=person.name, token=person.token)
+        if lesson is None:
+            lesson_id = store.create(group, **fields, limits=_limits())
+        else:
+            lesson_id = lesson.id
+            store.change(lesson_id, **fields, limits=_limits())
     except (NamesError, ScheduleError, LessonLimit) as e:
         return _form_page(group, form, offered, lesson=lesson, error=str(e), status=400)
-    audit_trail().note("lesson.change", _target(lesson.id, group, server, when), outcome="saved")
+    new = lesson is None
+    action, done = ("lesson.schedule", "Scheduled") if new else ("lesson.change", "Changed")
+    audit_trail().note(action, _target(lesson_id, group, server, when), outcome="saved")
     _renew_token()
-    flash(f"Changed: {server_words(server, start=True)} for “{group}”, {when.words()}.", "success")
+    flash(f"{done}: {server_words(server, start=True)} for “{group}”, {when.words()}.", "success")
     return redirect(url_for("servers.group_servers", group=group))
 
 
