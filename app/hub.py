@@ -633,3 +633,21 @@ class HubClient:
         with ThreadPoolExecutor(max_workers=min(workers, len(names))) as pool:
             found = zip(names, pool.map(model, names), strict=True)
             return {name: m for name, m in found if m is not None}
+
+    def group_roles(self, names: Iterable[str], *, workers: int = 8) -> dict[str, list[str]]:
+        """The roles each of these groups grants its members (``roles`` of the group's model,
+        present when this token holds ``read:roles:groups``); a group that is gone has none."""
+        names = list(dict.fromkeys(names))
+
+        def roles(name):
+            try:
+                return list(self.get_json("groups", name).get("roles") or ())
+            except HubAPIError as e:
+                if e.status == 404:
+                    return []
+                raise
+
+        if not names:
+            return {}
+        with ThreadPoolExecutor(max_workers=min(workers, len(names))) as pool:
+            return dict(zip(names, pool.map(roles, names), strict=True))

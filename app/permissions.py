@@ -124,10 +124,23 @@ def may_keep_lessons(person_scopes: Iterable[str], service, group: str) -> bool:
     return all(allowed_both(person_scopes, service, a, group=group) for a in LESSON_ACTIONS)
 
 
-def privileged_account(model: dict) -> bool:
+def privileged_account(
+    model: dict, group_roles: dict[str, list[str]] | None = None, *, besides: str = ""
+) -> bool:
     """A hub admin, or an account with a role beyond the default one (a user model from the
-    hub: ``admin`` always, ``roles`` when the asking token holds ``read:roles:users``)."""
-    return bool(model.get("admin")) or bool(set(model.get("roles") or ()) - {"user"})
+    hub: ``admin`` always, ``roles`` when the asking token holds ``read:roles:users``), held
+    directly or through one of its groups (``group_roles``: {group: its roles}, from group
+    models with ``read:roles:groups``). The roles of the group ``besides`` (the class
+    itself, which every member shares) do not count."""
+    if bool(model.get("admin")) or bool(set(model.get("roles") or ()) - {"user"}):
+        return True
+    roles = group_roles or {}
+    return any(roles.get(g) for g in model.get("groups") or () if g != besides)
+
+
+def groups_of(models) -> set[str]:
+    """Every group these user models belong to (whose roles :func:`privileged_account` asks)."""
+    return {g for model in models for g in model.get("groups") or ()}
 
 
 def group_filter(scopes: Iterable[str], action: str) -> set[str] | None:

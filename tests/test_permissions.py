@@ -121,3 +121,17 @@ def test_reach_in_words():
     assert reach(TEACHER, "edit_group") == ["group class-a"]
     assert reach(HELPDESK, "start_server", me="helpdesk") == ["group class-a", "yourself"]
     assert reach(HELPDESK, "list_groups") is None
+
+
+def test_privileged_accounts_directly_or_through_a_group():
+    """An admin, a role of one's own beyond "user", or a role held through a group (the
+    user model lists none of those): the class's own group's roles do not count."""
+    from app.permissions import privileged_account
+
+    assert privileged_account({"admin": True})
+    assert privileged_account({"roles": ["user", "tutor"]})
+    assert not privileged_account({"roles": ["user"], "groups": ["class-a"]})
+    staff = {"roles": ["user"], "groups": ["class-a", "staff-a"]}
+    roles = {"staff-a": ["hubdesk-staff-class-a"], "class-a": []}
+    assert privileged_account(staff, roles, besides="class-a")
+    assert not privileged_account(staff, {"staff-a": [], "class-a": ["x"]}, besides="class-a")

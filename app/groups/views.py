@@ -337,8 +337,13 @@ def add(name):
     to_add = [n for n in candidates if n in known]
     unknown = [n for n in candidates if n not in known]
     grants = newly_reachable(name, {n: known[n] for n in to_add})
-    lessons = lessons_reaching(name, [n for n in to_add if _privileged(known[n])])
-    if not unknown and not lessons and not any(_privileged(known[n]) for n in grants):
+    roles = hub.group_roles(permissions.groups_of(known[n] for n in to_add) - {name})
+
+    def privileged(user: str) -> bool:  # an admin, or staff directly or through a group
+        return permissions.privileged_account(known[user], roles, besides=name)
+
+    lessons = lessons_reaching(name, [n for n in to_add if privileged(n)])
+    if not unknown and not lessons and not any(privileged(n) for n in grants):
         # every name checks out, and no staff or admin account comes into the person's
         # reach, nor into a standing lesson's (a teacher adding a student, as always):
         # no second step
@@ -357,9 +362,6 @@ def add(name):
         ),
         create_form=ConfirmForm(formdata=None, names=_names_json(already + to_add + unknown)),
     )
-
-
-_privileged = permissions.privileged_account  # a hub admin, or a role beyond "user"
 
 
 def lessons_reaching(group: str, privileged: list[str]) -> list[tuple[object, list[str]]]:

@@ -175,8 +175,12 @@ def start_check(hub: HubClient, service_scopes, scopes, lesson: Lesson, members:
         )
     named = set(lesson.spec.get("privileged_names") or ())
     models = hub.user_models(members)
+    roles = hub.group_roles(permissions.groups_of(models.values()) - {lesson.group})
     skipped = [
-        m for m in members if m not in named and permissions.privileged_account(models.get(m) or {})
+        m
+        for m in members
+        if m not in named
+        and permissions.privileged_account(models.get(m) or {}, roles, besides=lesson.group)
     ]
     return "", sorted(skipped, key=str.casefold)
 
