@@ -558,12 +558,13 @@ class JobStore:
             return conn.execute(select(db.jobs.c.cancel_by).where(db.jobs.c.id == job_id)).scalar()
 
     def prune(self, keep_days: float) -> int:
-        """Forget finished jobs older than ``keep_days``; how many went."""
+        """Forget finished jobs older than ``keep_days``, and paused ones nobody resumed or
+        cancelled in that time (their members' servers are long past caring); how many went."""
         cutoff = time.time() - keep_days * 86400
         return db.delete_in_batches(
             self.database,
             db.jobs.c.id,
-            and_(db.jobs.c.state == "done", db.jobs.c.created < cutoff),
+            and_(db.jobs.c.state.in_(("done", PAUSED)), db.jobs.c.created < cutoff),
             children=[db.job_items.c.job_id],
             batch=500,
         )

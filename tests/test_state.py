@@ -215,6 +215,13 @@ def test_cancelling_marks_the_job_and_old_jobs_are_pruned(database):
     assert store.prune(keep_days=30) == 1
     with database.read() as conn:
         assert conn.execute(select(func.count()).select_from(db.job_items)).scalar() == 0
+    # a paused job nobody resumed or cancelled goes too once it is that old; a running one not
+    paused, running = make_job(store), make_job(store)
+    with database.write() as conn:
+        conn.execute(update(db.jobs).where(db.jobs.c.id == paused).values(state="paused"))
+        conn.execute(update(db.jobs).values(created=time.time() - 40 * 86400))
+    assert store.prune(keep_days=30) == 1
+    assert store.get(paused) is None and store.get(running) is not None
 
 
 # -- the audit trail ---------------------------------------------------------------------
