@@ -50,7 +50,7 @@ def create_app(config: Settings | Mapping | None = None) -> Flask:
     from werkzeug.middleware.proxy_fix import ProxyFix
 
     from . import extensions, logs, metrics
-    from .config import Settings
+    from .config import BODY_LIMIT, Settings
     from .db import StateUnavailable
 
     settings = config if isinstance(config, Settings) else Settings.from_env(config)
@@ -71,7 +71,10 @@ def create_app(config: Settings | Mapping | None = None) -> Flask:
         SESSION_COOKIE_SAMESITE="Lax",
         PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.session_hours),
         WTF_CSRF_TIME_LIMIT=None,  # tied to the session, which expires on its own
-        MAX_CONTENT_LENGTH=16 * 1024 * 1024,
+        # bodies past 4 MiB are refused (413) before a byte of them is read; form fields
+        # past 512 KiB too; file parts past 500 KiB go to a temporary file (Werkzeug)
+        MAX_CONTENT_LENGTH=BODY_LIMIT,
+        MAX_FORM_MEMORY_SIZE=512 * 1024,
     )
     logs.setup(settings)
     if settings.profiles_source:

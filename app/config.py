@@ -22,6 +22,10 @@ from .db import default_url
 from .profiles import ProfileError
 from .profiles import load_with_source as load_profiles
 
+# request bodies past this are refused (413) unread: Flask's MAX_CONTENT_LENGTH, and
+# gunicorn's pre_request closes such a connection rather than read the rest
+BODY_LIMIT = 4 * 1024 * 1024
+
 log = logging.getLogger(__name__)
 
 
@@ -124,7 +128,9 @@ class Settings:
     secret_key_previous: str = field(default="", repr=False)
     metrics_token: str = field(default="", repr=False)
     proxy_hops: int = 0
-    max_streams: int = 8  # progress streams one process passes on at once
+    max_streams: int = 32  # progress streams one process passes on at once
+    worker_connections: int = 2048  # gunicorn: connections one worker holds at once
+    body_timeout: float = 30.0  # gunicorn: seconds a request's body may take to arrive
     max_streams_per_person: int = 2  # of which one person may hold this many
     authenticator_manages_groups: bool = False  # the identity provider owns memberships
 
@@ -270,14 +276,12 @@ class Settings:
             secret_key_previous=previous_key,
             metrics_token=_secret(env, "HUBDESK_METRICS_TOKEN", "HUBDESK_METRICS_TOKEN_FILE"),
             proxy_hops=_number(env, "HUBDESK_PROXY_HOPS", 0, kind=int),
-            # half of a gunicorn worker's threads: the other half always serve pages
-            max_streams=_number(
-                env,
-                "HUBDESK_MAX_STREAMS",
-                max(1, _number(env, "HUBDESK_THREADS", 16, kind=int, minimum=1) // 2),
-                kind=int,
-                minimum=1,
+            max_streams=_number(env, "HUBDESK_MAX_STREAMS", 32, kind=int, minimum=1),
+            # read by gunicorn_conf: checked here, so that a bad value is one clear line
+            worker_connections=_number(
+                env, "HUBDESK_WORKER_CONNECTIONS", 2048, kind=int, minimum=1
             ),
+            body_timeout=_number(env, "HUBDESK_BODY_TIMEOUT", 30.0, kind=float, minimum=1),
             authenticator_manages_groups=_flag(env, "HUBDESK_AUTHENTICATOR_MANAGES_GROUPS", False),
             max_streams_per_person=_number(
                 env, "HUBDESK_MAX_STREAMS_PER_PERSON", 2, kind=int, minimum=1

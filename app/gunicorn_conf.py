@@ -1,20 +1,32 @@
 """gunicorn settings for hubdesk (the Docker image, the demo and production).
 
-Threads (the ``gthread`` worker), not processes, carry concurrency: a page
-spends most of its time waiting for the hub, and a thread waiting on a socket
-costs little. A spawn-progress page holds one thread for as long as the spawn
-takes (seconds to minutes) while it passes the hub's event stream on; at most
-half of a worker's threads do that (HUBDESK_MAX_STREAMS), so with 2 workers x
-16 threads 16 spawns are followed live at once and pages always find a thread.
-A gthread worker tells gunicorn it is alive from its own loop, so a long stream
-never trips the worker timeout; hub calls have their own timeouts
-(HUBDESK_CONNECT_TIMEOUT, HUBDESK_READ_TIMEOUT).
+gunicorn's **gevent** worker carries concurrency: every connection is a greenlet, and a
+greenlet waiting on a socket (for the hub, for a slow client, for a spawn's progress)
+costs a few kilobytes, not a thread. A client that trickles its request therefore holds
+no thread and starves no page. The limits are explicit (see docs/serving.md for the
+attacks they were measured against, and the other servers measured with them):
+
+- a request's head (request line and headers) must arrive whole within ``keepalive``
+  seconds of the connection being ready for it, or the connection is closed; it may
+  hold at most ``limit_request_fields`` headers of at most ``limit_request_field_size``
+  bytes each (gunicorn answers 431 past that, before hubdesk sees the request);
+- a body is read by hubdesk only as it parses it, at most ``MAX_CONTENT_LENGTH`` (4 MiB,
+  413 past it, before a byte of it is read), form fields in memory at most 512 KiB (a
+  file part past 500 KiB goes to a temporary file); chunked bodies are parsed as they
+  arrive (gunicorn's reader), and a body must keep coming (HUBDESK_BODY_TIMEOUT);
+- at most ``worker_connections`` connections per worker, new ones wait in the
+  listen backlog past that.
+
+Hub calls have their own timeouts (HUBDESK_CONNECT_TIMEOUT, HUBDESK_READ_TIMEOUT); a
+worker's own greenlet tells gunicorn it is alive every second, so a long progress
+stream never trips the worker timeout.
 """
 
 import os
 import shutil
 import sys
 import tempfile
+import time
 from urllib.parse import urlparse
 
 
@@ -29,13 +41,27 @@ def _bind():
     return "0.0.0.0:8000"
 
 
+def _number(name, default):
+    """A number setting; a bad one is named by on_starting (Settings), not a traceback here."""
+    try:
+        return type(default)(os.environ.get(name) or default)
+    except ValueError:
+        return default
+
+
 bind = _bind()
 wsgi_app = "app.wsgi:application"
 workers = int(os.environ.get("HUBDESK_WORKERS", "2"))
-# gthread, with each request read whole by the worker's main loop before a thread takes it:
-# a client trickling its request holds no thread (see app/workers.py)
-worker_class = "app.workers.BufferingThreadWorker"
-threads = int(os.environ.get("HUBDESK_THREADS", "16"))
+worker_class = "gevent"
+# connections (pages, progress streams, clients still sending) one worker holds at once
+worker_connections = _number("HUBDESK_WORKER_CONNECTIONS", 2048)
+# a request head must be whole within `keepalive` seconds (the gevent worker's deadline
+# for reading one), with at most this many headers of at most this many bytes (431)
+limit_request_line = 8190
+limit_request_fields = 50
+limit_request_field_size = 8190
+# a request body must be in whole this many seconds after its head (408 past that)
+BODY_SECONDS = _number("HUBDESK_BODY_TIMEOUT", 30.0)
 # a worker silent for this long is restarted; hub calls time out well before
 timeout = int(os.environ.get("HUBDESK_WORKER_TIMEOUT", "60"))
 graceful_timeout = 20
@@ -68,6 +94,72 @@ def when_ready(server):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
         start_http_server(METRICS_PORT, registry=registry)
+
+
+class BodyWithDeadline:
+    """A request's body (gunicorn's), whose reads end at a deadline: 408 past it.
+
+    The gevent worker gives a request's head a deadline (``keepalive``) but none to its
+    body: a client could trickle a body for as long as it likes, holding one of the
+    worker's ``worker_connections``. Every read here runs under a gevent timeout for
+    what is left of ``BODY_SECONDS``.
+    """
+
+    def __init__(self, req, seconds: float):
+        self._req, self._body = req, req.body
+        self._until = time.monotonic() + seconds
+
+    def _timed(self, method, *args):
+        import gevent
+        from werkzeug.exceptions import RequestTimeout
+
+        left = self._until - time.monotonic()
+        try:
+            if left <= 0:
+                raise gevent.Timeout()
+            with gevent.Timeout(left):
+                return method(*args)
+        except gevent.Timeout:
+            self._req.force_close()  # what is left of the body is not read: no keep-alive
+            raise RequestTimeout(
+                f"The request's body did not arrive within {BODY_SECONDS:g} s."
+            ) from None
+
+    def read(self, size=None):
+        return self._timed(self._body.read, size)
+
+    def readline(self, size=None):
+        return self._timed(self._body.readline, size)
+
+    def readlines(self, size=None):
+        return self._timed(self._body.readlines, size)
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        line = self.readline()
+        if not line:
+            raise StopIteration
+        return line
+
+
+def pre_request(worker, req):
+    """Before hubdesk sees a request: its body gets a deadline; and a body hubdesk will
+    not read whole (chunked, or past its 4 MiB) ends the connection after the answer
+    (413) instead of being read to its end for the next request on it."""
+    from gunicorn.http.body import ChunkedReader
+
+    from app.config import BODY_LIMIT
+
+    body = getattr(req, "body", None)
+    if body is None:
+        return  # another worker class than gunicorn's sync, gthread or gevent (benchmarks)
+    reader = getattr(body, "reader", None)
+    if isinstance(reader, ChunkedReader) or getattr(reader, "length", 0) > BODY_LIMIT:
+        req.force_close()
+    if type(worker).__module__ == "gunicorn.workers.ggevent":  # a deadline is gevent's
+        req.body = BodyWithDeadline(req, BODY_SECONDS)
 
 
 def post_worker_init(worker):

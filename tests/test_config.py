@@ -62,7 +62,9 @@ def test_service_variables_are_used():
         ({"HUBDESK_SECURE_COOKIES": "sometimes"}, "HUBDESK_SECURE_COOKIES"),
         ({"HUBDESK_LOG_LEVEL": "LOUD"}, "HUBDESK_LOG_LEVEL"),
         ({"HUBDESK_MAX_STREAMS": "0"}, "HUBDESK_MAX_STREAMS"),
-        ({"HUBDESK_THREADS": "many"}, "HUBDESK_THREADS"),
+        ({"HUBDESK_WORKER_CONNECTIONS": "many"}, "HUBDESK_WORKER_CONNECTIONS"),
+        ({"HUBDESK_WORKER_CONNECTIONS": "0"}, "HUBDESK_WORKER_CONNECTIONS"),
+        ({"HUBDESK_BODY_TIMEOUT": "soon"}, "HUBDESK_BODY_TIMEOUT"),
     ],
 )
 def test_a_bad_setting_is_named(change, named):
@@ -76,13 +78,11 @@ def test_a_bad_setting_is_named(change, named):
 @pytest.mark.parametrize(
     ("change", "streams"),
     [
-        ({}, 8),
-        ({"HUBDESK_THREADS": "6"}, 3),
-        ({"HUBDESK_THREADS": "1"}, 1),
-        ({"HUBDESK_THREADS": "6", "HUBDESK_MAX_STREAMS": "5"}, 5),
+        ({}, 32),
+        ({"HUBDESK_MAX_STREAMS": "5"}, 5),
     ],
 )
-def test_progress_streams_take_half_the_threads_unless_told(change, streams):
+def test_progress_streams_per_worker(change, streams):
     assert settings(**change).max_streams == streams
 
 
