@@ -45,6 +45,15 @@ def base_env(**changes) -> dict:
     return env
 
 
+def hubdesk_env(stack, workers: int = 1, **settings) -> tuple[dict, str]:
+    """The stack's hubdesk, on a free loopback port with ``settings``; and its base URL."""
+    bind = f"127.0.0.1:{free_port()}"
+    env = base_env(
+        **{**stack.env, "HUBDESK_BIND": bind, "HUBDESK_WORKERS": str(workers), **settings}
+    )
+    return env, f"http://{bind}{PREFIX}"
+
+
 def stop(process: subprocess.Popen) -> None:
     """SIGTERM (gunicorn's graceful stop); SIGKILL to its process group if it hangs."""
     if process.poll() is None:
@@ -198,18 +207,9 @@ def test_metrics_under_the_production_command_add_up_every_workers_counts(stack,
     """The image's CMD loads app.gunicorn_conf, and so the app package, first: nothing of it
     may import prometheus_client before PROMETHEUS_MULTIPROC_DIR is set, or each worker
     counts in its own memory and a scrape reads an empty folder."""
-    bind = f"127.0.0.1:{free_port()}"
     token = "m" * 32
-    env = base_env(
-        **{
-            **stack.env,
-            "HUBDESK_BIND": bind,
-            "HUBDESK_WORKERS": "2",
-            "HUBDESK_METRICS_TOKEN": token,
-        }
-    )
+    env, base = hubdesk_env(stack, 2, HUBDESK_METRICS_TOKEN=token)
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)  # as in the image: gunicorn_conf chooses it
-    base = f"http://{bind}{PREFIX}"
     with gunicorn(env, tmp_path) as (process, log_path):
         wait_healthy(process, f"{base}health", log_path)
         for _ in range(20):  # new connections: both workers answer some
@@ -240,3 +240,37 @@ def test_the_access_log_never_holds_a_query_string(stack, tmp_path):
     text = log_path.read_text()
     assert '"GET /services/hubdesk/oauth_callback HTTP/1.1" 400' in text
     assert code not in text and state not in text and "secret-search" not in text
+
+
+def series(scrape: str) -> set[str]:
+    """A scrape's series: each sample's name and labels, without its value."""
+    return {line.rsplit(" ", 1)[0] for line in scrape.splitlines() if line and line[0] != "#"}
+
+
+def test_made_up_methods_add_no_series_to_the_metrics(stack, tmp_path):
+    """A method's name is a label only if HTTP has it; any other is "other", or every name a
+    client makes up would be a new series, without a sign-in."""
+    token = "m" * 32
+    env, base = hubdesk_env(stack, 2, HUBDESK_METRICS_TOKEN=token)
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+
+    def scrape() -> set[str]:
+        r = requests.get(f"{base}metrics", headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 200
+        return series(r.text)
+
+    def made_up(method: str) -> None:
+        for path in ("health", "groups/", "no-such-page"):  # a 405 and a 404 each
+            r = requests.request(method, f"{base}{path}", headers={"Connection": "close"})
+            assert r.status_code in (404, 405), (method, path, r.status_code)
+
+    with gunicorn(env, tmp_path) as (process, log_path):
+        wait_healthy(process, f"{base}health", log_path)
+        made_up("FOO")  # the "other" series, once
+        scrape()  # and the scrape's own
+        before = scrape()
+        for i in range(30):
+            made_up(f"MADEUP{i}")
+        after = scrape()
+    assert after == before, sorted(after - before)
+    assert any('method="other"' in s for s in after) and not any("MADEUP" in s for s in after)
