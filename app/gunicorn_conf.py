@@ -50,6 +50,13 @@ loglevel = os.environ.get("HUBDESK_LOG_LEVEL", "info").lower()
 access_log_format = (
     '%(h)s "%(m)s %({SCRIPT_NAME}e)s%(U)s %(H)s" %(s)s %(b)s %(M)sms req=%({x-request-id}o)s'
 )
+# gunicorn's control socket (for gunicornc) only where HUBDESK_CONTROL_SOCKET asks for one:
+# its default, under $HOME, is shared by every gunicorn of the same user, and cannot be made
+# on a read-only root filesystem (an ERROR at every start)
+if os.environ.get("HUBDESK_CONTROL_SOCKET", "").strip():
+    control_socket = os.environ["HUBDESK_CONTROL_SOCKET"].strip()
+else:
+    control_socket_disable = True
 
 
 # every worker counts in its own files; a scrape adds them up (see app/metrics.py)

@@ -11,6 +11,7 @@ import json
 import os
 import re
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -274,3 +275,24 @@ def test_made_up_methods_add_no_series_to_the_metrics(stack, tmp_path):
         after = scrape()
     assert after == before, sorted(after - before)
     assert any('method="other"' in s for s in after) and not any("MADEUP" in s for s in after)
+
+
+@pytest.mark.parametrize("asked", [False, True])
+def test_gunicorns_control_socket_only_where_asked_for(stack, tmp_path, asked):
+    """gunicorn's default would be $HOME/.gunicorn/gunicorn.ctl, one for every gunicorn of
+    the user (and an ERROR where $HOME is read-only): none unless HUBDESK_CONTROL_SOCKET
+    says where."""
+    home, control = tmp_path / "home", tmp_path / "run" / "hubdesk.ctl"
+    home.mkdir()
+    env, base = hubdesk_env(stack, HOME=str(home))
+    env.pop("XDG_RUNTIME_DIR", None)  # gunicorn's first choice for its default
+    if asked:
+        env["HUBDESK_CONTROL_SOCKET"] = str(control)
+    with gunicorn(env, tmp_path) as (process, log_path):
+        wait_healthy(process, f"{base}health", log_path)
+        if asked:
+            wait_for(control.exists)  # made by a thread of the arbiter
+            assert stat.S_ISSOCK(control.stat().st_mode)
+        else:
+            assert not control.exists()
+        assert list(home.iterdir()) == []
