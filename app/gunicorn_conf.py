@@ -67,6 +67,19 @@ if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
 METRICS_PORT = int(os.environ.get("HUBDESK_METRICS_PORT", "0") or 0)
 
 
+def metrics_host(bind: str, chosen: str = "") -> str:
+    """Where HUBDESK_METRICS_PORT listens: HUBDESK_METRICS_BIND, else the host hubdesk
+    itself listens on (a unix socket or an inherited descriptor: 127.0.0.1)."""
+    if chosen.strip():
+        return chosen.strip().removeprefix("[").removesuffix("]")
+    if bind.startswith(("unix:", "fd://")):
+        return "127.0.0.1"
+    from gunicorn.util import parse_address
+
+    # ":8000" is every address, for gunicorn as for this
+    return parse_address(bind)[0] or "0.0.0.0"  # noqa: S104
+
+
 def when_ready(server):
     """HUBDESK_METRICS_PORT: serve /metrics on a port of its own (no token: keep it private)."""
     if METRICS_PORT:
@@ -74,7 +87,8 @@ def when_ready(server):
 
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
-        start_http_server(METRICS_PORT, registry=registry)
+        host = metrics_host(bind, os.environ.get("HUBDESK_METRICS_BIND", ""))
+        start_http_server(METRICS_PORT, addr=host, registry=registry)
 
 
 def post_worker_init(worker):

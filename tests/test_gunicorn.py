@@ -11,6 +11,7 @@ import json
 import os
 import re
 import signal
+import socket
 import stat
 import subprocess
 import sys
@@ -296,3 +297,48 @@ def test_gunicorns_control_socket_only_where_asked_for(stack, tmp_path, asked):
         else:
             assert not control.exists()
         assert list(home.iterdir()) == []
+
+
+def listens(host: str, port: int) -> bool:
+    """Whether something answers a TCP connection at host:port."""
+    try:
+        socket.create_connection((host, port), timeout=5).close()
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize(
+    ("metrics_bind", "answers", "refuses"),
+    [("", "127.0.0.1", "127.0.0.2"), ("127.0.0.2", "127.0.0.2", "127.0.0.1")],
+)
+def test_the_metrics_port_listens_where_hubdesk_does(
+    stack, tmp_path, metrics_bind, answers, refuses
+):
+    """HUBDESK_METRICS_PORT (no token) on the host of HUBDESK_BIND, not on every address;
+    HUBDESK_METRICS_BIND chooses another. (Every 127.x address is this machine's.)"""
+    metrics_port = free_port()
+    env, base = hubdesk_env(
+        stack, HUBDESK_METRICS_PORT=str(metrics_port), HUBDESK_METRICS_BIND=metrics_bind
+    )
+    with gunicorn(env, tmp_path) as (process, log_path):
+        wait_healthy(process, f"{base}health", log_path)
+        r = requests.get(f"http://{answers}:{metrics_port}/metrics", timeout=10)
+        assert r.status_code == 200 and "hubdesk_requests_total" in r.text
+        assert not listens(refuses, metrics_port)
+
+
+def test_the_metrics_host_follows_the_bind_address(monkeypatch, tmp_path):
+    # importing the settings chooses a metrics folder for this process, unless one is set
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    from app.gunicorn_conf import metrics_host
+
+    assert metrics_host("127.0.0.1:8000") == "127.0.0.1"
+    assert metrics_host("0.0.0.0:8000") == "0.0.0.0"
+    assert metrics_host("[::1]:8000") == "::1"
+    assert metrics_host("[::]:8000") == "::"
+    assert metrics_host("hubdesk.example:8000") == "hubdesk.example"
+    assert metrics_host("unix:/run/hubdesk.sock") == "127.0.0.1"
+    assert metrics_host("fd://3") == "127.0.0.1"
+    assert metrics_host("127.0.0.1:8000", "10.0.0.5") == "10.0.0.5"
+    assert metrics_host("127.0.0.1:8000", "[::]") == "::"
