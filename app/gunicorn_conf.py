@@ -25,7 +25,8 @@ def _bind():
     url = os.environ.get("JUPYTERHUB_SERVICE_URL")
     if url:
         parsed = urlparse(url)
-        return f"{parsed.hostname}:{parsed.port or 80}"
+        host = f"[{parsed.hostname}]" if ":" in parsed.hostname else parsed.hostname  # IPv6
+        return f"{host}:{parsed.port or 80}"
     return "0.0.0.0:8000"
 
 

@@ -7,6 +7,7 @@ same session (they share HUBDESK_SECRET_KEY, as replicas of a deployment do).
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import re
@@ -331,6 +332,7 @@ def test_the_metrics_port_listens_where_hubdesk_does(
 def test_the_metrics_host_follows_the_bind_address(monkeypatch, tmp_path):
     # importing the settings chooses a metrics folder for this process, unless one is set
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    import app.gunicorn_conf
     from app.gunicorn_conf import metrics_host
 
     assert metrics_host("127.0.0.1:8000") == "127.0.0.1"
@@ -342,3 +344,9 @@ def test_the_metrics_host_follows_the_bind_address(monkeypatch, tmp_path):
     assert metrics_host("fd://3") == "127.0.0.1"
     assert metrics_host("127.0.0.1:8000", "10.0.0.5") == "10.0.0.5"
     assert metrics_host("127.0.0.1:8000", "[::]") == "::"
+
+    # a managed service told to listen on an IPv6 address
+    monkeypatch.delenv("HUBDESK_BIND", raising=False)
+    monkeypatch.setenv("JUPYTERHUB_SERVICE_URL", "http://[::1]:8123/")
+    conf = importlib.reload(app.gunicorn_conf)
+    assert conf.bind == "[::1]:8123" and metrics_host(conf.bind) == "::1"
