@@ -13,7 +13,6 @@ never trips the worker timeout; hub calls have their own timeouts
 
 import os
 import shutil
-import sys
 import tempfile
 from urllib.parse import urlparse
 
@@ -51,6 +50,9 @@ loglevel = os.environ.get("HUBDESK_LOG_LEVEL", "info").lower()
 access_log_format = (
     '%(h)s "%(m)s %({SCRIPT_NAME}e)s%(U)s %(H)s" %(s)s %(b)s %(M)sms req=%({x-request-id}o)s'
 )
+if os.environ.get("HUBDESK_LOG_FORMAT", "").strip().lower() == "json":
+    # gunicorn's own lines and the access log as JSON too, the access's parts as fields
+    logger_class = "app.logs.GunicornJSONLogger"
 # gunicorn's control socket (for gunicornc) only where HUBDESK_CONTROL_SOCKET asks for one:
 # its default, under $HOME, is shared by every gunicorn of the same user, and cannot be made
 # on a read-only root filesystem (an ERROR at every start)
@@ -132,12 +134,12 @@ def child_exit(server, worker):
 def on_starting(server):
     """Check the settings once, before any worker forks: one clear line if wrong."""
     from app.config import ConfigError, Settings
+    from app.logs import stop_on_config_error
 
     try:
         Settings.from_env()
     except ConfigError as e:
-        sys.stderr.write(f"hubdesk: configuration error: {e}\n")
-        sys.exit(4)
+        stop_on_config_error(e)
     # counts of workers that ran before this start mean nothing now
     metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"]
     shutil.rmtree(metrics_dir, ignore_errors=True)
