@@ -24,7 +24,6 @@ stream never trips the worker timeout.
 
 import os
 import shutil
-import sys
 import tempfile
 import time
 from urllib.parse import urlparse
@@ -37,7 +36,8 @@ def _bind():
     url = os.environ.get("JUPYTERHUB_SERVICE_URL")
     if url:
         parsed = urlparse(url)
-        return f"{parsed.hostname}:{parsed.port or 80}"
+        host = f"[{parsed.hostname}]" if ":" in parsed.hostname else parsed.hostname  # IPv6
+        return f"{host}:{parsed.port or 80}"
     return "0.0.0.0:8000"
 
 
@@ -76,6 +76,16 @@ loglevel = os.environ.get("HUBDESK_LOG_LEVEL", "info").lower()
 access_log_format = (
     '%(h)s "%(m)s %({SCRIPT_NAME}e)s%(U)s %(H)s" %(s)s %(b)s %(M)sms req=%({x-request-id}o)s'
 )
+if os.environ.get("HUBDESK_LOG_FORMAT", "").strip().lower() == "json":
+    # gunicorn's own lines and the access log as JSON too, the access's parts as fields
+    logger_class = "app.logs.GunicornJSONLogger"
+# gunicorn's control socket (for gunicornc) only where HUBDESK_CONTROL_SOCKET asks for one:
+# its default, under $HOME, is shared by every gunicorn of the same user, and cannot be made
+# on a read-only root filesystem (an ERROR at every start)
+if os.environ.get("HUBDESK_CONTROL_SOCKET", "").strip():
+    control_socket = os.environ["HUBDESK_CONTROL_SOCKET"].strip()
+else:
+    control_socket_disable = True
 
 
 # every worker counts in its own files; a scrape adds them up (see app/metrics.py)
@@ -86,6 +96,19 @@ if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
 METRICS_PORT = int(os.environ.get("HUBDESK_METRICS_PORT", "0") or 0)
 
 
+def metrics_host(bind: str, chosen: str = "") -> str:
+    """Where HUBDESK_METRICS_PORT listens: HUBDESK_METRICS_BIND, else the host hubdesk
+    itself listens on (a unix socket or an inherited descriptor: 127.0.0.1)."""
+    if chosen.strip():
+        return chosen.strip().removeprefix("[").removesuffix("]")
+    if bind.startswith(("unix:", "fd://")):
+        return "127.0.0.1"
+    from gunicorn.util import parse_address
+
+    # ":8000" is every address, for gunicorn as for this
+    return parse_address(bind)[0] or "0.0.0.0"  # noqa: S104
+
+
 def when_ready(server):
     """HUBDESK_METRICS_PORT: serve /metrics on a port of its own (no token: keep it private)."""
     if METRICS_PORT:
@@ -93,7 +116,8 @@ def when_ready(server):
 
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
-        start_http_server(METRICS_PORT, registry=registry)
+        host = metrics_host(bind, os.environ.get("HUBDESK_METRICS_BIND", ""))
+        start_http_server(METRICS_PORT, addr=host, registry=registry)
 
 
 class BodyWithDeadline:
@@ -202,12 +226,12 @@ def child_exit(server, worker):
 def on_starting(server):
     """Check the settings once, before any worker forks: one clear line if wrong."""
     from app.config import ConfigError, Settings
+    from app.logs import stop_on_config_error
 
     try:
         Settings.from_env()
     except ConfigError as e:
-        sys.stderr.write(f"hubdesk: configuration error: {e}\n")
-        sys.exit(4)
+        stop_on_config_error(e)
     # counts of workers that ran before this start mean nothing now
     metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"]
     shutil.rmtree(metrics_dir, ignore_errors=True)

@@ -11,11 +11,15 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import os
 import re
 import secrets
+import sys
 import time
+from typing import NoReturn
 
 from flask import g, has_request_context, request
+from gunicorn import glogging
 
 # set by background work (group jobs) that runs outside any request
 background_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
@@ -64,16 +68,24 @@ def _install_record_factory() -> None:
         if _secrets:
             message = record.getMessage()
             if any(s in message for s in _secrets):
-                for s in _secrets:
-                    message = message.replace(s, "[redacted]")
-                record.msg, record.args = message, ()
+                record.msg, record.args = _redacted(message), ()
         return record
 
     factory.hubdesk = True
     logging.setLogRecordFactory(factory)
 
 
+def _redacted(text: str) -> str:
+    for s in _secrets:
+        text = text.replace(s, "[redacted]")
+    return text
+
+
 class JSONFormatter(logging.Formatter):
+    """One JSON object a line: time, level, logger, request_id, message, and the record's
+    ``fields`` (``extra={"fields": {...}}``: an audit record's, an access's) beside them;
+    a ``message`` among them replaces the record's own, which the text format shows."""
+
     def format(self, record):
         line = {
             "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
@@ -83,9 +95,70 @@ class JSONFormatter(logging.Formatter):
             "request_id": getattr(record, "request_id", "-"),
             "message": record.getMessage(),
         }
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, dict):
+            line.update(fields)
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
-        return json.dumps(line, ensure_ascii=False)
+        return _redacted(json.dumps(line, ensure_ascii=False, default=str))
+
+
+def _json_everywhere() -> None:
+    """HUBDESK_LOG_FORMAT=json: every logger's records (a library's too) and Python's
+    warnings reach stderr as JSON lines, never as bare text."""
+    root = logging.getLogger()
+    if not root.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(JSONFormatter())
+        root.addHandler(handler)
+    logging.captureWarnings(True)
+
+
+def stop_on_config_error(error) -> NoReturn:
+    """A wrong setting: one line on stderr (a JSON object under HUBDESK_LOG_FORMAT=json)."""
+    message = f"hubdesk: configuration error: {error}"
+    if os.environ.get("HUBDESK_LOG_FORMAT", "").strip().lower() == "json":
+        record = logging.makeLogRecord(
+            {"name": "app", "levelno": logging.CRITICAL, "levelname": "CRITICAL", "msg": message}
+        )
+        message = JSONFormatter().format(record)
+    sys.stderr.write(message + "\n")
+    sys.exit(4)
+
+
+class GunicornJSONLogger(glogging.Logger):
+    """gunicorn's own lines (start-up, workers, the access log) as JSON lines
+    (HUBDESK_LOG_FORMAT=json: ``logger_class`` in gunicorn_conf). An access is its parts
+    as fields; its path never has the query string (an OAuth code, a search)."""
+
+    def setup(self, cfg):
+        super().setup(cfg)
+        for log in (self.error_log, self.access_log):
+            for handler in log.handlers:
+                handler.setFormatter(JSONFormatter())
+        _json_everywhere()  # the workers inherit it
+
+    def access(self, resp, req, environ, request_time):
+        if not self.access_log_enabled:
+            return
+        status = resp.status
+        if isinstance(status, str):
+            status = status.split(None, 1)[0]
+        headers = resp.headers.items() if hasattr(resp.headers, "items") else resp.headers
+        method = environ.get("REQUEST_METHOD", "-")
+        path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+        fields = {
+            "message": f"{method} {path} {status}",
+            "remote_addr": environ.get("REMOTE_ADDR", "-"),
+            "method": method,
+            "path": path,
+            "protocol": environ.get("SERVER_PROTOCOL", "-"),
+            "status": int(status) if str(status).isdigit() else status,
+            "bytes": getattr(resp, "sent", None),
+            "duration_ms": round(request_time.total_seconds() * 1000, 1),
+            "request_id": next((v for k, v in headers if k.lower() == "x-request-id"), "-"),
+        }
+        self.access_log.info("%s", fields["message"], extra={"fields": fields})
 
 
 def setup(settings) -> None:
@@ -99,13 +172,13 @@ def setup(settings) -> None:
     _install_record_factory()
     if logging.getLogger().handlers or logger.handlers:
         return  # someone (gunicorn, pytest) already set up handlers
-    handler = logging.StreamHandler()
     if settings.log_format == "json":
-        handler.setFormatter(JSONFormatter())
-    else:
-        handler.setFormatter(
-            logging.Formatter("[%(levelname).1s %(asctime)s %(name)s %(request_id)s] %(message)s")
-        )
+        _json_everywhere()
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(
+        logging.Formatter("[%(levelname).1s %(asctime)s %(name)s %(request_id)s] %(message)s")
+    )
     logger.addHandler(handler)
 
 

@@ -5,7 +5,9 @@ Served at ``<prefix>metrics`` to a scraper that sends ``Authorization: Bearer
 (``HUBDESK_METRICS_PORT``, started by gunicorn's master; see gunicorn_conf).
 Under gunicorn every worker counts in files in ``PROMETHEUS_MULTIPROC_DIR`` and
 a scrape adds them up. Labels are endpoint names and hub routes with the names
-taken out (``/users/{}/servers/{}``), never user or group names.
+taken out (``/users/{}/servers/{}``), never user or group names, and nothing a
+client chooses: a method it makes up counts as ``other``, or every new name would
+be a new series, without a sign-in.
 """
 
 from __future__ import annotations
@@ -44,6 +46,15 @@ JOBS_PAUSED = Counter(
 
 bp = Blueprint("metrics", __name__)
 
+# HTTP's own methods (RFC 9110, and PATCH): any other name a client sends is "other"
+METHODS = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"}
+)
+
+
+def method_label(method: str) -> str:
+    return method if method in METHODS else "other"
+
 
 def hub_route(segments: tuple[str, ...]) -> str:
     """A hub path without its names: ('users', 'ann', 'servers', 'x') -> /users/{}/servers/{}."""
@@ -74,7 +85,7 @@ def init_app(app) -> None:
     @app.after_request
     def count(response):
         endpoint = request.endpoint or "none"
-        REQUESTS.labels(endpoint, request.method, str(response.status_code)).inc()
+        REQUESTS.labels(endpoint, method_label(request.method), str(response.status_code)).inc()
         if "started" in g:
             REQUEST_SECONDS.labels(endpoint).observe(time.perf_counter() - g.started)
         return response

@@ -274,6 +274,14 @@ def test_json_log_lines_carry_the_request_id():
     )
 
 
+def test_json_log_lines_hold_a_records_fields_and_never_a_token(stack):
+    record = logging.LogRecord("app.audit", logging.INFO, __file__, 1, '{"long": 1}', (), None)
+    record.fields = {"message": "short", "target": {"group": "g"}, "note": stack.token}
+    line = json.loads(JSONFormatter().format(record))
+    assert line["message"] == "short" and line["target"] == {"group": "g"}
+    assert line["note"] == "[redacted]" and line["logger"] == "app.audit"
+
+
 def test_log_format_setting():
     env = {
         "JUPYTERHUB_API_URL": "http://h/hub/api",
