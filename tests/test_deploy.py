@@ -17,6 +17,7 @@ so a renamed setting or a changed scope breaks this test rather than a productio
 
 from __future__ import annotations
 
+import ast
 import copy
 import functools
 import re
@@ -33,7 +34,13 @@ import yaml
 from sqlalchemy.engine import make_url
 
 from app.config import ConfigError, Settings
-from app.devhub import OAUTH_CLIENT_ALLOWED_SCOPES, SERVICE_NAME, SERVICE_SCOPES, hub_roles
+from app.devhub import (
+    OAUTH_CLIENT_ALLOWED_SCOPES,
+    OPTIONAL_SERVICE_SCOPES,
+    SERVICE_NAME,
+    SERVICE_SCOPES,
+    hub_roles,
+)
 from app.profiles import parse as parse_profiles
 
 REPO = Path(__file__).resolve().parent.parent
@@ -1073,9 +1080,27 @@ def test_values_roles_are_the_readmes():
     service_role = roles[f"{SERVICE_NAME}-service"]
     assert service_role["scopes"] == SERVICE_SCOPES
     assert service_role["services"] == [SERVICE_NAME]
+    # least privilege: not "tantamount to superuser" (what it would buy is optional)
+    assert "admin:users" not in service_role["scopes"]
 
     for name, role in roles.items():
         assert role["scopes"] == expected[name]["scopes"], name
     for name in set(roles) - {f"{SERVICE_NAME}-service"}:
         assert f"access:services!service={SERVICE_NAME}" in roles[name]["scopes"]
         assert roles[name]["users"] or roles[name].get("groups"), name
+
+
+def test_the_readmes_service_role_is_the_least_privilege_one():
+    """The role in the README's jupyterhub_config.py is the values fragment's, the devhub's
+    SERVICE_SCOPES; each scope it leaves out is listed with what it buys."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    block = readme[readme.index("c.JupyterHub.load_roles = [") :]
+    block = block[: block.index("```")]
+    roles = ast.literal_eval(block.partition("=")[2].strip())
+    (service,) = [r for r in roles if r["name"] == f"{SERVICE_NAME}-service"]
+    assert service["scopes"] == SERVICE_SCOPES
+    optional = readme[readme.index("#### What the optional scope buys") :]
+    optional = optional[: optional.index("\n## ")]
+    for scope in OPTIONAL_SERVICE_SCOPES:
+        assert scope not in SERVICE_SCOPES
+        assert f"| `{scope}` |" in optional, scope
