@@ -66,12 +66,27 @@ def require(action: str, **target) -> None:
     if action in OWNED_BY_THE_AUTHENTICATOR and settings().authenticator_manages_groups:
         abort(403, description=OWNED_WORDS)
     if not can(action, **target):
-        spec = permissions.ACTIONS[action]
-        needs = ""
-        if spec.also:
-            scopes = ", ".join([*spec.scopes, *spec.also])
-            needs = f" It needs these hub scopes, without a filter: {scopes}."
-        abort(403, description=f"Your hub scopes do not let you {spec.words} here.{needs}")
+        abort(403, description=why_not(action, **target))
+
+
+def why_not(action: str, **target) -> str:
+    """Why the signed-in person may not do ``action`` through hubdesk, in words ("" if they
+    may): their own hub scopes, or hubdesk's service token (its role leaves the scope out)."""
+    if can(action, **target):
+        return ""
+    spec = permissions.ACTIONS[action]
+    person = g.get("person")
+    if person is not None and permissions.allowed(person.scopes, action, **target):
+        scopes = " or ".join(spec.scopes)
+        return (
+            f"hubdesk may not {spec.words} on this hub: its service token lacks {scopes} (its "
+            "hub role leaves it out; the status page lists what it lacks)."
+        )
+    needs = ""
+    if spec.also:
+        scopes = ", ".join([*spec.scopes, *spec.also])
+        needs = f" It needs these hub scopes, without a filter: {scopes}."
+    return f"Your hub scopes do not let you {spec.words} here.{needs}"
 
 
 def person_client() -> HubClient:

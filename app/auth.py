@@ -31,7 +31,7 @@ from flask import (
 )
 from flask.sessions import SecureCookieSessionInterface
 
-from .access import can
+from .access import can, why_not
 from .extensions import lesson_store, service_client, sessions, shared
 from .hub import HubAPIError, HubUnreachable
 from .lessons import tokens as lesson_tokens
@@ -85,6 +85,7 @@ def init_app(app):
     app.session_interface = SessionInterface()
     app.before_request(load_person)
     app.jinja_env.globals["can"] = can
+    app.jinja_env.globals["why_not"] = why_not
     app.register_blueprint(bp)
 
 

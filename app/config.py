@@ -65,8 +65,17 @@ def _read_file(env, name):
     path = env[name]
     try:
         return Path(path).read_text(encoding="utf-8").strip()
+    except PermissionError as e:
+        # a mounted secret readable by root only: say whom it must be readable by
+        who = f"uid {os.geteuid()}, gid {os.getegid()}" if hasattr(os, "geteuid") else "it"
+        raise ConfigError(
+            f"{name}={path!r}: cannot read it ({e.strerror}): hubdesk runs as {who}, "
+            "so the file must be readable by that user or group"
+        ) from None
     except OSError as e:
         raise ConfigError(f"{name}={path!r}: cannot read it ({e.strerror})") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{name}={path!r}: the file is not UTF-8 text") from None
 
 
 def _secret(env, name, file_name):

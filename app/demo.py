@@ -23,6 +23,7 @@ import requests
 
 from .db import default_url
 from .devhub import (
+    EVERY_SERVICE_SCOPE,
     GUNICORN_COMMAND,
     OAUTH_CLIENT_ALLOWED_SCOPES,
     PROFILES_FILE,
@@ -62,7 +63,10 @@ def build_hub(root: Path, port: int) -> LocalHub:
             "class-a": {"users": STUDENTS_A, "properties": {"course": "Intro to Python"}},
             "class-b": {"users": STUDENTS_B, "properties": {}},
         },
-        roles=hub_roles(helpdesk=["helpdesk"], teacher=["teacher"]),
+        # every feature, the README's optional scopes too (the demo creates no one itself)
+        roles=hub_roles(
+            helpdesk=["helpdesk"], teacher=["teacher"], service_scopes=EVERY_SERVICE_SCOPE
+        ),
         named_server_limit_per_user=5,
         services=[
             {

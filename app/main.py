@@ -6,7 +6,7 @@ import time
 
 from flask import Blueprint, g, jsonify, render_template, request, url_for
 
-from . import permissions
+from . import compat, permissions
 from .access import can, hub_version, person_client, require, service_scopes
 from .db import StateUnavailable
 from .extensions import audit_trail, database, service_client, settings
@@ -47,6 +47,9 @@ def status():
     start = time.perf_counter()
     version = service.version()
     latency_ms = (time.perf_counter() - start) * 1000
+    # said before anything that needs the token: on such a hub with a 64-character token,
+    # nobody gets this far (sign-in fails too), but health says the same
+    hub_problem = compat.token_problem(version, len(settings().api_token))
     identity = service.whoami()
     have = service_scopes()
     features = [
@@ -59,6 +62,7 @@ def status():
         settings=settings(),
         database=database(),
         version=version,
+        hub_problem=hub_problem,
         latency_ms=latency_ms,
         identity=identity,
         scopes=sorted(have),
@@ -96,7 +100,11 @@ def live():
 
 @bp.route("/health")
 def health():
-    """For load balancers and Kubernetes probes: are the hub and hubdesk's database there?"""
+    """For load balancers and Kubernetes probes: are the hub and hubdesk's database there?
+
+    One call to the hub, without a token (its version): a release known to refuse tokens
+    like hubdesk's is said from that answer (``hub_problem``), at no extra cost.
+    """
     answer, ok = {}, True
     try:
         database().ping()
@@ -107,8 +115,14 @@ def health():
     except StateUnavailable as e:
         answer["database"], answer["database_problem"], ok = "down", e.reason, False
     try:
-        service_client().version(timeout=(2, 5))
+        version = service_client().version(timeout=(2, 5))
         answer["hub"] = "up"
+        token_length = len(settings().api_token)
+        problem = compat.token_problem(version, token_length)
+        if problem:
+            answer["hub_problem"] = problem
+            # up, but refusing hubdesk's own token: nothing would work, so not ready
+            ok = ok and not compat.refuses_own_token(version, token_length)
     except HubUnreachable:
         answer["hub"], ok = "down", False
     except HubError:

@@ -37,6 +37,8 @@ ACTIONS: dict[str, Action] = {
     "read_group_roles": Action(("read:roles:groups",), "group", "see the roles of groups"),
     "list_users": Action(("list:users",), "hub", "find users", listing=True),
     "read_user": Action(("read:users",), "user", "read users and their groups"),
+    # admin:users: not in the README's service role (every user's auth state with it);
+    # without it a bulk add lists the missing names and says hubdesk may not create them
     "create_users": Action(("admin:users",), "hub", "create users"),
     "read_servers": Action(("read:servers",), "server", "see servers"),
     # start:servers is new in JupyterHub 6; on 5.x only `servers` lets you start
@@ -128,7 +130,8 @@ def privileged_account(
     model: dict, group_roles: dict[str, list[str]] | None = None, *, besides: str = ""
 ) -> bool:
     """A hub admin, or an account with a role beyond the default one (a user model from the
-    hub: ``admin`` always, ``roles`` when the asking token holds ``read:roles:users``), held
+    hub: ``admin`` always, ``roles`` when the asking token holds ``read:users`` or
+    ``read:roles:users``), held
     directly or through one of its groups (``group_roles``: {group: its roles}, from group
     models with ``read:roles:groups``). The roles of the group ``besides`` (the class
     itself, which every member shares) do not count."""

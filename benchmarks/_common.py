@@ -30,6 +30,7 @@ import requests
 
 import app as hubdesk
 from app.devhub import (
+    EVERY_SERVICE_SCOPE,
     GUNICORN_COMMAND,
     OAUTH_CLIENT_ALLOWED_SCOPES,
     SERVICE_NAME,
@@ -359,7 +360,9 @@ def hub_and_hubdesk(root: Path, *, keep: bool, env: dict | None = None, **hub_se
     """
     token, secret_key = secrets.token_hex(32), secrets.token_hex(32)
     port = free_port()
-    service_roles = [r for r in hub_roles() if r["name"] == f"{SERVICE_NAME}-service"]
+    # every scope hubdesk can use: the benchmarks create their users with the service token
+    roles = hub_roles(service_scopes=EVERY_SERVICE_SCOPE)
+    service_roles = [r for r in roles if r["name"] == f"{SERVICE_NAME}-service"]
     hub = LocalHub(
         root=root,
         users={"admin": {"admin": True}},

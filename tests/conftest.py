@@ -28,6 +28,7 @@ from werkzeug.serving import make_server
 
 from app import create_app
 from app.devhub import (
+    EVERY_SERVICE_SCOPE,
     OAUTH_CLIENT_ALLOWED_SCOPES,
     PROFILES_FILE,
     SERVICE_NAME,
@@ -216,9 +217,16 @@ def settings_env(hub: LocalHub, token: str, secret_key: str, **extra) -> dict:
     return external_service_env(hub, token, secret_key, **{"HUBDESK_LOG_LEVEL": "DEBUG", **extra})
 
 
-def stack_roles(**people) -> list[dict]:
-    """The session hub's roles (``people`` adds to hub_roles', e.g. ``reader=[...]``)."""
-    return hub_roles(helpdesk=["helpdesk"], teacher=["teacher"], **people) + [
+def stack_roles(service_scopes=EVERY_SERVICE_SCOPE, **people) -> list[dict]:
+    """The session hub's roles (``people`` adds to hub_roles', e.g. ``reader=[...]``).
+
+    The service token holds every scope hubdesk can use, the README's optional ones too:
+    tests create users with it (tests/test_least_privilege.py runs without them).
+    """
+    roles = hub_roles(
+        helpdesk=["helpdesk"], teacher=["teacher"], service_scopes=service_scopes, **people
+    )
+    return roles + [
         {
             "name": "hubdesk-staff-class-a",
             "scopes": [

@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -98,6 +99,71 @@ def test_secrets_from_files(tmp_path):
     )
     assert s.api_token == "from-a-kubernetes-secret"
     assert s.secret_key == "s" * 40
+
+
+# Reads a secret file as the image's user (uid 1000) would, the way hubdesk starts: the
+# modules are imported first (as root may), then the process becomes uid 1000 and reads.
+AS_THE_IMAGES_USER = r"""
+import os, sys
+from app.config import ConfigError, Settings
+if os.geteuid() == 0:
+    os.setgroups([]); os.setgid(1000); os.setuid(1000)
+try:
+    Settings.from_env()
+except ConfigError as e:
+    sys.stderr.write(f"hubdesk: configuration error: {e}\n")
+    sys.exit(4)
+"""
+
+
+def test_a_secret_file_only_root_may_read_stops_hubdesk_with_one_line(tmp_path_factory):
+    """A mounted secret of mode 0600 owned by root, read by the image's user (uid 1000)."""
+    import os
+    import tempfile
+
+    if not hasattr(os, "geteuid"):
+        pytest.skip("no POSIX users here")
+    folder = Path(tempfile.mkdtemp())  # /tmp/...: uid 1000 may look inside
+    try:
+        folder.chmod(0o755)
+        secret = folder / "secret-key"
+        secret.write_text("k" * 40)
+        secret.chmod(0o600 if os.geteuid() == 0 else 0o000)  # root's own, or nobody's
+        env = dict(GOOD, PATH="/usr/bin:/bin", HUBDESK_SECRET_KEY_FILE=str(secret))
+        del env["HUBDESK_SECRET_KEY"]
+        result = subprocess.run(
+            [sys.executable, "-c", AS_THE_IMAGES_USER],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        for child in folder.iterdir():
+            child.unlink()
+        folder.rmdir()
+    assert result.returncode == 4, result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"hubdesk: configuration error: HUBDESK_SECRET_KEY_FILE='{secret}'")
+    assert "cannot read it (Permission denied)" in line
+    assert "must be readable by that user or group" in line
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [(None, "cannot read it (Is a directory)"), (b"\xff\xfe\x00", "is not UTF-8 text")],
+    ids=["a-directory", "not-text"],
+)
+def test_a_secret_file_hubdesk_cannot_use_is_one_line(tmp_path, content, words):
+    path = tmp_path / "token"
+    if content is None:
+        path.mkdir()
+    else:
+        path.write_bytes(content)
+    with pytest.raises(ConfigError) as e:
+        settings(JUPYTERHUB_API_TOKEN=None, HUBDESK_API_TOKEN_FILE=str(path))
+    assert str(e.value).startswith(f"HUBDESK_API_TOKEN_FILE={str(path)!r}: ")
+    assert words in str(e.value) and "\n" not in str(e.value)
 
 
 def test_secrets_stay_out_of_repr():

@@ -2,8 +2,10 @@
 
 Two variants, each what `kubectl apply -k` sends: deploy/kubernetes/ (two replicas sharing
 a PostgreSQL database) and deploy/kubernetes-sqlite/ (an overlay of it: one replica, SQLite
-on a ReadWriteOnce claim). The overlay is built here offline, by a small strategic merge
-that knows what the overlay uses; where kubectl is installed, a test checks that kubectl's
+on a ReadWriteOnce claim), both with the operator's settings (the hub's release name, the
+image) from one Component, deploy/settings/. They are built here offline, by a small
+kustomize that knows what these files use (a strategic merge, a component, a local
+ConfigMap, images, replacements); where kubectl is installed, a test checks that kubectl's
 own kustomize builds the same. The optional Job in deploy/jobs/ is checked too.
 
 Every resource is validated offline by kubernetes-validate (it ships the API schemas)
@@ -15,6 +17,7 @@ so a renamed setting or a changed scope breaks this test rather than a productio
 
 from __future__ import annotations
 
+import ast
 import copy
 import functools
 import re
@@ -31,13 +34,21 @@ import yaml
 from sqlalchemy.engine import make_url
 
 from app.config import ConfigError, Settings
-from app.devhub import OAUTH_CLIENT_ALLOWED_SCOPES, SERVICE_NAME, SERVICE_SCOPES, hub_roles
+from app.devhub import (
+    OAUTH_CLIENT_ALLOWED_SCOPES,
+    OPTIONAL_SERVICE_SCOPES,
+    SERVICE_NAME,
+    SERVICE_SCOPES,
+    hub_roles,
+)
 from app.profiles import parse as parse_profiles
 
 REPO = Path(__file__).resolve().parent.parent
 MANIFESTS = REPO / "deploy" / "kubernetes"
 SQLITE = REPO / "deploy" / "kubernetes-sqlite"
-UPGRADE_JOB = REPO / "deploy" / "jobs" / "db-upgrade.yaml"
+JOBS = REPO / "deploy" / "jobs"
+UPGRADE_JOB = JOBS / "db-upgrade.yaml"
+SETTINGS = REPO / "deploy" / "settings"
 VALUES = REPO / "deploy" / "z2jh" / "values.yaml"
 KUSTOMIZATION = MANIFESTS / "kustomization.yaml"
 # the settings hubdesk reads: a variable the Deployment sets must appear in one of these
@@ -83,7 +94,17 @@ MERGE_KEYS = {
     "volumes": "name",
     "volumeMounts": "mountPath",
 }
-KUSTOMIZATION_FIELDS = {"apiVersion", "kind", "resources", "patches"}
+KUSTOMIZATION_FIELDS = {
+    "apiVersion",
+    "kind",
+    "resources",
+    "components",
+    "patches",
+    "configMapGenerator",
+    "images",
+    "replacements",
+}
+LOCAL_CONFIG = "config.kubernetes.io/local-config"
 
 
 def merge(target: dict, patch: dict) -> None:
@@ -115,13 +136,28 @@ def merge(target: dict, patch: dict) -> None:
 
 def build(directory: Path) -> list[dict]:
     """What `kubectl kustomize directory` sends, for the kustomize features used here."""
+    return [r for r in accumulate(directory) if not is_local_config(r)]
+
+
+def is_local_config(resource: dict) -> bool:
+    annotations = resource.get("metadata", {}).get("annotations") or {}
+    return annotations.get(LOCAL_CONFIG) == "true"
+
+
+def accumulate(directory: Path, resources: list[dict] | None = None) -> list[dict]:
+    """A kustomization's resources, its components', then its generators and transformers."""
     kustomization = yaml.safe_load((directory / "kustomization.yaml").read_text("utf-8"))
     unknown = set(kustomization) - KUSTOMIZATION_FIELDS
     assert not unknown, f"{directory.name}: build() knows no {sorted(unknown)}: teach it"
-    resources = []
-    for entry in kustomization["resources"]:
+    component = kustomization["kind"] == "Component"
+    resources = [] if resources is None else resources  # a component adds to its parent's
+    for entry in kustomization.get("resources", []):
         path = directory / entry
         resources += build(path) if path.is_dir() else documents(path)
+    for entry in kustomization.get("components", []):
+        resources = accumulate((directory / entry).resolve(), resources)
+    for generator in kustomization.get("configMapGenerator", []):
+        resources.append(generated_config_map(generator))
     for patch in kustomization.get("patches", []):
         assert set(patch) in ({"path"}, {"patch"}), f"build() knows no patch {patch}"
         if "path" in patch:
@@ -135,7 +171,88 @@ def build(directory: Path) -> list[dict]:
                 resources.remove(found[0])
             else:
                 merge(found[0], change)
+    for image in kustomization.get("images", []):
+        set_image(resources, image)
+    for replacement in kustomization.get("replacements", []):
+        replace(resources, replacement)
+    assert component or kustomization["kind"] == "Kustomization", directory
     return resources
+
+
+def generated_config_map(generator: dict) -> dict:
+    """A configMapGenerator's ConfigMap (literals only, no name suffix)."""
+    assert set(generator) <= {"name", "literals", "options"}, generator
+    options = generator.get("options", {})
+    assert options.get("disableNameSuffixHash") is True, "build() adds no name suffix"
+    metadata = {"name": generator["name"]}
+    if options.get("annotations"):
+        metadata["annotations"] = dict(options["annotations"])
+    data = dict(literal.split("=", 1) for literal in generator["literals"])
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": metadata, "data": data}
+
+
+def pod_specs(resources):
+    """The pod spec of each workload (Deployment, Job) among the resources."""
+    for resource in resources:
+        if resource["kind"] in ("Deployment", "Job"):
+            yield resource["spec"]["template"]["spec"]
+
+
+def set_image(resources: list[dict], image: dict) -> None:
+    """kustomize's `images:`: a new name and tag for every container of that image."""
+    assert set(image) <= {"name", "newName", "newTag"}, image
+    for pod in pod_specs(resources):
+        for container in pod.get("containers", []) + pod.get("initContainers", []):
+            name, _, tag = container["image"].partition(":")
+            if name == image["name"]:
+                tag = image.get("newTag", tag)
+                container["image"] = image.get("newName", name) + (f":{tag}" if tag else "")
+
+
+def path_parts(field_path: str) -> list[str]:
+    """kustomize's field path: dots between parts, a [key] holding dots of its own."""
+    return [a or b for a, b in re.findall(r"\[([^\]]+)\]|([^.\[]+)", field_path)]
+
+
+def replace(resources: list[dict], replacement: dict) -> None:
+    """kustomize's `replacements:`, for a source field and targets with `*` over lists."""
+    source = replacement["source"]
+    (found,) = [
+        r
+        for r in resources
+        if r["kind"] == source["kind"] and r["metadata"]["name"] == source["name"]
+    ]
+    value = found
+    for part in path_parts(source["fieldPath"]):
+        value = value[part]
+    for target in replacement["targets"]:
+        select = target["select"]
+        for resource in resources:
+            if (resource["kind"], resource["metadata"]["name"]) != (
+                select["kind"],
+                select["name"],
+            ):
+                continue
+            for field_path in target["fieldPaths"]:
+                set_field(resource, path_parts(field_path), value)
+
+
+def set_field(node, parts: list[str], value) -> None:
+    """Set every field the path reaches; `*` takes each item of a list, and a field that is
+    not there under a `*` is skipped (kustomize's default, create: false)."""
+    head, rest = parts[0], parts[1:]
+    if head == "*":
+        assert rest, "build() replaces no whole list item"
+        for item in node if isinstance(node, list) else []:
+            set_field(item, rest, value)
+        return
+    assert "=" not in head, f"build() knows no list selector [{head}]"
+    if not isinstance(node, dict) or head not in node:
+        return
+    if rest:
+        set_field(node[head], rest, value)
+    else:
+        node[head] = value
 
 
 def normalized(resources) -> list[dict]:
@@ -251,7 +368,7 @@ class Variant:
 @functools.cache
 def variants() -> dict[str, Variant]:
     return {
-        "kubernetes": Variant("kubernetes", MANIFESTS, tuple(d for _, d in all_resources())),
+        "kubernetes": Variant("kubernetes", MANIFESTS, tuple(build(MANIFESTS))),
         "kubernetes-sqlite": Variant("kubernetes-sqlite", SQLITE, tuple(build(SQLITE))),
     }
 
@@ -272,7 +389,8 @@ def variant(request) -> Variant:
 
 
 def upgrade_job() -> dict:
-    (job,) = documents(UPGRADE_JOB)
+    """The Job as `kubectl create -k deploy/jobs` sends it (the image from deploy/settings)."""
+    (job,) = build(JOBS)
     return job
 
 
@@ -323,14 +441,10 @@ def test_the_kubernetes_version_is_one_kubernetes_validate_ships():
 
 @pytest.mark.parametrize(
     "where, resource",
-    [pytest.param(p.name, d, id=f"{p.name}:{d['kind']}") for p, d in all_resources()]
-    + [
-        pytest.param(SQLITE.name, d, id=f"{SQLITE.name}:{d['kind']}:{d['metadata']['name']}")
-        for d in build(SQLITE)
-    ]
-    + [
-        pytest.param(UPGRADE_JOB.name, d, id=f"{UPGRADE_JOB.name}:{d['kind']}")
-        for d in documents(UPGRADE_JOB)
+    [
+        pytest.param(where.name, d, id=f"{where.name}:{d['kind']}:{d['metadata']['name']}")
+        for where in (MANIFESTS, SQLITE, JOBS)
+        for d in build(where)
     ],
 )
 def test_manifest_is_valid_kubernetes(where, resource):
@@ -367,19 +481,25 @@ def test_every_manifest_file_holds_one_resource():
     }
 
 
-@pytest.mark.parametrize("directory", [MANIFESTS, SQLITE], ids=lambda d: d.name)
-def test_kustomization_builds_with_kubectl(directory):
-    """What `kubectl apply -k` would send: exactly what these tests check (kubectl's kustomize)."""
+def kubectl_build(directory: Path) -> list[dict] | None:
+    """What kubectl's own kustomize makes of a directory; None where kubectl is missing."""
     kubectl = shutil.which("kubectl")
     if not kubectl:
-        pytest.skip("kubectl is not installed (the offline build is checked all the same)")
+        return None
     built = subprocess.run(
         [kubectl, "kustomize", str(directory)], capture_output=True, text=True, timeout=60
     )
     assert built.returncode == 0, built.stderr
-    sent = [d for d in yaml.safe_load_all(built.stdout) if d]
-    (checked,) = [v for v in variants().values() if v.directory == directory]
-    assert normalized(sent) == normalized(checked.resources)
+    return [d for d in yaml.safe_load_all(built.stdout) if d]
+
+
+@pytest.mark.parametrize("directory", [MANIFESTS, SQLITE, JOBS], ids=lambda d: d.name)
+def test_kustomization_builds_with_kubectl(directory):
+    """What `kubectl apply -k` would send: exactly what these tests check (kubectl's kustomize)."""
+    sent = kubectl_build(directory)
+    if sent is None:
+        pytest.skip("kubectl is not installed (the offline build is checked all the same)")
+    assert normalized(sent) == normalized(build(directory))
 
 
 def test_kustomization_lists_every_manifest():
@@ -391,6 +511,8 @@ def test_kustomization_lists_every_manifest():
     assert sorted(resources) == [p.name for p in manifest_files()]
     # the namespace is the operator's: the hub's, whatever they called it
     assert "namespace" not in kustomization
+    # and so are the release name and the image: in the one component every variant uses
+    assert [(MANIFESTS / c).resolve() for c in kustomization["components"]] == [SETTINGS]
 
 
 def test_sqlite_overlay_is_the_base_and_its_own_files():
@@ -814,56 +936,116 @@ def test_service_reaches_the_pods():
     assert default().port_number(port["targetPort"]) == PORT
 
 
-def test_network_policy_lets_the_proxy_in_on_port_8000():
+def release(settings: Path = SETTINGS) -> str:
+    """The Helm release name the operator sets, once, in deploy/settings."""
+    component = yaml.safe_load((settings / "kustomization.yaml").read_text("utf-8"))
+    (generator,) = [g for g in component["configMapGenerator"] if g["name"] == "hubdesk-settings"]
+    return dict(literal.split("=", 1) for literal in generator["literals"])["release"]
+
+
+def chart_pod(component: str, release_name: str) -> dict[str, str]:
+    """The labels zero-to-jupyterhub (4.1 and newer) sets on its hub and proxy pods, as its
+    own selectors match them (templates/_helpers.tpl, jupyterhub.matchLabelsModern)."""
+    return {
+        "app.kubernetes.io/name": "jupyterhub",
+        "app.kubernetes.io/instance": release_name,
+        "app.kubernetes.io/component": component,
+    }
+
+
+def peers(policy: dict, direction: str) -> list[tuple[dict, list[int]]]:
+    """(pod labels selected, ports) of each podSelector peer of a policy's ingress or egress."""
+    side = "from" if direction == "ingress" else "to"
+    return [
+        (peer["podSelector"]["matchLabels"], [p["port"] for p in rule.get("ports", [])])
+        for rule in policy.get(direction, [])
+        for peer in rule.get(side, [])
+        if "podSelector" in peer
+    ]
+
+
+def test_network_policy_lets_the_proxy_and_the_hub_in_on_port_8000():
     policy = hub_policy()
     pods = default().deployment["spec"]["template"]["metadata"]["labels"]
     assert policy["podSelector"]["matchLabels"].items() <= pods.items()
     assert "Ingress" in policy["policyTypes"]
-
-    def admits(component):
-        for rule in policy["ingress"]:
-            peers = [
-                p["podSelector"]["matchLabels"] for p in rule.get("from", []) if "podSelector" in p
-            ]
-            ports = [p["port"] for p in rule.get("ports", [])]
-            if PORT in ports and any(
-                peer.get("app") == "jupyterhub" and peer.get("component") == component
-                for peer in peers
-            ):
-                return True
-        return False
-
-    assert admits("proxy")  # every browser request
-    assert admits("hub")  # the hub's check that its services answer
+    admitted = peers(policy, "ingress")
+    # every browser request; the hub's check that its services answer
+    for component in ("proxy", "hub"):
+        assert (chart_pod(component, release()), [PORT]) in admitted, component
 
 
 def test_network_policy_lets_hubdesk_out_to_the_hub_and_dns():
     policy = hub_policy()
-    if "Egress" not in policy["policyTypes"]:
-        return
-    hub = [
-        rule
-        for rule in policy["egress"]
-        if any(
-            p.get("podSelector", {}).get("matchLabels", {}).get("component") == "hub"
-            for p in rule.get("to", [])
-        )
-    ]
-    assert any(8081 in [p["port"] for p in rule["ports"]] for rule in hub)
+    assert "Egress" in policy["policyTypes"]
+    assert (chart_pod("hub", release()), [8081]) in peers(policy, "egress")
     dns = [(p["protocol"], p["port"]) for rule in policy["egress"] for p in rule.get("ports", [])]
     assert ("UDP", 53) in dns and ("TCP", 53) in dns
 
 
-def test_network_policy_selects_one_release_everywhere():
-    """The release label (the operator edits it) is the same in every peer selector."""
-    policy = hub_policy()
-    peers = [
-        peer["podSelector"]["matchLabels"]
-        for rule in policy["ingress"] + policy.get("egress", [])
-        for peer in rule.get("from", []) + rule.get("to", [])
-        if "podSelector" in peer
-    ]
-    assert len({p.get("release") for p in peers}) == 1
+def test_network_policy_selects_by_the_charts_labels_and_one_release(variant):
+    """The chart's app.kubernetes.io/* labels (its old app/release/component ones are marked
+    for removal), with the release from deploy/settings in every selector."""
+    policy = variant.the("NetworkPolicy", "hubdesk")["spec"]
+    selected = [labels for labels, _ in peers(policy, "ingress") + peers(policy, "egress")]
+    assert selected
+    for labels in selected:
+        assert labels in (chart_pod("proxy", release()), chart_pod("hub", release())), labels
+    # the file itself holds a stand-in, so that nobody edits the release there
+    (raw,) = documents(MANIFESTS / "networkpolicy.yaml")
+    assert release() not in yaml.safe_dump(raw)
+
+
+def test_one_edit_sets_the_release_and_the_image_everywhere(tmp_path):
+    """Both variants and the Job take the release name and the image from deploy/settings."""
+    deploy = tmp_path / "deploy"
+    shutil.copytree(REPO / "deploy", deploy)
+    settings = deploy / "settings" / "kustomization.yaml"
+    component = yaml.safe_load(settings.read_text("utf-8"))
+    (generator,) = component["configMapGenerator"]
+    generator["literals"] = ["release=hub-of-physics"]
+    (image,) = component["images"]
+    image.update(newName="registry.example.org/team/hubdesk", newTag="9.9.9")
+    settings.write_text(yaml.safe_dump(component), encoding="utf-8")
+    for where in ("kubernetes", "kubernetes-sqlite", "jobs"):
+        for resources in (build(deploy / where), kubectl_build(deploy / where)):
+            if resources is None:
+                continue  # no kubectl here
+            images = [c["image"] for pod in pod_specs(resources) for c in pod["containers"]]
+            assert images == ["registry.example.org/team/hubdesk:9.9.9"], where
+            for policy in [r["spec"] for r in resources if r["kind"] == "NetworkPolicy"]:
+                for labels, _ in peers(policy, "ingress") + peers(policy, "egress"):
+                    assert labels["app.kubernetes.io/instance"] == "hub-of-physics", where
+            # the settings themselves are never sent to the cluster
+            assert not [r for r in resources if r["metadata"]["name"] == "hubdesk-settings"]
+
+
+DOCUMENTS = [
+    REPO / "README.md",
+    *sorted((REPO / "deploy").rglob("*.md")),
+    *sorted((REPO / "deploy").rglob("*.yaml")),
+]
+
+
+@pytest.mark.parametrize("document", DOCUMENTS, ids=lambda p: str(p.relative_to(REPO)))
+def test_every_deploy_path_a_document_names_exists(document):
+    """A comment or a page naming deploy/... names a file or folder that is there (kubectl's
+    `deploy/<Deployment>`, e.g. `kubectl exec deploy/hubdesk`, is no path)."""
+    named = re.findall(r"deploy/[\w./-]*[\w/]", document.read_text(encoding="utf-8"))
+    deployments = {"deploy/hub", f"deploy/{default().deployment['metadata']['name']}"}
+    missing = sorted({n for n in named if not (REPO / n).exists()} - deployments)
+    assert not missing, f"{document.name} names {missing}"
+
+
+def test_gitops_operators_are_told_to_set_the_api_token():
+    """Rendered without a cluster (helm template, Argo CD), the chart cannot look up the
+    token it keeps in its Secret and makes a new one at each render: say so where the
+    token is explained."""
+    values = VALUES.read_text(encoding="utf-8")
+    guide = (REPO / "deploy" / "README.md").read_text(encoding="utf-8")
+    for text in (values, guide):
+        assert "helm template" in text and "Argo CD" in text and "lookup" in text
+        assert "apiToken" in text
 
 
 # -- the zero-to-jupyterhub values fragment ------------------------------------------------
@@ -898,9 +1080,27 @@ def test_values_roles_are_the_readmes():
     service_role = roles[f"{SERVICE_NAME}-service"]
     assert service_role["scopes"] == SERVICE_SCOPES
     assert service_role["services"] == [SERVICE_NAME]
+    # least privilege: not "tantamount to superuser" (what it would buy is optional)
+    assert "admin:users" not in service_role["scopes"]
 
     for name, role in roles.items():
         assert role["scopes"] == expected[name]["scopes"], name
     for name in set(roles) - {f"{SERVICE_NAME}-service"}:
         assert f"access:services!service={SERVICE_NAME}" in roles[name]["scopes"]
         assert roles[name]["users"] or roles[name].get("groups"), name
+
+
+def test_the_readmes_service_role_is_the_least_privilege_one():
+    """The role in the README's jupyterhub_config.py is the values fragment's, the devhub's
+    SERVICE_SCOPES; each scope it leaves out is listed with what it buys."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    block = readme[readme.index("c.JupyterHub.load_roles = [") :]
+    block = block[: block.index("```")]
+    roles = ast.literal_eval(block.partition("=")[2].strip())
+    (service,) = [r for r in roles if r["name"] == f"{SERVICE_NAME}-service"]
+    assert service["scopes"] == SERVICE_SCOPES
+    optional = readme[readme.index("#### What the optional scope buys") :]
+    optional = optional[: optional.index("\n## ")]
+    for scope in OPTIONAL_SERVICE_SCOPES:
+        assert scope not in SERVICE_SCOPES
+        assert f"| `{scope}` |" in optional, scope

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -16,7 +17,9 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import make_url
 
+from app.config import Settings
 from app.devhub import free_port
 
 REPO = Path(__file__).resolve().parent.parent
@@ -109,6 +112,47 @@ def test_dockerfile_final_stage():
     assert "-e " not in runs and "--editable" not in runs
     assert runs.count("pip ") == runs.count("--no-cache-dir")
     assert healthcheck_cmd()[0] == "python"  # slim images have no curl
+
+
+def test_dockerfile_builds_with_any_builder():
+    """No BuildKit-only syntax: the classic builder (and an air-gapped BuildKit) builds it."""
+    text = DOCKERFILE.read_text(encoding="utf-8")
+    # a parser directive (`# syntax=` makes BuildKit pull a frontend image from a registry)
+    assert not re.search(r"(?im)^#\s*(syntax|escape|check)\s*=", text)
+    for keyword, arguments in dockerfile_instructions():
+        assert not re.search(r"--mount\b|--network\b|--security\b", arguments), (keyword, arguments)
+        assert "<<" not in arguments, f"a heredoc in {keyword} needs BuildKit"
+        if keyword in ("COPY", "ADD"):
+            assert not re.search(r"--(link|parents|exclude|checksum)\b", arguments), arguments
+    stage = final_stage()
+    copies = [a for k, a in stage if k == "COPY"]
+    # the final stage takes the built environment, never the wheel itself
+    assert copies == ["--from=build /opt/hubdesk /opt/hubdesk"]
+    env = " ".join(a for k, a in stage if k == "ENV").split()
+    assert "PATH=/opt/hubdesk/bin:$PATH" in env
+
+
+def image_env() -> dict[str, str]:
+    """The final stage's ENV, as NAME=value pairs (the form this Dockerfile uses)."""
+    pairs = " ".join(a for k, a in final_stage() if k == "ENV").split()
+    return dict(pair.split("=", 1) for pair in pairs)
+
+
+def test_the_image_keeps_its_database_where_the_readme_mounts_a_volume(tmp_path):
+    state = image_env()["HUBDESK_STATE_DIR"]
+    # the directory exists in the image and belongs to its user: a new named volume
+    # mounted there starts as a copy of it, writable by hubdesk
+    (user,) = [a for k, a in final_stage() if k == "USER"]
+    runs = " ".join(a for k, a in final_stage() if k == "RUN")
+    assert f"mkdir -p {state}" in runs and f"chown {user} {state}" in runs
+    # hubdesk's default database is a file in it
+    settings = Settings.from_env(dict(MINIMAL_ENV, HUBDESK_STATE_DIR=state))
+    assert Path(make_url(settings.db_url).database).parent == Path(state)
+    # the README's docker run mounts a named volume there
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    docker = readme[readme.index("### With Docker") :]
+    run = docker[docker.index("docker run") : docker.index("```", docker.index("docker run"))]
+    assert re.search(rf"-v [a-z][\w.-]*:{re.escape(state)}\s", run), run
 
 
 def test_dockerfile_passes_hadolint():

@@ -54,15 +54,25 @@ def external_service_env(hub: LocalHub, token: str, secret_key: str, **extra) ->
     }
 
 
-# What the service token may do: every hubdesk feature (see app.permissions.FEATURES).
+# What the service token may do (the README's `hubdesk-service` role, and deploy/'s): every
+# hubdesk feature but those of OPTIONAL_SERVICE_SCOPES (see app.permissions.ACTIONS). Not
+# admin:users, "tantamount to superuser" (every user's auth state, creating and deleting
+# users). read:users carries each user's roles, by which an add and a lesson's start tell
+# staff accounts from others (tests/test_least_privilege.py).
 SERVICE_SCOPES = [
     "list:users",
     "read:users",
-    "admin:users",
     "admin:groups",
     "read:roles:groups",
     "admin:servers",
 ]
+# Scopes the role leaves out, each with what it buys (the README lists them): an operator
+# adds one to the role to have that feature. The demo hub, the test hub and the benchmarks
+# grant them (their setup creates users with the service token).
+OPTIONAL_SERVICE_SCOPES = {
+    "admin:users": "creating missing accounts in a bulk add (a group's Add members)",
+}
+EVERY_SERVICE_SCOPE = SERVICE_SCOPES + list(OPTIONAL_SERVICE_SCOPES)
 # What a person may delegate to hubdesk when they sign in (intersected with their own).
 # tokens!user: the person's own tokens only, so that hubdesk can make the one API token
 # their lessons start with (app.lessons.tokens) and revoke their sign-in at sign-out.
@@ -79,13 +89,20 @@ OAUTH_CLIENT_ALLOWED_SCOPES = [
 
 
 def hub_roles(
-    *, helpdesk=(), teacher=(), reader=(), group="class-a", service=SERVICE_NAME
+    *,
+    helpdesk=(),
+    teacher=(),
+    reader=(),
+    group="class-a",
+    service=SERVICE_NAME,
+    service_scopes=SERVICE_SCOPES,
 ) -> list[dict]:
     """The roles of the README: hubdesk's service token, and staff restricted to one group.
 
     Hub admins need no role: the hub's ``admin`` role already holds every scope. A
     *reader* may only see the group (and, as everyone, start their own servers): the
-    tests' person who must not steer anyone's group actions.
+    tests' person who must not steer anyone's group actions. ``service_scopes``: the
+    README's least-privilege role unless told (``EVERY_SERVICE_SCOPE``: every feature).
     """
     access = f"access:services!service={service}"
     readers = []  # only when asked for: the README's roles are the others
@@ -99,7 +116,7 @@ def hub_roles(
             }
         )
     return readers + [
-        {"name": f"{service}-service", "scopes": SERVICE_SCOPES, "services": [service]},
+        {"name": f"{service}-service", "scopes": list(service_scopes), "services": [service]},
         {
             "name": f"{service}-helpdesk-{group}",
             "description": f"Help-desk: find users of {group}, start and stop their servers",
