@@ -551,13 +551,18 @@ def breakdown_markdown(bd: dict, note: str = "", *, mark: str = ")") -> list[str
 
 
 def gunicorn_settings(env: dict) -> dict:
-    """The workers and threads gunicorn runs with, read from app.gunicorn_conf."""
+    """The workers and connections per worker gunicorn runs with (app.gunicorn_conf), and the
+    progress streams a worker passes on at once (hubdesk's settings)."""
+    code = (
+        "import app.gunicorn_conf as c; from app.config import Settings; "
+        "print(c.workers, c.worker_connections, Settings.from_env().max_streams)"
+    )
     out = subprocess.run(
-        [sys.executable, "-c", "import app.gunicorn_conf as c; print(c.workers, c.threads)"],
+        [sys.executable, "-c", code],
         env=base_env(**env),
         capture_output=True,
         text=True,
         timeout=60,
         check=True,
     ).stdout.split()
-    return {"workers": int(out[0]), "threads": int(out[1])}
+    return {"workers": int(out[0]), "connections": int(out[1]), "streams": int(out[2])}

@@ -884,7 +884,7 @@ def markdown(report: dict) -> str:
         f"A hub of {p['users']:,} users, {p['groups']:,} groups `bench-…` with 0–5 random "
         f"members each and `{BIG}` with {p['big']:,} members, seeded straight into the "
         "hub's SQLite database. hubdesk under gunicorn "
-        f"({p['gunicorn_workers']} workers × {p['gunicorn_threads']} threads), signed in as "
+        f"({p['gunicorn_workers']} gevent workers), signed in as "
         f"the hub admin. Server side: {p['repeat']} timed requests per series after "
         f"{WARMUP} warm-up requests, interleaved; Chromium: {p['browser_repeat']} navigations "
         "per page, interleaved. Times in ms (medians unless said), wall clock at the client.",
@@ -1333,7 +1333,8 @@ def run(args, stack: Stack, hub_log, started: float) -> int:
             "seed": args.seed,
             "no_spawn": args.no_spawn,
             "gunicorn_workers": gunicorn["workers"],
-            "gunicorn_threads": gunicorn["threads"],
+            "gunicorn_connections": gunicorn["connections"],
+            "gunicorn_streams": gunicorn["streams"],
             "server_target": SERVER_TARGET,
             "browser_target": BROWSER_TARGET,
         },

@@ -222,7 +222,7 @@ def markdown(report: dict) -> str:
         f"{p['groups']:,} groups `bench-…` with 0–5 members each, plus `{BIG}` with "
         f"{p['big']:,} members ({p['users']:,} users); {p['repeat']} timed requests per "
         f"row after {WARMUP} warm-up requests. hubdesk under gunicorn "
-        f"({p['gunicorn_workers']} workers × {p['gunicorn_threads']} threads, group cache "
+        f"({p['gunicorn_workers']} gevent workers, group cache "
         f"{p['group_cache_seconds']:g} s), signed in as the hub admin. Times in ms, "
         "wall clock at the client. Ratio = hubdesk median / raw median.",
         "",
@@ -436,7 +436,8 @@ def run(args, hub: LocalHub, server: Gunicorn, env: dict, token: str) -> int:
             "quick": args.quick,
             # what gunicorn runs with (app.gunicorn_conf's defaults unless set)
             "gunicorn_workers": gunicorn["workers"],
-            "gunicorn_threads": gunicorn["threads"],
+            "gunicorn_connections": gunicorn["connections"],
+            "gunicorn_streams": gunicorn["streams"],
             "group_cache_seconds": float(server.env.get("HUBDESK_GROUP_CACHE_SECONDS", "30")),
         },
         "seeding": seeding,

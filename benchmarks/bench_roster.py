@@ -749,7 +749,7 @@ def markdown(report: dict) -> str:
         f"single-user server), {STOPPED} stopped ones that were used, {FAILED} failed starts "
         f"(profile broken). {p['repeat']} timed requests per series after {WARMUP} warm-up "
         "requests, all series interleaved round robin. hubdesk under gunicorn "
-        f"({p['gunicorn_workers']} workers × {p['gunicorn_threads']} threads), signed in as "
+        f"({p['gunicorn_workers']} gevent workers), signed in as "
         "the hub admin through the hub's login form and OAuth; hubdesk asks the hub with the "
         "admin's OAuth token, b) with an API token of the admin's. Times in ms, wall clock "
         "at the client.",
@@ -1003,7 +1003,8 @@ def run(args, stack: Stack, started: float) -> int:
             "warmup": WARMUP,
             "quick": args.quick,
             "gunicorn_workers": gunicorn["workers"],
-            "gunicorn_threads": gunicorn["threads"],
+            "gunicorn_connections": gunicorn["connections"],
+            "gunicorn_streams": gunicorn["streams"],
             "raw_concurrency": WORKERS,
         },
         "seeding": seeding,

@@ -813,7 +813,7 @@ def md_group(report: dict) -> list[str]:
 
 def md_streams(report: dict) -> list[str]:
     p = report["params"]
-    cap = p["gunicorn_workers"] * p["gunicorn_threads"]
+    cap = p["gunicorn_workers"] * p["gunicorn_streams"]
     lines = [
         "## Progress streams open at once vs the users list",
         "",
@@ -823,8 +823,8 @@ def md_streams(report: dict) -> list[str]:
         "them) and the raw `GET /hub/api/users?limit=50` are timed in "
         f"turn ({p['stream_samples']} rounds; a request over {SAMPLE_TIMEOUT:g} s counts as "
         f"timed out, and a round stops after {MAX_TIMEOUTS} of one page). Each open stream "
-        f"holds one gunicorn thread for as long as it lasts: {cap} threads in all, "
-        f"{p['gunicorn_threads']} per worker.",
+        f"holds one of its worker's stream slots for as long as it lasts: {cap} in all, "
+        f"{p['gunicorn_streams']} per worker.",
         "",
         "- **held**: each stream's spawn stays pending for the whole round (a hook the "
         "benchmark adds to the dev hub's configuration, in the hub's directory), so N streams "
@@ -940,14 +940,13 @@ def md_breakdown(report: dict) -> list[str]:
 
 def markdown(report: dict) -> str:
     p, m = report["params"], report["machine"]
-    cap = p["gunicorn_workers"] * p["gunicorn_threads"]
     lines = [
         f"# hubdesk server pages and actions vs raw hub API calls ({report['date']})",
         "",
         f"{p['users']:,} users, {p['running']} of them with a running default server "
         f"(profile small), `{CLASS}` with {CLASS_SIZE} members; {p['repeat']} timed requests "
         f"per series after {WARMUP} warm-up requests, interleaved. hubdesk under gunicorn "
-        f"({p['gunicorn_workers']} workers × {p['gunicorn_threads']} threads = {cap} threads; "
+        f"({p['gunicorn_workers']} gevent workers × {p['gunicorn_connections']} connections; "
         f"group actions {p['bulk_concurrency']} hub calls at a time), signed in as the hub "
         "admin. Times in ms, wall clock at the client. Ratio = hubdesk median / raw median.",
         "",
@@ -1002,7 +1001,10 @@ def parse_args(argv=None):
         "--workers", type=int, default=None, help="HUBDESK_WORKERS (default: gunicorn_conf's)"
     )
     ap.add_argument(
-        "--threads", type=int, default=None, help="HUBDESK_THREADS (default: gunicorn_conf's)"
+        "--connections",
+        type=int,
+        default=None,
+        help="HUBDESK_WORKER_CONNECTIONS (default: gunicorn_conf's)",
     )
     ap.add_argument("--dir", type=Path, default=None, help="the hub's directory (kept afterwards)")
     ap.add_argument("--quick", action="store_true", help="1,000 users, 10 repeats; servers-quick.*")
@@ -1043,8 +1045,8 @@ def main(argv=None) -> int:
     }
     if args.workers:
         env["HUBDESK_WORKERS"] = str(args.workers)
-    if args.threads:
-        env["HUBDESK_THREADS"] = str(args.threads)
+    if args.connections:
+        env["HUBDESK_WORKER_CONNECTIONS"] = str(args.connections)
     config = root / "bench_jupyterhub_config.py"
     config.write_text(HOOK.format(original=str(devhub.CONFIG_FILE)), encoding="utf-8")
     # LocalHub.start() reads app.devhub.CONFIG_FILE: point it at the wrapper for this run
@@ -1058,7 +1060,7 @@ def main(argv=None) -> int:
 def run(args, stack: Stack, started: float) -> int:
     hub, server, token = stack.hub, stack.server, stack.token
     gunicorn = gunicorn_settings(server.env)
-    capacity = gunicorn["workers"] * gunicorn["threads"]
+    capacity = gunicorn["workers"] * gunicorn["streams"]
     steps = args.streams or stream_steps(capacity, args.quick)
     if args.users < 200 + max(steps):
         raise SystemExit(f"--users must be at least {200 + max(steps)} for these stream steps")
@@ -1079,7 +1081,7 @@ def run(args, stack: Stack, started: float) -> int:
         except Exception as e:  # noqa: BLE001 (the measurements do not need it)
             say(f"warning: the app does not load in this process ({e!r}); no breakdown")
             breakdown_ok = False
-    say(f"gunicorn: {gunicorn['workers']} workers × {gunicorn['threads']} threads")
+    say(f"gunicorn: {gunicorn['workers']} workers × {gunicorn['connections']} connections")
     say(f"seeding {args.users:,} users, {CLASS} and {RUNNING} running servers through the API:")
     seeding = seed(api, who, names)
 
@@ -1203,7 +1205,8 @@ def run(args, stack: Stack, started: float) -> int:
             "warmup": WARMUP,
             "quick": args.quick,
             "gunicorn_workers": gunicorn["workers"],
-            "gunicorn_threads": gunicorn["threads"],
+            "gunicorn_connections": gunicorn["connections"],
+            "gunicorn_streams": gunicorn["streams"],
             "bulk_concurrency": concurrency,
             "stream_steps": steps,
             "stream_runs": args.stream_runs,

@@ -940,7 +940,7 @@ def markdown(report: dict) -> str:
         "(PostgreSQL: VACUUM ANALYZE) and a gunicorn restart. "
         f"{p['repeat']} timed requests per series after {WARMUP} "
         "warm-up requests, all series of a level interleaved round robin. hubdesk under "
-        f"gunicorn ({p['gunicorn_workers']} workers × {p['gunicorn_threads']} threads), signed "
+        f"gunicorn ({p['gunicorn_workers']} gevent workers), signed "
         "in as the hub admin. Times in ms, wall clock at the client; **×** = median / the "
         "empty database's median, same kind, **direct to gunicorn** (the target: "
         f"≤ {TARGET_RATIO}×).",
@@ -1319,7 +1319,8 @@ def run(args, stack: Stack, pg, state: Path, skipped: dict, started: float) -> i
             "user": USER,
             "person": PERSON,
             "gunicorn_workers": gunicorn["workers"],
-            "gunicorn_threads": gunicorn["threads"],
+            "gunicorn_connections": gunicorn["connections"],
+            "gunicorn_streams": gunicorn["streams"],
             "postgresql": pg_version(pg) if pg else None,
             "sqlite": sqlite_version(),
             "skipped": skipped,
