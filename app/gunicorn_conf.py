@@ -13,7 +13,8 @@ attacks they were measured against, and the other servers measured with them):
 - a body is read by hubdesk only as it parses it, at most ``MAX_CONTENT_LENGTH`` (4 MiB,
   413 past it, before a byte of it is read), form fields in memory at most 512 KiB (a
   file part past 500 KiB goes to a temporary file); chunked bodies are parsed as they
-  arrive (gunicorn's reader), and a body must keep coming (HUBDESK_BODY_TIMEOUT);
+  arrive (gunicorn's reader), and a body must be in whole within HUBDESK_BODY_TIMEOUT
+  seconds of its head (408 past that: ``pre_request`` below);
 - at most ``worker_connections`` connections per worker, new ones wait in the
   listen backlog past that.
 
