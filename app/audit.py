@@ -189,31 +189,26 @@ class AuditTrail:
         if handle is None:
             return
         record_id, action, target = handle
-        person, rid = _actor(), request_id()
+        said = {
+            "person": _actor(),
+            "action": action,
+            "target": target,
+            "hub": outcome,
+            "request_id": request_id(),
+            "record": record_id,
+        }
         line = json.dumps(
-            {
-                "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                "person": person,
-                "action": action,
-                "target": target,
-                "hub": outcome,
-                "request_id": rid,
-                "record": record_id,
-            },
+            {"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **said},
             ensure_ascii=False,
             sort_keys=True,
             default=str,
         )
         # the text format's line is that JSON; a JSON line has the record's parts as fields
         fields = {
-            "message": f"{action} by {person}: {outcome}",
-            "person": person,
-            "action": action,
-            "target": target,
+            **said,
+            "message": f"{action} by {said['person']}: {outcome}",
             "hub": str(outcome),
-            "request_id": rid,
             "proxy_request_id": proxy_request_id(),
-            "record": record_id,
         }
         log.info(line, extra={"fields": fields})
         try:

@@ -29,6 +29,13 @@ import tempfile
 import time
 from urllib.parse import urlparse
 
+import gevent
+from gunicorn.http.body import ChunkedReader
+from gunicorn.workers.ggevent import GeventWorker
+from werkzeug.exceptions import RequestTimeout
+
+from app.config import BODY_LIMIT
+
 
 def _bind():
     if os.environ.get("HUBDESK_BIND"):
@@ -132,12 +139,10 @@ class BodyWithDeadline:
 
     def __init__(self, req, seconds: float):
         self._req, self._body = req, req.body
+        self._seconds = seconds
         self._until = time.monotonic() + seconds
 
     def _timed(self, method, *args):
-        import gevent
-        from werkzeug.exceptions import RequestTimeout
-
         left = self._until - time.monotonic()
         try:
             if left <= 0:
@@ -147,7 +152,7 @@ class BodyWithDeadline:
         except gevent.Timeout:
             self._req.force_close()  # what is left of the body is not read: no keep-alive
             raise RequestTimeout(
-                f"The request's body did not arrive within {BODY_SECONDS:g} s."
+                f"The request's body did not arrive within {self._seconds:g} s."
             ) from None
 
     def read(self, size=None):
@@ -173,17 +178,13 @@ def pre_request(worker, req):
     """Before hubdesk sees a request: its body gets a deadline; and a body hubdesk will
     not read whole (chunked, or past its 4 MiB) ends the connection after the answer
     (413) instead of being read to its end for the next request on it."""
-    from gunicorn.http.body import ChunkedReader
-
-    from app.config import BODY_LIMIT
-
     body = getattr(req, "body", None)
     if body is None:
         return  # another worker class than gunicorn's sync, gthread or gevent (benchmarks)
     reader = getattr(body, "reader", None)
     if isinstance(reader, ChunkedReader) or getattr(reader, "length", 0) > BODY_LIMIT:
         req.force_close()
-    if type(worker).__module__ == "gunicorn.workers.ggevent":  # a deadline is gevent's
+    if isinstance(worker, GeventWorker):  # the deadline is a gevent timeout
         req.body = BodyWithDeadline(req, BODY_SECONDS)
 
 
