@@ -10,7 +10,7 @@
 # No `# syntax=` line (BuildKit would fetch that frontend image from a registry, which an
 # air-gapped build host cannot reach) and no BuildKit-only instruction (RUN --mount).
 #
-# Two stages: the first builds hubdesk's wheel (pulling the build backend, hatchling)
+# Two stages: the first builds hubdesk's wheel (pulling the build backend, setuptools)
 # and installs it with its dependencies into a virtual environment; the second copies
 # that environment alone, so that no layer of the image holds the wheel, a pip cache or
 # the build backend.
@@ -71,4 +71,4 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=10s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import os,sys,urllib.request; e=os.environ; port=e.get('HUBDESK_BIND','').rpartition(':')[2] or '8000'; p=e.get('JUPYTERHUB_SERVICE_PREFIX') or '/services/%s/' % (e.get('JUPYTERHUB_SERVICE_NAME') or 'hubdesk'); p=('/'+p.strip('/')+'/').replace('//','/'); sys.exit(0 if urllib.request.urlopen(f'http://127.0.0.1:{port}{p}health', timeout=8).status == 200 else 1)"]
 
-CMD ["gunicorn", "-c", "python:app.gunicorn_conf", "app.wsgi:application"]
+CMD ["gunicorn", "-c", "python:hubdesk.gunicorn_conf", "hubdesk.wsgi:application"]

@@ -1,7 +1,7 @@
 """hubdesk: an admin dashboard for JupyterHub groups and named servers.
 
 Importing this package imports nothing else of hubdesk's: gunicorn loads
-``app.gunicorn_conf`` (and so this file) before it may set
+``hubdesk.gunicorn_conf`` (and so this file) before it may set
 ``PROMETHEUS_MULTIPROC_DIR``, which prometheus_client reads once, when first
 imported. So the factory imports its parts when it is called, as flaskr does.
 """

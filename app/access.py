@@ -1,7 +1,7 @@
 """May the signed-in person do this? The one answer, for views, templates and jobs.
 
 Both the person's own hub scopes (those on their OAuth token) and the service
-token's must allow an action (:func:`app.permissions.allowed` decides each);
+token's must allow an action (:func:`hubdesk.permissions.allowed` decides each);
 the job runner asks the same function with the scopes a person had when they
 started a job. Reads that the hub filters itself go out with the person's own
 token (:func:`person_client`).

@@ -6,11 +6,11 @@ read, with the service token, and :meth:`AuditTrail.after_change` with the
 hub's answer (a refusal, or a hub that did not answer, too). So no view can
 forget to audit, and a change whose worker died on the way still has its
 record ("sent, no answer recorded"). If the intent cannot be written (the
-database is down or full), :class:`~app.db.StateUnavailable` is raised and
+database is down or full), :class:`~hubdesk.db.StateUnavailable` is raised and
 nothing is sent. A record says when, who (the signed-in person, or the person
 who started a group action), what (in words and as the hub call), the target,
 the hub's answer and the request id. It is a row of the ``audit`` table and a
-JSON line in the log (logger ``app.audit``). Records hold names, never tokens.
+JSON line in the log (logger ``hubdesk.audit``). Records hold names, never tokens.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from . import db
 from .db import Database, StateUnavailable
 from .logs import proxy_request_id, request_id
 
-log = logging.getLogger("app.audit")
+log = logging.getLogger("hubdesk.audit")
 
 # who acts, for work done outside a request (a group action's threads)
 background_actor: contextvars.ContextVar[str] = contextvars.ContextVar("actor", default="")

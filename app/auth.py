@@ -3,9 +3,9 @@
 The OAuth handshake's state and PKCE verifier live in the signed session
 cookie, not in process memory, so any worker or replica can finish a login
 that another one started. Once signed in, the cookie holds only a session id:
-the session is a database row (:mod:`app.sessions`) holding the person's hub
+the session is a database row (:mod:`hubdesk.sessions`) holding the person's hub
 token encrypted, so signing out ends it on every worker and replica. Whether
-the person may do something is :mod:`app.access`'s business.
+the person may do something is :mod:`hubdesk.access`'s business.
 """
 
 from __future__ import annotations
@@ -243,7 +243,7 @@ def oauth_callback():
 
 def renew_lesson_token(person: str, token: str, scopes) -> None:
     """At sign-in, for someone who owns lessons: a new lesson token for their starts
-    (:mod:`app.lessons.tokens`), so that their lessons outlive this sign-in."""
+    (:mod:`hubdesk.lessons.tokens`), so that their lessons outlive this sign-in."""
     lesson_tokens.at_sign_in(service_client(), lesson_store(), person, token, scopes)
 
 

@@ -6,7 +6,7 @@ the renderer ~2 ms to parse and ~5.5 ms of style per page, the subset ~0.3 and ~
 
 Run it again whenever templates/, static/*.js or the app's Python add a class::
 
-    python -m app.bootstrap_subset
+    python -m hubdesk.bootstrap_subset
 
 tests/test_stylesheet.py fails when a class a page uses is in Bootstrap but not in the
 subset. What stays: every rule with no class in its selector (the reboot, ``:root`` and
@@ -126,7 +126,9 @@ def subset(css: str, words: set[str], prefixes: tuple[str, ...] = ()) -> str:
     body = COMMENT.sub("", BANNER.sub("", css)).removeprefix('@charset "UTF-8";')
     items, _ = blocks(body.strip())
     head = charset + (banner.group(0) + "\n" if banner else "")
-    return head + "/* hubdesk's subset: python -m app.bootstrap_subset */\n" + emit(items) + "\n"
+    return (
+        head + "/* hubdesk's subset: python -m hubdesk.bootstrap_subset */\n" + emit(items) + "\n"
+    )
 
 
 def build(root: Path = ROOT) -> str:

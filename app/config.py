@@ -116,7 +116,7 @@ class Settings:
     session_hours: float = 8.0
     group_cache_seconds: float = 30.0
     membership_chunk: int = 500
-    profiles: tuple = ()  # app.profiles.Profile, from HUBDESK_PROFILES
+    profiles: tuple = ()  # hubdesk.profiles.Profile, from HUBDESK_PROFILES
     profiles_source: str = ""  # the file, and its key when a z2jh values file
     bulk_concurrency: int = 5
     # a bulk start pauses after this many spawn failures in a row (keep it below the hub's

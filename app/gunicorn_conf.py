@@ -32,9 +32,8 @@ from urllib.parse import urlparse
 import gevent
 from gunicorn.http.body import ChunkedReader
 from gunicorn.workers.ggevent import GeventWorker
+from hubdesk.config import BODY_LIMIT
 from werkzeug.exceptions import RequestTimeout
-
-from app.config import BODY_LIMIT
 
 
 def _bind():
@@ -58,7 +57,7 @@ def _number(name, default):
 
 
 bind = _bind()
-wsgi_app = "app.wsgi:application"
+wsgi_app = "hubdesk.wsgi:application"
 workers = int(os.environ.get("HUBDESK_WORKERS", "2"))
 worker_class = "gevent"
 # connections (pages, progress streams, clients still sending) one worker holds at once
@@ -86,7 +85,7 @@ access_log_format = (
 )
 if os.environ.get("HUBDESK_LOG_FORMAT", "").strip().lower() == "json":
     # gunicorn's own lines and the access log as JSON too, the access's parts as fields
-    logger_class = "app.logs.GunicornJSONLogger"
+    logger_class = "hubdesk.logs.GunicornJSONLogger"
 # gunicorn's control socket (for gunicornc) only where HUBDESK_CONTROL_SOCKET asks for one:
 # its default, under $HOME, is shared by every gunicorn of the same user, and cannot be made
 # on a read-only root filesystem (an ERROR at every start)
@@ -196,7 +195,7 @@ def post_worker_init(worker):
     previous = signal.getsignal(signal.SIGTERM)
 
     def on_term(signum, frame):
-        from app.jobs import stop_all
+        from hubdesk.jobs import stop_all
 
         stop_all()  # no waiting here: gunicorn's own handler runs next
         if callable(previous):
@@ -206,15 +205,15 @@ def post_worker_init(worker):
 
     # the job runner looks from the start, not at the first page someone opens: a lesson
     # due (or a job left by a dead worker) is run by a hubdesk that nobody visits
-    from app.extensions import shared
-    from app.wsgi import application
+    from hubdesk.extensions import shared
+    from hubdesk.wsgi import application
 
     shared(application).jobs.ensure_started()
 
 
 def worker_exit(server, worker):
     """A worker on its way out gives back the leases it still holds."""
-    from app.jobs import stop_all
+    from hubdesk.jobs import stop_all
 
     stop_all(wait=5)
 
@@ -227,8 +226,8 @@ def child_exit(server, worker):
 
 def on_starting(server):
     """Check the settings once, before any worker forks: one clear line if wrong."""
-    from app.config import ConfigError, Settings
-    from app.logs import stop_on_config_error
+    from hubdesk.config import ConfigError, Settings
+    from hubdesk.logs import stop_on_config_error
 
     try:
         Settings.from_env()

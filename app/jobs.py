@@ -15,7 +15,7 @@ another worker carries on at once. Whoever may run a group action may cancel
 it: items not sent yet are reported "cancelled".
 
 A job may also be *paused* (a bulk start whose spawns kept failing: see
-``app.servers.breaker``): its row's state is "paused", ``result["paused"]`` says
+``hubdesk.servers.breaker``): its row's state is "paused", ``result["paused"]`` says
 why in words, and its items never sent are "paused". No worker takes a paused
 job over; it stays so, across restarts, until someone resumes it (its items go
 back to "waiting") or cancels it (they become "cancelled" and the job is done).
@@ -513,7 +513,7 @@ class JobStore:
             )
         return True
 
-    # -- spawn failures in a row, hub-wide (app.servers.breaker.HubWide) ------------------
+    # -- spawn failures in a row, hub-wide (hubdesk.servers.breaker.HubWide) ------------------
 
     def spawn_failures(self, forget_after: float) -> tuple[int, str]:
         """(failures in a row, the last one's words) of every bulk start, hub-wide; a count
@@ -633,7 +633,7 @@ class Context:
 
 
 Work = Callable[[Context], None]
-KINDS: dict[str, Work] = {}  # kind -> its work; registered by app.servers and app.groups
+KINDS: dict[str, Work] = {}  # kind -> its work; registered by hubdesk.servers and hubdesk.groups
 
 
 def kind(*names: str):
@@ -682,7 +682,7 @@ class JobRunner:
         self.hub = hub
         self.service_scopes = service_scopes
         self.concurrency = concurrency
-        # a bulk start pauses after this many spawn failures in a row (app.servers.breaker)
+        # a bulk start pauses after this many spawn failures in a row (hubdesk.servers.breaker)
         self.failure_limit = failure_limit
         self.audit = audit_trail  # records what a job does to its own record (a pause)
         self.keep_days = keep_days

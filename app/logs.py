@@ -119,7 +119,12 @@ def stop_on_config_error(error) -> NoReturn:
     message = f"hubdesk: configuration error: {error}"
     if os.environ.get("HUBDESK_LOG_FORMAT", "").strip().lower() == "json":
         record = logging.makeLogRecord(
-            {"name": "app", "levelno": logging.CRITICAL, "levelname": "CRITICAL", "msg": message}
+            {
+                "name": "hubdesk",
+                "levelno": logging.CRITICAL,
+                "levelname": "CRITICAL",
+                "msg": message,
+            }
         )
         message = JSONFormatter().format(record)
     sys.stderr.write(message + "\n")
@@ -163,7 +168,7 @@ class GunicornJSONLogger(glogging.Logger):
 
 def setup(settings) -> None:
     """Configure the ``app`` loggers once per process (idempotent)."""
-    logger = logging.getLogger("app")
+    logger = logging.getLogger("hubdesk")
     # several apps in one process (tests): the most verbose level asked for wins
     wanted = logging.getLevelName(settings.log_level)
     if logger.level == logging.NOTSET or wanted < logger.level:

@@ -1,11 +1,11 @@
-"""The WSGI entry point: ``gunicorn -c python:app.gunicorn_conf app.wsgi:application``."""
+"""The WSGI entry point: ``gunicorn -c python:hubdesk.gunicorn_conf hubdesk.wsgi:application``."""
 
-from app import create_app
-from app.config import ConfigError
+from hubdesk import create_app
+from hubdesk.config import ConfigError
 
 try:
     application = create_app()
 except ConfigError as e:
-    from app.logs import stop_on_config_error
+    from hubdesk.logs import stop_on_config_error
 
     stop_on_config_error(e)

@@ -26,10 +26,9 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
+import hubdesk
 import requests
-
-import app as hubdesk
-from app.devhub import (
+from hubdesk.devhub import (
     EVERY_SERVICE_SCOPE,
     GUNICORN_COMMAND,
     OAUTH_CLIENT_ALLOWED_SCOPES,
@@ -476,7 +475,7 @@ def breakdown_pages(
     """
     from contextlib import ExitStack
 
-    from app import create_app
+    from hubdesk import create_app
 
     flask_app = create_app(dict(env, HUBDESK_LOG_LEVEL="WARNING"))
     client = flask_app.test_client()
@@ -551,10 +550,10 @@ def breakdown_markdown(bd: dict, note: str = "", *, mark: str = ")") -> list[str
 
 
 def gunicorn_settings(env: dict) -> dict:
-    """The workers and connections per worker gunicorn runs with (app.gunicorn_conf), and the
+    """The workers and connections per worker gunicorn runs with (hubdesk.gunicorn_conf), and the
     progress streams a worker passes on at once (hubdesk's settings)."""
     code = (
-        "import app.gunicorn_conf as c; from app.config import Settings; "
+        "import hubdesk.gunicorn_conf as c; from hubdesk.config import Settings; "
         "print(c.workers, c.worker_connections, Settings.from_env().max_streams)"
     )
     out = subprocess.run(

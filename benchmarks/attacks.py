@@ -30,8 +30,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests"))
 from _common import Gunicorn  # noqa: E402
 from attackers import ATTACKS, Watch, node_proxy, rss_mib  # noqa: E402
-
-from app.devhub import free_port  # noqa: E402
+from hubdesk.devhub import free_port  # noqa: E402
 
 PREFIX = "/services/hubdesk/"
 
@@ -106,7 +105,7 @@ def table(results: dict[str, list[dict]]) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gunicorn", default="", help="more gunicorn options (e.g. -k gthread)")
-    parser.add_argument("--app", help="another application than app.wsgi:application")
+    parser.add_argument("--app", help="another application than hubdesk.wsgi:application")
     parser.add_argument("--only", help="run the attacks whose name contains this")
     parser.add_argument("--direct-only", action="store_true")
     parser.add_argument("--json", type=Path)

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """hubdesk's claims against the measured anchors, on a big hub, in one run.
 
-Starts a real JupyterHub on loopback (``app.devhub.LocalHub``) and hubdesk under
+Starts a real JupyterHub on loopback (``hubdesk.devhub.LocalHub``) and hubdesk under
 gunicorn as the production image runs it, registered with the hub as an external
 service. The hub is made big by writing its SQLite database directly (the hub
 stopped), in steps, so that the same run also shows how page costs grow:
@@ -68,9 +68,8 @@ from _common import (
     session_cookie,
     sign_in,
 )
-
-from app.devhub import PROFILES_FILE
-from app.hub import PAGINATION_ACCEPT, HubAPIError, HubClient
+from hubdesk.devhub import PROFILES_FILE
+from hubdesk.hub import PAGINATION_ACCEPT, HubAPIError, HubClient
 
 BIG = "bench-big"
 BULK = "bench-bulk"  # bench-bulk-<how>: the empty groups of the bulk add
@@ -310,8 +309,8 @@ def record_calls(env: dict, cookie: str, paths: dict) -> dict:
     Calls made only now and then (the identity and scope caches, the group cache's
     refresh) do not show here; they are named in the report.
     """
-    from app import create_app
-    from app.groups import directory
+    from hubdesk import create_app
+    from hubdesk.groups import directory
 
     flask_app = create_app(dict(env, HUBDESK_LOG_LEVEL="WARNING"))
     client = flask_app.test_client()
@@ -772,10 +771,10 @@ def start_running(stack: Stack, users: list[str]) -> float:
 
 
 def breakdown(env: dict, cookie: str, paths: dict, repeat: int, profile_keys) -> dict:
-    from app import auth, users
-    from app.groups import directory as directory_mod
-    from app.groups import views as group_views
-    from app.servers import views as server_views
+    from hubdesk import auth, users
+    from hubdesk.groups import directory as directory_mod
+    from hubdesk.groups import views as group_views
+    from hubdesk.servers import views as server_views
 
     parts = [
         (HubClient, "request", "hub API calls"),

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Benchmark hubdesk's group pages side by side with the raw hub API calls they need.
 
-Starts a real JupyterHub on loopback (``app.devhub.LocalHub``) and hubdesk under
+Starts a real JupyterHub on loopback (``hubdesk.devhub.LocalHub``) and hubdesk under
 gunicorn, exactly as the production image runs it, registered with the hub as an
 external service. Seeds users and groups through the hub's API, signs in as the
 hub admin through the hub's login form and OAuth, then times:
@@ -60,9 +60,8 @@ from _common import (
     sign_in,
     time_calls,
 )
-
-from app.devhub import LocalHub
-from app.hub import PAGINATION_ACCEPT, HubAPIError, HubClient
+from hubdesk.devhub import LocalHub
+from hubdesk.hub import PAGINATION_ACCEPT, HubAPIError, HubClient
 
 BIG = "bench-big"
 SEED_WORKERS = 8
@@ -147,7 +146,7 @@ def seed(api: HubClient, *, n_users: int, n_groups: int, rng: random.Random) -> 
 
 def cold_refresh(api_url: str, token: str, repeat: int) -> dict:
     """What one refresh of hubdesk's group cache costs: iter_groups() over every group."""
-    from app.groups.directory import GroupDirectory
+    from hubdesk.groups.directory import GroupDirectory
 
     client = HubClient(api_url, token)
     counted = {"bytes": 0, "requests": 0}
@@ -197,8 +196,8 @@ def breakdown(env: dict, cookie: str, paths: dict, repeat: int) -> dict:
     session cookie, and timing wrappers around the hub client, the group cache,
     reachable_groups(), the search and the template. Also a cProfile of the group list.
     """
-    from app.groups import directory as directory_mod
-    from app.groups import views
+    from hubdesk.groups import directory as directory_mod
+    from hubdesk.groups import views
 
     parts = [
         (HubClient, "request", "hub API calls"),
@@ -434,7 +433,7 @@ def run(args, hub: LocalHub, server: Gunicorn, env: dict, token: str) -> int:
             "repeat": args.repeat,
             "warmup": WARMUP,
             "quick": args.quick,
-            # what gunicorn runs with (app.gunicorn_conf's defaults unless set)
+            # what gunicorn runs with (hubdesk.gunicorn_conf's defaults unless set)
             "gunicorn_workers": gunicorn["workers"],
             "gunicorn_connections": gunicorn["connections"],
             "gunicorn_streams": gunicorn["streams"],

@@ -45,13 +45,12 @@ from _common import (
     time_calls,
 )
 from cryptography.fernet import Fernet, MultiFernet
+from hubdesk import db
+from hubdesk.db import Database
+from hubdesk.lessons import schedule
+from hubdesk.lessons.store import RUNS_SHOWN, LessonStore, _run
+from hubdesk.lessons.views import PAGE_SIZES, PAST_SHOWN, SHOWN_ON_ROSTER, upcoming
 from sqlalchemy import insert, select
-
-from app import db
-from app.db import Database
-from app.lessons import schedule
-from app.lessons.store import RUNS_SHOWN, LessonStore, _run
-from app.lessons.views import PAGE_SIZES, PAST_SHOWN, SHOWN_ON_ROSTER, upcoming
 
 GROUP = "bench-class"
 
@@ -194,7 +193,7 @@ def pages(root: Path, db_url: str, lessons: int, repeat: int, rng) -> list[dict]
     """The two real pages, served by hubdesk under gunicorn (after only)."""
     out = []
     with hub_and_hubdesk(root, keep=False, env={"HUBDESK_DB_URL": db_url}) as stack:
-        from app.hub import HubClient
+        from hubdesk.hub import HubClient
 
         api = HubClient(stack.hub.api_url, stack.token)
         api.create_group(GROUP)

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Benchmark a group's roster page (``groups/<g>/servers``) against the hub calls it needs.
 
-Starts a real JupyterHub on loopback (``app.devhub.LocalHub``, the mock single-user
+Starts a real JupyterHub on loopback (``hubdesk.devhub.LocalHub``, the mock single-user
 server) and hubdesk under gunicorn as the production image runs it, registered with
 the hub as an external service. Seeds, through the hub's API: 10,000 users, the group
 ``roster-big`` of 5,000 of them and ``roster-50`` of the same first 50 (the first page
@@ -75,10 +75,9 @@ from _common import (
     session_cookie,
     sign_in,
 )
+from hubdesk.devhub import PROFILES_FILE
+from hubdesk.hub import PAGINATION_ACCEPT, HubAPIError, HubClient
 from requests.adapters import HTTPAdapter
-
-from app.devhub import PROFILES_FILE
-from app.hub import PAGINATION_ACCEPT, HubAPIError, HubClient
 
 BIG = "roster-big"
 SMALL_GROUP = "roster-50"
@@ -344,7 +343,7 @@ def cpu_share(before: dict, after: dict) -> dict:
 
 
 def in_process_app(env: dict, cookie: str):
-    from app import create_app
+    from hubdesk import create_app
 
     flask_app = create_app(dict(env, HUBDESK_LOG_LEVEL="WARNING"))
     client = flask_app.test_client()
@@ -405,9 +404,9 @@ def phases(env: dict, cookie: str, paths: dict, raws: dict, repeat: int) -> dict
     start_failures() and render_template(): their wall time. raw: RawRoster's phases,
     alternated with the page, so both see the same load.
     """
-    from app import auth
-    from app.servers import roster
-    from app.servers import views as server_views
+    from hubdesk import auth
+    from hubdesk.servers import roster
+    from hubdesk.servers import views as server_views
 
     get = in_process_app(env, cookie)
     timer = PartTimer()
@@ -460,7 +459,7 @@ def per_call(env: dict, cookie: str, path: str, api_url: str, token: str, who: d
     token; the raw calls with the admin's API token (b's). The first difference is the
     client's own cost per call, the second the token's at the hub.
     """
-    from app.hub import make_session
+    from hubdesk.hub import make_session
 
     get = in_process_app(env, cookie)
     seen: dict = {}
@@ -536,10 +535,10 @@ def per_call(env: dict, cookie: str, path: str, api_url: str, token: str, who: d
 
 def breakdown(env: dict, cookie: str, paths: dict, repeat: int) -> dict:
     """breakdown_pages() (as the other benchmarks): summed part times and a cProfile."""
-    from app import auth
-    from app.jobs import JobStore
-    from app.servers import roster
-    from app.servers import views as server_views
+    from hubdesk import auth
+    from hubdesk.jobs import JobStore
+    from hubdesk.servers import roster
+    from hubdesk.servers import views as server_views
 
     parts = [
         (HubClient, "request", "hub API calls (request(), summed over threads)"),

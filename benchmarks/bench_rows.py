@@ -61,8 +61,7 @@ from _common import (
     machine_line,
     say,
 )
-
-from app.hub import HubClient
+from hubdesk.hub import HubClient
 
 TARGET = 0.5  # hubdesk's rows in at most half the time of the hub's admin page's
 PAGES = {  # key: (path under the public URL, the first row's selector)

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Benchmark hubdesk's server pages and actions against a real hub with real spawns.
 
-Starts a real JupyterHub on loopback (``app.devhub.LocalHub``, the mock single-user
+Starts a real JupyterHub on loopback (``hubdesk.devhub.LocalHub``, the mock single-user
 server) and hubdesk under gunicorn as the production image runs it, registered with
 the hub as an external service. Seeds users, a 50-member group and 20 running
 servers through the hub's API, signs in as the hub admin through the hub's login
@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urljoin
 
+import hubdesk.devhub as devhub
 import requests
 from _common import (
     HERE,
@@ -68,10 +69,8 @@ from _common import (
     session_cookie,
     sign_in,
 )
-
-import app.devhub as devhub
-from app.devhub import PROFILES_FILE
-from app.hub import PAGINATION_ACCEPT, HubAPIError, HubClient, HubUnreachable
+from hubdesk.devhub import PROFILES_FILE
+from hubdesk.hub import PAGINATION_ACCEPT, HubAPIError, HubClient, HubUnreachable
 
 CLASS = "bench-class"
 CLASS_SIZE = 50
@@ -1049,7 +1048,7 @@ def main(argv=None) -> int:
         env["HUBDESK_WORKER_CONNECTIONS"] = str(args.connections)
     config = root / "bench_jupyterhub_config.py"
     config.write_text(HOOK.format(original=str(devhub.CONFIG_FILE)), encoding="utf-8")
-    # LocalHub.start() reads app.devhub.CONFIG_FILE: point it at the wrapper for this run
+    # LocalHub.start() reads hubdesk.devhub.CONFIG_FILE: point it at the wrapper for this run
     with (
         patched(devhub, "CONFIG_FILE", lambda _original: config),
         hub_and_hubdesk(root, keep=keep, env=env) as stack,
@@ -1075,7 +1074,7 @@ def run(args, stack: Stack, started: float) -> int:
     breakdown_ok = not args.no_breakdown and "lists" in args.parts
     if breakdown_ok:
         try:
-            from app import create_app
+            from hubdesk import create_app
 
             create_app(dict(stack.env, HUBDESK_LOG_LEVEL="WARNING"))
         except Exception as e:  # noqa: BLE001 (the measurements do not need it)
@@ -1234,8 +1233,8 @@ def run(args, stack: Stack, started: float) -> int:
 
 def breakdown(env: dict, cookie: str, paths: dict, repeat: int) -> dict:
     """Where the list pages spend their time, with the app in this process."""
-    from app import auth, users
-    from app.servers import views
+    from hubdesk import auth, users
+    from hubdesk.servers import views
 
     parts = [
         (HubClient, "request", "hub API calls"),

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Benchmark the pages that read hubdesk's own database, from an empty one to a big history.
 
-Starts a real JupyterHub on loopback (``app.devhub.LocalHub``) and hubdesk under
+Starts a real JupyterHub on loopback (``hubdesk.devhub.LocalHub``) and hubdesk under
 gunicorn with the production image's command, registered with the hub as an
 external service, and signs in as the hub admin through the hub's login form and
 OAuth. For each database kind (an SQLite file, hubdesk's default; PostgreSQL, a
@@ -66,14 +66,13 @@ from _common import (
     time_calls,
 )
 from cryptography.fernet import Fernet
+from hubdesk import db as appdb
+from hubdesk.audit import AuditTrail
+from hubdesk.db import Database
+from hubdesk.hub import HubClient
+from hubdesk.jobs import JobStore, stop_all
+from hubdesk.sessions import SessionStore
 from sqlalchemy import create_engine, event, select, text
-
-from app import db as appdb
-from app.audit import AuditTrail
-from app.db import Database
-from app.hub import HubClient
-from app.jobs import JobStore, stop_all
-from app.sessions import SessionStore
 
 sys.path.insert(0, str(HERE.parent / "tests"))
 import pgserver  # noqa: E402  (tests/pgserver.py: a throwaway PostgreSQL server)
@@ -717,8 +716,8 @@ def session_check(url: str, calls: int) -> dict:
 
 def level_breakdown(env: dict, cookie: str, pages: list, repeat: int, profile: bool) -> dict:
     """Where each page's time goes, the app in this process (timing wrappers, no app change)."""
-    from app import main as main_views
-    from app.servers import views as server_views
+    from hubdesk import main as main_views
+    from hubdesk.servers import views as server_views
 
     parts = [
         (SessionStore, "find", "session check"),

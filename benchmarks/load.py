@@ -29,8 +29,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import bench_root, hub_and_hubdesk, say, sign_in  # noqa: E402
-
-from app.hub import HubClient  # noqa: E402
+from hubdesk.hub import HubClient  # noqa: E402
 
 PREFIX = "/services/hubdesk/"
 RESULTS = Path(__file__).resolve().parent / "results"

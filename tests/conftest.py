@@ -24,10 +24,8 @@ from pathlib import Path
 import jupyterhub
 import pytest
 import requests
-from werkzeug.serving import make_server
-
-from app import create_app
-from app.devhub import (
+from hubdesk import create_app
+from hubdesk.devhub import (
     EVERY_SERVICE_SCOPE,
     OAUTH_CLIENT_ALLOWED_SCOPES,
     PROFILES_FILE,
@@ -37,8 +35,9 @@ from app.devhub import (
     free_port,
     hub_roles,
 )
-from app.extensions import shared
-from app.hub import HubClient
+from hubdesk.extensions import shared
+from hubdesk.hub import HubClient
+from werkzeug.serving import make_server
 
 PREFIX = f"/services/{SERVICE_NAME}/"
 # The hub under test is the installed jupyterhub package (LocalHub runs `python -m jupyterhub`
@@ -178,9 +177,8 @@ def audit_rows(app, after: int = 0) -> list[dict]:
     """An app's audit records with an id above ``after``, oldest first, as dicts."""
     import json
 
+    from hubdesk import db
     from sqlalchemy import select
-
-    from app import db
 
     with shared(app).database.read() as conn:
         rows = conn.execute(select(db.audit).where(db.audit.c.id > after).order_by(db.audit.c.id))

@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 from urllib.parse import quote
 
-from app.devhub import free_port
+from hubdesk.devhub import free_port
 
 HOST = "127.0.0.1"
 SYSTEM_USER = "postgres"  # the account that runs the server when we are root

@@ -1,8 +1,7 @@
 """Changes go out only after CSRF and permission checks: refused ones never reach the hub."""
 
 from conftest import csrf_token, unique
-
-from app.hub import HubAPIError
+from hubdesk.hub import HubAPIError
 
 
 def hub_calls(stack, method, start):

@@ -30,9 +30,8 @@ from attackers import (
     slow_bodies,
 )
 from conftest import PREFIX, unique
+from hubdesk.devhub import free_port
 from test_gunicorn import base_env, gunicorn, wait_healthy
-
-from app.devhub import free_port
 
 MEMORY_LIMIT_MIB = 512  # deploy/kubernetes/deployment.yaml: the pod's whole limit
 BODY_TIMEOUT = 4

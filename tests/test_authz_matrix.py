@@ -11,8 +11,7 @@ import re
 
 import pytest
 from conftest import PREFIX, csrf_token
-
-from app.hub import HubAPIError
+from hubdesk.hub import HubAPIError
 
 PERSONAS = ("anonymous", "visitor", "helpdesk", "teacher", "admin")
 ARGS = {

@@ -27,17 +27,13 @@ from conftest import (
     unique,
     wait_for,
 )
-from sqlalchemy import select
-from test_lessons import lesson_form, schedule
-from test_servers import outcomes, post, running, server, users  # noqa: F401
-
-from app import db
-from app.audit import AuditTrail
-from app.db import Database
-from app.extensions import shared
-from app.jobs import JobRunner, JobStore
-from app.servers import group_action  # noqa: F401  (registers the job kind "start")
-from app.servers.breaker import (
+from hubdesk import db
+from hubdesk.audit import AuditTrail
+from hubdesk.db import Database
+from hubdesk.extensions import shared
+from hubdesk.jobs import JobRunner, JobStore
+from hubdesk.servers import group_action  # noqa: F401  (registers the job kind "start")
+from hubdesk.servers.breaker import (
     FAILURE,
     NEITHER,
     SUCCESS,
@@ -46,6 +42,9 @@ from app.servers.breaker import (
     InFlight,
     verdict,
 )
+from sqlalchemy import select
+from test_lessons import lesson_form, schedule
+from test_servers import outcomes, post, running, server, users  # noqa: F401
 
 HUB_LIMIT = 5  # the hub's consecutive_failure_limit, as zero-to-jupyterhub sets it
 LIMIT = 3  # hubdesk's HUBDESK_BULK_FAILURE_LIMIT (its default)
@@ -324,7 +323,7 @@ def test_a_paused_job_is_never_taken_over_and_resume_or_cancel_settle_it(pretend
     store = runner.store
     assert job.paused and store.claim("another-worker") is None  # no worker runs it
     # resume: one probe, which fails: paused again
-    from app.servers.group_action import resume_changes
+    from hubdesk.servers.group_action import resume_changes
 
     assert runner.resume(
         job.id, "admin", scopes=["servers"], changes=resume_changes(job.result, LIMIT)
@@ -406,7 +405,7 @@ def test_a_start_after_a_paused_one_sends_nothing_until_resumed(pretend):
     assert second.paused and len(hub.sent) == LIMIT  # nothing more reached the hub
     assert second.counts() == {"paused": 5}
     assert "and others'" in second.result["paused"]
-    from app.servers.group_action import resume_changes
+    from hubdesk.servers.group_action import resume_changes
 
     assert runner.resume(
         second.id, "admin", scopes=["servers"], changes=resume_changes(second.result, LIMIT)

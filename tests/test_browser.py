@@ -12,9 +12,8 @@ from urllib.parse import unquote
 import pytest
 from browser import SCREENSHOTS, sign_in
 from conftest import PREFIX, unique
+from hubdesk.hub import HubAPIError
 from playwright.sync_api import expect
-
-from app.hub import HubAPIError
 
 pytest_plugins = ["browser_plugin"]
 pytestmark = pytest.mark.browser

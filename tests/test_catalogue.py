@@ -1,9 +1,8 @@
 """The profile catalogue read as KubeSpawner reads it, and the start body (pure logic)."""
 
 import pytest
-
-from app.hub import major_of, start_body
-from app.profiles import ChoiceError, ProfileError, default_profile, load_with_source, parse
+from hubdesk.hub import major_of, start_body
+from hubdesk.profiles import ChoiceError, ProfileError, default_profile, load_with_source, parse
 
 OPTIONS = {
     "display_name": "Café Lab",

@@ -1,6 +1,6 @@
 """The hub releases hubdesk knows of: which refuse 64-character tokens, and what it says then.
 
-The rule itself is a pure function (app.compat). The hub under test is a supported release,
+The rule itself is a pure function (hubdesk.compat). The hub under test is a supported release,
 so health and the status page say nothing of it there (tests/test_signin.py checks the
 health answer word for word); what they say on an affected release is checked here with a
 stand-in that answers only the version question as such a release would.
@@ -15,9 +15,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from hubdesk import compat, create_app
 from packaging.requirements import Requirement
-
-from app import compat, create_app
 
 REPO = Path(__file__).resolve().parent.parent
 

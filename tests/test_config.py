@@ -5,8 +5,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from app.config import ConfigError, Settings
+from hubdesk.config import ConfigError, Settings
 
 GOOD = {
     "JUPYTERHUB_API_URL": "http://hub:8081/hub/api",
@@ -105,7 +104,7 @@ def test_secrets_from_files(tmp_path):
 # modules are imported first (as root may), then the process becomes uid 1000 and reads.
 AS_THE_IMAGES_USER = r"""
 import os, sys
-from app.config import ConfigError, Settings
+from hubdesk.config import ConfigError, Settings
 if os.geteuid() == 0:
     os.setgroups([]); os.setgid(1000); os.setuid(1000)
 try:
@@ -179,7 +178,7 @@ def test_tls_verification_is_on_unless_turned_off(tmp_path):
 
 
 def test_turning_tls_verification_off_logs_a_warning(caplog, tmp_path):
-    from app import create_app
+    from hubdesk import create_app
 
     # DEBUG: logging is per process, and the real-hub tests read hubdesk's debug lines
     create_app(
@@ -195,7 +194,7 @@ def test_turning_tls_verification_off_logs_a_warning(caplog, tmp_path):
 
 def test_wsgi_entry_point_stops_with_one_line():
     result = subprocess.run(
-        [sys.executable, "-c", "import app.wsgi"],
+        [sys.executable, "-c", "import hubdesk.wsgi"],
         env={"PATH": "/usr/bin:/bin"},
         capture_output=True,
         text=True,

@@ -10,8 +10,7 @@ import time
 from pathlib import Path
 
 import requests
-
-from app.devhub import free_port, processes_marked
+from hubdesk.devhub import free_port, processes_marked
 
 
 def test_demo_starts_signs_in_keeps_an_audit_trail_and_leaves_no_process(tmp_path):

@@ -11,7 +11,7 @@ own kustomize builds the same. The optional Job in deploy/jobs/ is checked too.
 Every resource is validated offline by kubernetes-validate (it ships the API schemas)
 against one fixed Kubernetes version, in strict mode, so an unknown or misspelt field
 fails. The rest checks what a schema cannot: that the pieces agree with each other and
-with hubdesk itself (the settings it reads, its health paths, the scopes in app.devhub),
+with hubdesk itself (the settings it reads, its health paths, the scopes in hubdesk.devhub),
 so a renamed setting or a changed scope breaks this test rather than a production rollout.
 """
 
@@ -31,17 +31,16 @@ from urllib.parse import urlsplit
 import kubernetes_validate
 import pytest
 import yaml
-from sqlalchemy.engine import make_url
-
-from app.config import ConfigError, Settings
-from app.devhub import (
+from hubdesk.config import ConfigError, Settings
+from hubdesk.devhub import (
     OAUTH_CLIENT_ALLOWED_SCOPES,
     OPTIONAL_SERVICE_SCOPES,
     SERVICE_NAME,
     SERVICE_SCOPES,
     hub_roles,
 )
-from app.profiles import parse as parse_profiles
+from hubdesk.profiles import parse as parse_profiles
+from sqlalchemy.engine import make_url
 
 REPO = Path(__file__).resolve().parent.parent
 MANIFESTS = REPO / "deploy" / "kubernetes"
@@ -643,7 +642,7 @@ def test_probes_point_at_the_health_endpoints(variant):
 
 def test_health_paths_are_hubdesks(tmp_path):
     """The probed paths are hubdesk's: liveness answers without a hub, readiness does not."""
-    from app import create_app
+    from hubdesk import create_app
 
     app = create_app(
         {

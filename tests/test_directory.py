@@ -7,8 +7,8 @@ not about the hub (the real-hub tests are in test_groups.py).
 import threading
 import time
 
-from app.groups.directory import GroupDirectory, GroupEntry, search
-from app.permissions import allowed, group_filter
+from hubdesk.groups.directory import GroupDirectory, GroupEntry, search
+from hubdesk.permissions import allowed, group_filter
 
 
 class Groups:

@@ -22,13 +22,12 @@ import pytest
 import requests
 from conftest import PREFIX, audit_rows, csrf_token, unique, wait_for
 from faultproxy import FaultProxy, delay
+from hubdesk import create_app, db
+from hubdesk.db import Database
+from hubdesk.devhub import free_port
+from hubdesk.extensions import shared
 from sqlalchemy import insert, select
 from test_gunicorn import base_env, gunicorn, wait_healthy
-
-from app import create_app, db
-from app.db import Database
-from app.devhub import free_port
-from app.extensions import shared
 
 MEMBERS = 6
 LEASE = "4"  # seconds: a dead worker's job is taken over this soon (30 in production)

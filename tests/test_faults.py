@@ -20,16 +20,15 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from conftest import PREFIX, alert, audit_rows, csrf_token, settings_env, unique, wait_for
 from faultproxy import DROP, PASS, FaultProxy, answer, delay, drop_after_forwarding
-
-from app import create_app
-from app.extensions import shared
-from app.groups import ops as group_ops
-from app.groups import views as group_views
-from app.hub import HubAPIError
+from hubdesk import create_app
+from hubdesk.extensions import shared
+from hubdesk.groups import ops as group_ops
+from hubdesk.groups import views as group_views
+from hubdesk.hub import HubAPIError
 
 MAYBE = "Your change may or may not have been made: check before repeating it."
 UNEXPECTED = "hubdesk hit an unexpected error"
-RETRIES = 2  # app.hub.make_session()'s default, which create_app uses
+RETRIES = 2  # hubdesk.hub.make_session()'s default, which create_app uses
 WHOAMI = "/hub/api/user"
 
 READ_TIMEOUT_SAYS_REFUSED = (

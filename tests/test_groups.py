@@ -8,10 +8,9 @@ import time
 
 import pytest
 from conftest import PREFIX, alert, csrf_token, unique
+from hubdesk.extensions import shared
+from hubdesk.hub import HubAPIError
 from markupsafe import escape
-
-from app.extensions import shared
-from app.hub import HubAPIError
 
 
 def members(stack, group):

@@ -13,9 +13,8 @@ import re
 
 import pytest
 from conftest import alert, csrf_token, unique, wait_for
-
-from app.groups import views as group_views
-from app.hub import HubAPIError
+from hubdesk.groups import views as group_views
+from hubdesk.hub import HubAPIError
 
 
 @pytest.fixture

@@ -23,10 +23,9 @@ from pathlib import Path
 import pytest
 import requests
 from conftest import PREFIX, csrf_token, unique, wait_for
+from hubdesk.devhub import free_port
+from hubdesk.hub import HubAPIError
 from test_packaging import healthcheck_cmd, image_cmd
-
-from app.devhub import free_port
-from app.hub import HubAPIError
 
 START_TIMEOUT = 60  # seconds for gunicorn to boot and answer /health
 STOP_TIMEOUT = 30  # more than gunicorn_conf.graceful_timeout
@@ -227,7 +226,7 @@ def test_gunicorn_refuses_to_start_without_a_secret_key(stack, tmp_path, log_for
 
 
 def test_metrics_under_the_production_command_add_up_every_workers_counts(stack, tmp_path):
-    """The image's CMD loads app.gunicorn_conf, and so the app package, first: nothing of it
+    """The image's CMD loads hubdesk.gunicorn_conf, and so the app package, first: nothing of it
     may import prometheus_client before PROMETHEUS_MULTIPROC_DIR is set, or each worker
     counts in its own memory and a scrape reads an empty folder."""
     token = "m" * 32
@@ -358,8 +357,8 @@ def test_the_metrics_port_listens_where_hubdesk_does(
 def test_the_metrics_host_follows_the_bind_address(monkeypatch, tmp_path):
     # importing the settings chooses a metrics folder for this process, unless one is set
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
-    import app.gunicorn_conf
-    from app.gunicorn_conf import metrics_host
+    import hubdesk.gunicorn_conf
+    from hubdesk.gunicorn_conf import metrics_host
 
     assert metrics_host("127.0.0.1:8000") == "127.0.0.1"
     assert metrics_host("0.0.0.0:8000") == "0.0.0.0"
@@ -374,7 +373,7 @@ def test_the_metrics_host_follows_the_bind_address(monkeypatch, tmp_path):
     # a managed service told to listen on an IPv6 address
     monkeypatch.delenv("HUBDESK_BIND", raising=False)
     monkeypatch.setenv("JUPYTERHUB_SERVICE_URL", "http://[::1]:8123/")
-    conf = importlib.reload(app.gunicorn_conf)
+    conf = importlib.reload(hubdesk.gunicorn_conf)
     assert conf.bind == "[::1]:8123" and metrics_host(conf.bind) == "::1"
 
 
@@ -408,10 +407,10 @@ def test_json_logs_are_json_from_start_to_stop_with_an_unwritable_home(stack, tm
         assert not [line for line in lines if line["level"] in ("error", "critical")], lines
         assert {"time", "level", "logger", "request_id", "message"} <= set(lines[0])
         loggers = {line["logger"] for line in lines}
-        assert {"gunicorn.error", "gunicorn.access", "app.audit"} <= loggers, loggers
+        assert {"gunicorn.error", "gunicorn.access", "hubdesk.audit"} <= loggers, loggers
 
         (audit,) = [line for line in lines if line.get("action") == "group.create"]
-        assert audit["logger"] == "app.audit" and audit["level"] == "info"
+        assert audit["logger"] == "hubdesk.audit" and audit["level"] == "info"
         assert audit["target"] == {"group": name}
         assert audit["person"] == "admin" and audit["request_id"] == created
         assert audit["hub"] == "201" and isinstance(audit["record"], int)

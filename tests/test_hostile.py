@@ -24,12 +24,11 @@ from urllib.parse import quote, unquote, urlsplit
 import pytest
 from conftest import PREFIX, alert, csrf_token, unique
 from flask import url_for
+from hubdesk.hub import HubAPIError
+from hubdesk.names import MAX_NAMES
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 from markupsafe import escape
-
-from app.hub import HubAPIError
-from app.names import MAX_NAMES
 
 SCRIPT = "<script>alert(1)</script>"
 # what must never reach a page unescaped (group names cannot hold the closing tag's "/")

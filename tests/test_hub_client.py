@@ -2,9 +2,8 @@
 
 import pytest
 from conftest import unique
-
-from app.devhub import free_port
-from app.hub import HubAPIError, HubClient, HubUnreachable, environ_verify, make_session
+from hubdesk.devhub import free_port
+from hubdesk.hub import HubAPIError, HubClient, HubUnreachable, environ_verify, make_session
 
 
 @pytest.fixture(scope="module")

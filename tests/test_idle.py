@@ -18,11 +18,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from browser import sign_in
 from conftest import alert, csrf_token, unique, wait_for
+from hubdesk.hub import HubAPIError
+from hubdesk.servers import idle as idling
+from hubdesk.servers import views
 from playwright.sync_api import expect
-
-from app.hub import HubAPIError
-from app.servers import idle as idling
-from app.servers import views
 
 pytest_plugins = ["browser_plugin"]
 

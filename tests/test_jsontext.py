@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from app.jsontext import JSONTextError, loads
+from hubdesk.jsontext import JSONTextError, loads
 
 
 @pytest.mark.parametrize(

@@ -11,8 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import yaml
-
-from app.profiles import ChoiceError, default_profile, parse
+from hubdesk.profiles import ChoiceError, default_profile, parse
 
 kube_config = pytest.importorskip("kubernetes_asyncio.config.kube_config")
 KubeSpawner = pytest.importorskip("kubespawner").KubeSpawner

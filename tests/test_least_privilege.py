@@ -1,7 +1,7 @@
 """hubdesk on the README's least-privilege role: a service token without admin:users.
 
 This module's own hub loads the `hubdesk-service` role exactly as the README and
-deploy/z2jh/values.yaml have it (app.devhub.SERVICE_SCOPES); the session's hub grants the
+deploy/z2jh/values.yaml have it (hubdesk.devhub.SERVICE_SCOPES); the session's hub grants the
 optional scopes too, since other tests create users with the service token. What needs the
 missing scope is hidden and named on the status page, and a bulk add naming people the hub
 does not know says in words that hubdesk may not create them: never a 500, never a change
@@ -15,10 +15,9 @@ import re
 
 import pytest
 from conftest import alert, running_stack, stack_roles, unique
+from hubdesk.devhub import OPTIONAL_SERVICE_SCOPES, SERVICE_SCOPES
+from hubdesk.hub import HubAPIError
 from test_groups import confirm_form, members, post
-
-from app.devhub import OPTIONAL_SERVICE_SCOPES, SERVICE_SCOPES
-from app.hub import HubAPIError
 
 LACKS = "hubdesk may not create users on this hub: its service token lacks admin:users"
 

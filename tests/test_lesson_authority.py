@@ -14,13 +14,12 @@ import time
 
 import pytest
 from conftest import STAFF_GROUP, alert, csrf_token, unique, wait_for
+from hubdesk import db
+from hubdesk.extensions import shared
+from hubdesk.hub import HubAPIError, HubClient
 from sqlalchemy import select, update
 from test_lessons import lesson_form, schedule
 from test_servers import gone_or_stopped, running, server, users  # noqa: F401
-
-from app import db
-from app.extensions import shared
-from app.hub import HubAPIError, HubClient
 
 SERVER = "labs"  # every lesson here is on class-a's "labs": one more named server per member
 

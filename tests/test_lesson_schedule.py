@@ -3,9 +3,8 @@
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
-
-from app.lessons import schedule
-from app.lessons.schedule import ScheduleError, When, due_runs, parse_when
+from hubdesk.lessons import schedule
+from hubdesk.lessons.schedule import ScheduleError, When, due_runs, parse_when
 
 ROME = "Europe/Rome"
 
@@ -101,7 +100,7 @@ def test_a_lesson_survives_its_row():
 
 
 def test_the_roster_follows_itself_around_a_lessons_runs():
-    from app.lessons.views import live_until
+    from hubdesk.lessons.views import live_until
 
     w = When(tz="UTC", starts=time(9), ends=time(10), day=date(2026, 12, 7), lead=300)
 

@@ -16,16 +16,15 @@ from types import SimpleNamespace
 
 import pytest
 from cryptography.fernet import Fernet, MultiFernet
+from hubdesk import db, permissions
+from hubdesk.audit import AuditTrail
+from hubdesk.db import Database
+from hubdesk.jobs import JobStore
+from hubdesk.lessons import runs
+from hubdesk.lessons.schedule import Due, When
+from hubdesk.lessons.store import LessonStore
+from hubdesk.lessons.tokens import start_scopes
 from sqlalchemy import select, update
-
-from app import db, permissions
-from app.audit import AuditTrail
-from app.db import Database
-from app.jobs import JobStore
-from app.lessons import runs
-from app.lessons.schedule import Due, When
-from app.lessons.store import LessonStore
-from app.lessons.tokens import start_scopes
 
 KEY_A, KEY_B = "a" * 40, "b" * 40
 
@@ -214,7 +213,7 @@ def test_a_stop_after_a_start_that_started_nothing_stops_nothing(database):
 
 
 def test_the_owner_is_warned_in_words_a_week_before_and_after(database):
-    from app.lessons.views import token_warnings
+    from hubdesk.lessons.views import token_warnings
 
     store = LessonStore(database, sealing(KEY_A))
     a_lesson(store)

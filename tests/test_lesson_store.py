@@ -5,12 +5,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from cryptography.fernet import Fernet, MultiFernet
+from hubdesk import db
+from hubdesk.db import Database
+from hubdesk.lessons import schedule
+from hubdesk.lessons.store import LessonLimit, LessonStore, Limits
 from sqlalchemy import insert, update
-
-from app import db
-from app.db import Database
-from app.lessons import schedule
-from app.lessons.store import LessonLimit, LessonStore, Limits
 
 
 @pytest.fixture
@@ -109,8 +108,7 @@ def test_runs_come_in_one_query_with_their_jobs_pause(store):
 
 def test_migration_0007_fills_next_due_and_goes_back(db_url):
     from alembic import command
-
-    from app.db import alembic_config
+    from hubdesk.db import alembic_config
 
     database = Database(db_url)
     database.upgrade("0006")

@@ -13,9 +13,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from conftest import STAFF_GROUP, alert, csrf_token, unique, wait_for
+from hubdesk.hub import HubAPIError
 from test_servers import gone_or_stopped, outcomes, post, running, server, users  # noqa: F401
-
-from app.hub import HubAPIError
 
 
 def at(seconds: float) -> tuple[str, str]:
@@ -171,10 +170,9 @@ def test_who_may_schedule_change_and_cancel(stack, admin, users):  # noqa: F811
 
 def standing_lessons(stack, group) -> list[str]:
     """Ids of the lessons of ``group`` not cancelled, read from hubdesk's database."""
+    from hubdesk import db
+    from hubdesk.extensions import shared
     from sqlalchemy import select
-
-    from app import db
-    from app.extensions import shared
 
     t = db.lessons
     with shared(stack.app).database.read() as conn:
@@ -188,7 +186,7 @@ def standing_lessons(stack, group) -> list[str]:
 @pytest.fixture
 def limits(stack, monkeypatch):
     """Set hubdesk's lesson limits for one test (the app runs in the test's process)."""
-    from app.extensions import shared
+    from hubdesk.extensions import shared
 
     box = shared(stack.app)
 
@@ -251,7 +249,7 @@ def test_lessons_are_limited_per_group_and_per_person(stack, admin, limits):
         post(admin, stack, f"groups/{g1}/lessons/{first}/cancel", {}, f"groups/{g1}/servers")
         schedule(admin, stack, g1, far)
         # per person: every group's lessons saved last by them
-        from app.extensions import shared
+        from hubdesk.extensions import shared
 
         with stack.app.app_context():
             held = shared(stack.app).lessons.count_of("admin")
@@ -303,7 +301,7 @@ def test_one_rule_for_schedule_change_cancel_and_the_roster(stack, admin):
 
 def admin_api(stack):
     """The hub's API as the hub admin (only an admin may make or unmake admins)."""
-    from app.hub import HubClient
+    from hubdesk.hub import HubClient
 
     session = stack.signin("admin")
     return HubClient(stack.hub.api_url, stack.person_token(session.cookies["hubdesk-session"]))
@@ -413,10 +411,9 @@ def test_a_lesson_start_skips_an_admin_member_unless_named(stack, admin, users):
 
 
 def test_a_paused_run_says_so_on_the_roster_and_the_lessons_page(stack, admin):
+    from hubdesk import db
+    from hubdesk.extensions import shared
     from sqlalchemy import insert, update
-
-    from app import db
-    from app.extensions import shared
 
     lesson = schedule(admin, stack, "class-b", lesson_form(start_in=3600, end_in=7200))
     box = shared(stack.app)

@@ -19,6 +19,8 @@ from datetime import datetime, timedelta
 
 import pytest
 from conftest import alert, csrf_token, wait_for
+from hubdesk import db
+from hubdesk.db import Database
 from sqlalchemy import select
 from test_durability import (  # noqa: F401  (fixtures)
     a_class,
@@ -32,9 +34,6 @@ from test_durability import (  # noqa: F401  (fixtures)
 )
 from test_lessons import lesson_form
 from test_servers import gone_or_stopped, running
-
-from app import db
-from app.db import Database
 
 MEMBERS = 3
 LATE = "3"  # seconds: HUBDESK_LESSON_LATE_SECONDS in these tests (60 in production)

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-from app.names import (
+from hubdesk.names import (
     MAX_GROUP_NAME,
     MAX_NAMES,
     NamesError,

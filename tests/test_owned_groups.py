@@ -10,9 +10,8 @@ import html
 
 import pytest
 from conftest import PREFIX, csrf_token, unique
-
-from app import create_app
-from app.extensions import shared
+from hubdesk import create_app
+from hubdesk.extensions import shared
 
 OWNED = "come from the identity provider"
 

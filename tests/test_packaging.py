@@ -17,14 +17,13 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from hubdesk.config import Settings
+from hubdesk.devhub import free_port
 from sqlalchemy.engine import make_url
-
-from app.config import Settings
-from app.devhub import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 DOCKERFILE = REPO / "Dockerfile"
-IMAGE_CMD = ["gunicorn", "-c", "python:app.gunicorn_conf", "app.wsgi:application"]
+IMAGE_CMD = ["gunicorn", "-c", "python:hubdesk.gunicorn_conf", "hubdesk.wsgi:application"]
 
 # the least configuration create_app() accepts; nothing is contacted
 MINIMAL_ENV = {
@@ -208,31 +207,37 @@ def wheel(tmp_path_factory) -> Path:
 def test_wheel_contents(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     for needed in (
-        "app/__init__.py",
-        "app/wsgi.py",
-        "app/gunicorn_conf.py",
-        "app/devhub/jupyterhub_config.py",
-        "app/templates/base.html",
-        "app/templates/home.html",
-        "app/templates/error.html",
-        "app/static/hubdesk.css",
-        "app/static/vendor/bootstrap/bootstrap.min.css",
-        "app/static/vendor/bootstrap/bootstrap.subset.min.css",
-        "app/static/vendor/bootstrap/bootstrap.bundle.min.js",
+        "hubdesk/__init__.py",
+        "hubdesk/wsgi.py",
+        "hubdesk/gunicorn_conf.py",
+        "hubdesk/devhub/jupyterhub_config.py",
+        "hubdesk/migrations/script.py.mako",
+        "hubdesk/templates/base.html",
+        "hubdesk/templates/home.html",
+        "hubdesk/templates/error.html",
+        "hubdesk/static/hubdesk.css",
+        "hubdesk/static/vendor/bootstrap/bootstrap.min.css",
+        "hubdesk/static/vendor/bootstrap/bootstrap.subset.min.css",
+        "hubdesk/static/vendor/bootstrap/bootstrap.bundle.min.js",
     ):
         assert needed in names, needed
     # every template and static file of the checkout, not just the ones named above
     for folder in ("templates", "static"):
         for path in (REPO / folder).rglob("*"):
             if path.is_file() and "__pycache__" not in path.parts:
-                assert f"app/{path.relative_to(REPO).as_posix()}" in names, path
+                assert f"hubdesk/{path.relative_to(REPO).as_posix()}" in names, path
+    # every module of app/ (the folder), under the import name hubdesk; no top-level `app`
+    for path in (REPO / "app").rglob("*.py"):
+        if "__pycache__" not in path.parts:
+            assert f"hubdesk/{path.relative_to(REPO / 'app').as_posix()}" in names, path
+    assert not [n for n in names if n.startswith("app/")]
     assert not [n for n in names if n.startswith("tests/") or "/tests/" in n]
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
     assert any(n.endswith(".dist-info/licenses/LICENSE") or n.endswith("/LICENSE") for n in names)
 
 
-# Runs in a child Python that sees only the unpacked wheel: the checkout (which
-# the editable install puts on sys.path) is taken off before importing app.
+# Runs in a child Python that sees only the unpacked wheel: the checkout is taken
+# off sys.path before importing hubdesk.
 FROM_THE_WHEEL = r"""
 import json, sys
 from pathlib import Path
@@ -241,8 +246,8 @@ unpacked, repo = Path(sys.argv[1]).resolve(), Path(sys.argv[2]).resolve()
 env = json.loads(sys.argv[3])
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != repo]
 
-import app
-from app import create_app
+import hubdesk
+from hubdesk import create_app
 
 flask_app = create_app(env)
 client = flask_app.test_client()
@@ -250,7 +255,7 @@ css = client.get("/services/hubdesk/static/hubdesk.css")
 bootstrap = client.get("/services/hubdesk/static/vendor/bootstrap/bootstrap.subset.min.css")
 missing = client.get("/services/hubdesk/no-such-page")  # error.html, extending base.html
 print(json.dumps({
-    "package": str(Path(app.__file__).resolve()),
+    "package": str(Path(hubdesk.__file__).resolve()),
     "templates": str(Path(flask_app.template_folder).resolve()),
     "static": str(Path(flask_app.static_folder).resolve()),
     "css": [css.status_code, css.get_data(as_text=True)],
@@ -274,7 +279,7 @@ def test_app_runs_from_the_wheel_alone(wheel, tmp_path):
             # its database is made from the wheel's own migrations
             json.dumps(dict(MINIMAL_ENV, HUBDESK_STATE_DIR=str(tmp_path / "state"))),
         ],
-        cwd=tmp_path,  # not the checkout: its app/ must not be importable
+        cwd=tmp_path,  # not the checkout
         env={**env, "PYTHONPATH": str(unpacked), "PYTHONDONTWRITEBYTECODE": "1"},
         capture_output=True,
         text=True,
@@ -282,7 +287,7 @@ def test_app_runs_from_the_wheel_alone(wheel, tmp_path):
     )
     assert result.returncode == 0, result.stderr
     seen = json.loads(result.stdout.strip().splitlines()[-1])
-    package = unpacked.resolve() / "app"
+    package = unpacked.resolve() / "hubdesk"
     assert seen["package"] == str(package / "__init__.py")
     assert seen["templates"] == str(package / "templates")
     assert seen["static"] == str(package / "static")

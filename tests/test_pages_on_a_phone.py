@@ -26,10 +26,9 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from browser import ARTIFACTS, TIMEOUT_MS, save_artifacts, sign_in
 from conftest import PREFIX, csrf_token, unique, wait_for
+from hubdesk.extensions import shared
+from hubdesk.hub import HubAPIError
 from playwright.sync_api import expect
-
-from app.extensions import shared
-from app.hub import HubAPIError
 
 pytest_plugins = ["browser_plugin"]
 pytestmark = pytest.mark.browser

@@ -1,9 +1,8 @@
 """The one permission function: scopes in, yes or no out (no hub, no Flask)."""
 
 import pytest
+from hubdesk.permissions import ACTIONS, allowed, reach
 from jupyterhub.scopes import expand_scopes
-
-from app.permissions import ACTIONS, allowed, reach
 
 
 def expand(*scopes):
@@ -126,7 +125,7 @@ def test_reach_in_words():
 def test_privileged_accounts_directly_or_through_a_group():
     """An admin, a role of one's own beyond "user", or a role held through a group (the
     user model lists none of those): the class's own group's roles do not count."""
-    from app.permissions import privileged_account
+    from hubdesk.permissions import privileged_account
 
     assert privileged_account({"admin": True})
     assert privileged_account({"roles": ["user", "tutor"]})

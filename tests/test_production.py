@@ -9,10 +9,9 @@ from html.parser import HTMLParser
 
 import pytest
 from conftest import METRICS_TOKEN, PREFIX, csrf_token, unique
-
-from app import create_app
-from app.config import Settings
-from app.logs import JSONFormatter, RequestIdFilter
+from hubdesk import create_app
+from hubdesk.config import Settings
+from hubdesk.logs import JSONFormatter, RequestIdFilter
 
 SAMPLE_ARGS = {
     "name": "class-a",
@@ -275,11 +274,11 @@ def test_json_log_lines_carry_the_request_id():
 
 
 def test_json_log_lines_hold_a_records_fields_and_never_a_token(stack):
-    record = logging.LogRecord("app.audit", logging.INFO, __file__, 1, '{"long": 1}', (), None)
+    record = logging.LogRecord("hubdesk.audit", logging.INFO, __file__, 1, '{"long": 1}', (), None)
     record.fields = {"message": "short", "target": {"group": "g"}, "note": stack.token}
     line = json.loads(JSONFormatter().format(record))
     assert line["message"] == "short" and line["target"] == {"group": "g"}
-    assert line["note"] == "[redacted]" and line["logger"] == "app.audit"
+    assert line["note"] == "[redacted]" and line["logger"] == "hubdesk.audit"
 
 
 def test_log_format_setting():
@@ -294,14 +293,14 @@ def test_log_format_setting():
 
 
 def test_a_token_that_reaches_a_log_call_is_redacted(stack, caplog):
-    for name in ("app.hub", "werkzeug", "some.library"):
+    for name in ("hubdesk.hub", "werkzeug", "some.library"):
         logging.getLogger(name).warning("oops %s", stack.token)
     assert caplog.records and all(stack.token not in r.getMessage() for r in caplog.records)
     assert all("[redacted]" in r.getMessage() for r in caplog.records)
 
 
 def test_forwarded_headers_count_only_from_configured_proxies(stack):
-    from app import create_app
+    from hubdesk import create_app
 
     forwarded = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9"}
     plain = stack.app.test_client().get(f"{PREFIX}login", headers=forwarded)

@@ -3,11 +3,10 @@
 import json
 
 import pytest
-
-from app.config import ConfigError, Settings
-from app.names import NamesError, check_server_name
-from app.profiles import Profile, ProfileError, load, parse, profile_for
-from app.servers.model import state_of
+from hubdesk.config import ConfigError, Settings
+from hubdesk.names import NamesError, check_server_name
+from hubdesk.profiles import Profile, ProfileError, load, parse, profile_for
+from hubdesk.servers.model import state_of
 
 
 def test_a_kubespawner_profile_list_is_a_catalogue():

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
-
-from app import create_app
-from app.auth import MAX_NEXT, safe_next
-from app.paging import MAX_OFFSET, int_arg
+from hubdesk import create_app
+from hubdesk.auth import MAX_NEXT, safe_next
+from hubdesk.paging import MAX_OFFSET, int_arg
 
 HOME = "/services/hubdesk/"
 CONFIG = {
@@ -108,7 +107,7 @@ def test_query_arguments_never_become_url_for_keywords(app, query):
     """A page's own links keep its address; what the query says stays in the query."""
     from urllib.parse import parse_qs, urlparse
 
-    from app.paging import page_url
+    from hubdesk.paging import page_url
 
     with app.test_request_context(
         f"/groups/class-a?{query}&moffset=50", base_url="http://hub.example" + HOME

@@ -13,9 +13,8 @@ from contextlib import ExitStack
 
 import requests
 from conftest import PREFIX, csrf_token, unique
+from hubdesk.devhub import free_port
 from test_gunicorn import base_env, gunicorn, wait_healthy
-
-from app.devhub import free_port
 
 
 def test_two_replicas_share_sessions_results_and_changes(stack, tmp_path):

@@ -31,7 +31,9 @@ def hub_calls(stack, during) -> list[str]:
     before = len(stack.log.lines)
     during()
     return [
-        line for line in stack.log.lines[before:] if line.startswith("app.hub") and " hub " in line
+        line
+        for line in stack.log.lines[before:]
+        if line.startswith("hubdesk.hub") and " hub " in line
     ]
 
 

@@ -7,8 +7,7 @@ from urllib.parse import quote
 
 import pytest
 from conftest import HUB_MAJOR, NAMED_SERVER_LIMIT, alert, csrf_token, unique, wait_for
-
-from app.hub import HubAPIError
+from hubdesk.hub import HubAPIError
 
 
 def server(stack, user, name):

@@ -7,10 +7,9 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 from conftest import PREFIX, csrf_token
+from hubdesk import db
+from hubdesk.extensions import shared
 from sqlalchemy import update
-
-from app import db
-from app.extensions import shared
 
 
 def test_admin_signs_in_and_sees_home(stack, admin):

@@ -17,9 +17,8 @@ import time
 
 import requests
 from conftest import PREFIX
+from hubdesk.devhub import free_port
 from test_gunicorn import base_env, gunicorn, wait_healthy
-
-from app.devhub import free_port
 
 SLOW_CLIENTS = 64
 SECONDS = 8.0  # how long they trickle

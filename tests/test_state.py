@@ -13,15 +13,14 @@ import time
 
 import pytest
 from cryptography.fernet import Fernet
+from hubdesk import db
+from hubdesk.audit import MAX_TARGET, AuditTrail
+from hubdesk.db import Database, StateUnavailable, current_revision, head_revision
+from hubdesk.groups.directory import GroupDirectory
+from hubdesk.hub import HubClient
+from hubdesk.jobs import DamagedRecord, JobStore
+from hubdesk.sessions import SessionStore
 from sqlalchemy import func, select, text, update
-
-from app import db
-from app.audit import MAX_TARGET, AuditTrail
-from app.db import Database, StateUnavailable, current_revision, head_revision
-from app.groups.directory import GroupDirectory
-from app.hub import HubClient
-from app.jobs import DamagedRecord, JobStore
-from app.sessions import SessionStore
 
 
 @pytest.fixture

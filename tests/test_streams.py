@@ -3,8 +3,7 @@
 import json
 
 from conftest import PREFIX
-
-from app.streams import StreamSlots
+from hubdesk.streams import StreamSlots
 
 
 def test_one_person_cannot_take_every_slot():

@@ -5,8 +5,7 @@ from pathlib import Path
 
 import pytest
 from browser import sign_in
-
-from app import bootstrap_subset as bs
+from hubdesk import bootstrap_subset as bs
 
 pytest_plugins = ["browser_plugin"]
 
@@ -88,7 +87,7 @@ def test_every_rule_the_pages_classes_can_match_is_in_the_subset():
     assert not missing, (
         f"{len(missing)} rules of Bootstrap that the pages' classes can match are not in "
         f"{bs.SUBSET.name}, e.g. {sorted(sel for _, sel, _ in missing)[:10]}: "
-        "run `python -m app.bootstrap_subset`"
+        "run `python -m hubdesk.bootstrap_subset`"
     )
 
 

@@ -2,9 +2,8 @@
 
 import pytest
 from conftest import PREFIX, settings_env
-
-from app import create_app
-from app.devhub import free_port
+from hubdesk import create_app
+from hubdesk.devhub import free_port
 
 
 @pytest.fixture

@@ -5,10 +5,9 @@ import zlib
 from pathlib import Path
 
 from conftest import csrf_token
+from hubdesk import db
+from hubdesk.extensions import shared
 from sqlalchemy import select
-
-from app import db
-from app.extensions import shared
 
 
 def cookie_payload(cookie):

@@ -32,8 +32,8 @@ GUNICORN_COMMAND = [
     "-m",
     "gunicorn",
     "-c",
-    "python:app.gunicorn_conf",
-    "app.wsgi:application",
+    "python:hubdesk.gunicorn_conf",
+    "hubdesk.wsgi:application",
 ]
 
 
@@ -55,7 +55,7 @@ def external_service_env(hub: LocalHub, token: str, secret_key: str, **extra) ->
 
 
 # What the service token may do (the README's `hubdesk-service` role, and deploy/'s): every
-# hubdesk feature but those of OPTIONAL_SERVICE_SCOPES (see app.permissions.ACTIONS). Not
+# hubdesk feature but those of OPTIONAL_SERVICE_SCOPES (see hubdesk.permissions.ACTIONS). Not
 # admin:users, "tantamount to superuser" (every user's auth state, creating and deleting
 # users). read:users carries each user's roles, by which an add and a lesson's start tell
 # staff accounts from others (tests/test_least_privilege.py).
@@ -75,7 +75,7 @@ OPTIONAL_SERVICE_SCOPES = {
 EVERY_SERVICE_SCOPE = SERVICE_SCOPES + list(OPTIONAL_SERVICE_SCOPES)
 # What a person may delegate to hubdesk when they sign in (intersected with their own).
 # tokens!user: the person's own tokens only, so that hubdesk can make the one API token
-# their lessons start with (app.lessons.tokens) and revoke their sign-in at sign-out.
+# their lessons start with (hubdesk.lessons.tokens) and revoke their sign-in at sign-out.
 OAUTH_CLIENT_ALLOWED_SCOPES = [
     "list:users",
     "read:users",

@@ -1,7 +1,7 @@
 # JupyterHub configuration for hubdesk's embedded demo hub and its test suite.
 #
 # Everything that varies (ports, services, users, groups, roles) comes from a JSON
-# file named by HUBDESK_DEVHUB_SETTINGS, written by app.devhub.write_settings().
+# file named by HUBDESK_DEVHUB_SETTINGS, written by hubdesk.devhub.write_settings().
 # Loopback only, DummyAuthenticator, named servers on, and the mock single-user
 # server that ships inside the jupyterhub wheel, so spawns are real and fast.
 import asyncio

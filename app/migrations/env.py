@@ -1,8 +1,7 @@
-"""alembic's environment for hubdesk's database (run by app.db.Database.upgrade)."""
+"""alembic's environment for hubdesk's database (run by hubdesk.db.Database.upgrade)."""
 
 from alembic import context
-
-from app.db import metadata
+from hubdesk.db import metadata
 
 config = context.config
 
@@ -10,7 +9,7 @@ config = context.config
 def run_migrations_online() -> None:
     connection = config.attributes.get("connection")
     if connection is None:
-        raise RuntimeError("hubdesk runs its migrations through app.db.Database.upgrade()")
+        raise RuntimeError("hubdesk runs its migrations through hubdesk.db.Database.upgrade()")
     # batch mode: SQLite cannot ALTER a table in place, alembic rebuilds it
     context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
     with context.begin_transaction():

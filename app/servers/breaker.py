@@ -69,7 +69,7 @@ PROCESS = InFlight()
 class HubWide:
     """The failures in a row of every bulk start, hub-wide: ``read()`` gives (count, the
     last failure's words), ``count(failed, words)`` adds an outcome (both from the
-    database: :class:`app.jobs.JobStore`). Read at every question, never cached: another
+    database: :class:`hubdesk.jobs.JobStore`). Read at every question, never cached: another
     job's (or worker's) failure a moment ago must count now."""
 
     def __init__(

@@ -1,6 +1,6 @@
 """Start or stop servers for a whole group: the work of the job kinds "start" and "stop".
 
-The job runner (:mod:`app.jobs`) holds the job and its items; this module says
+The job runner (:mod:`hubdesk.jobs`) holds the job and its items; this module says
 what one member's item does, in named steps. Each item is settled by what the
 hub has before anything is sent (running: started; pending: followed; absent:
 started now), and is marked *sent* in the database before its request goes
