@@ -94,9 +94,22 @@ def create_app(config: Settings | Mapping | None = None) -> Flask:
         # pages answer 503 in words until it is back; each request tries again (db_ready)
         log.error("%s; hubdesk starts anyway and tries again", e)
 
-    from . import assets, auth, errors, groups, hardening, lessons, main, servers, users, words
+    from . import (
+        assets,
+        auth,
+        errors,
+        groups,
+        hardening,
+        lessons,
+        main,
+        roster,
+        servers,
+        users,
+        words,
+    )
     from .groups import membership  # noqa: F401  (registers the job kind "members")
-    from .servers import group_action  # noqa: F401  (registers "start" and "stop")
+    from .roster import actions  # noqa: F401  (registers "start" and "stop")
+    from .start_options import option_field
 
     logs.init_app(app)  # first: a request id before anything can refuse the request
     csrf.init_app(app)
@@ -107,12 +120,14 @@ def create_app(config: Settings | Mapping | None = None) -> Flask:
     from .paging import page_url
 
     app.jinja_env.globals["page_url"] = page_url
+    app.jinja_env.globals["option_field"] = option_field
     app.before_request(_db_ready)
     auth.init_app(app)
     errors.init_app(app)
     app.register_blueprint(main.bp)
     app.register_blueprint(groups.bp, url_prefix="/groups")
     app.register_blueprint(users.bp, url_prefix="/users")
+    app.register_blueprint(roster.bp, url_prefix="/groups")
     app.register_blueprint(servers.bp)
     app.register_blueprint(lessons.bp)
 
@@ -141,6 +156,7 @@ def _shared(settings: Settings) -> extensions.Shared:
     from .db import Database
     from .groups.directory import GroupDirectory
     from .hub import HubClient, environ_verify, make_session
+    from .hubfacts import HubFacts
     from .jobs import JobRunner, JobStore
     from .lessons.runs import run_due
     from .lessons.store import LessonStore
@@ -169,7 +185,7 @@ def _shared(settings: Settings) -> extensions.Shared:
         [sealing_key(k) for k in (settings.secret_key, settings.secret_key_previous) if k]
     )
     groups = GroupDirectory(settings.group_cache_seconds, database)
-    hub_facts = extensions.HubFacts(hub)
+    hub_facts = HubFacts(hub)
     sessions = SessionStore(database, fernet, settings.session_hours)
 
     def housekeeping() -> None:

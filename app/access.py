@@ -12,18 +12,9 @@ from __future__ import annotations
 from flask import abort, g
 
 from . import permissions
-from .extensions import service_client, settings, shared
+from .extensions import group_directory, service_client, settings
 from .hub import HubAPIError, HubClient
-
-
-def service_scopes() -> frozenset:
-    """The service token's own scopes: hubdesk offers nothing beyond them."""
-    return shared().hub_facts.scopes()
-
-
-def hub_version() -> str:
-    """The hub's version, asked at most once a minute per process."""
-    return shared().hub_facts.version()
+from .hubfacts import service_scopes
 
 
 def can(action: str, **target) -> bool:
@@ -106,3 +97,26 @@ def load_user(name: str, *, include_stopped_servers: bool = False) -> dict:
         if e.status == 403:
             abort(403, description=f"Your hub scopes do not let you see “{name}”.")
         raise
+
+
+def load_group(name: str) -> dict:
+    """The group as the signed-in person may see it; 404 in words if there is none."""
+    require("read_group", group=name)
+    try:
+        return person_client().get_group(name)
+    except HubAPIError as e:
+        if e.status == 404:
+            abort(404, description=f"There is no group called “{name}”.")
+        raise
+
+
+def load_group_members(group: str) -> list[str]:
+    """The members of ``group`` as the person may read them."""
+    return list(load_group(group).get("users", ()))
+
+
+def visible_groups(action: str = "list_groups"):
+    """Every group the signed-in person may list (or act on), sorted by name."""
+    entries = group_directory().entries(service_client())
+    allowed = reachable_groups(action)
+    return entries if allowed is None else [e for e in entries if e.name in allowed]

@@ -15,12 +15,10 @@ connections before use, so hubdesk recovers by itself when the database is back.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import fcntl
 import logging
 import os
-import sys
 import time
 import zlib
 from collections.abc import Iterator
@@ -419,31 +417,3 @@ def current_revision(conn: Connection) -> str | None:
 
 def now() -> float:
     return time.time()
-
-
-def main(argv=None) -> int:
-    """``hubdesk-db upgrade``: bring hubdesk's database to the current schema, then exit."""
-    parser = argparse.ArgumentParser(prog="hubdesk-db", description=main.__doc__)
-    parser.add_argument("command", choices=["upgrade", "current"])
-    parser.add_argument("--revision", default="head")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    from .config import ConfigError, Settings
-
-    try:
-        settings = Settings.from_env(dict(os.environ), need_hub=False)
-    except ConfigError as e:
-        sys.stderr.write(f"hubdesk-db: configuration error: {e}\n")
-        return 4
-    database = Database(settings.db_url)
-    try:
-        if args.command == "upgrade":
-            database.upgrade(args.revision)
-        with database.read() as conn:
-            print(f"{database!r}: schema {current_revision(conn) or 'none'}")
-    except StateUnavailable as e:
-        sys.stderr.write(f"hubdesk-db: {e}\n")
-        return 3
-    finally:
-        database.dispose()
-    return 0

@@ -23,35 +23,13 @@ if TYPE_CHECKING:  # the getters name their types; importing them here would be 
     from .db import Database
     from .groups.directory import GroupDirectory
     from .hub import HubClient
+    from .hubfacts import HubFacts
     from .jobs import JobRunner, JobStore
     from .lessons.store import LessonStore
     from .sessions import SessionStore
     from .streams import StreamSlots
 
 KEY = "hubdesk"
-
-
-class HubFacts:
-    """What the hub says of itself and of the service token, asked at most once a minute."""
-
-    def __init__(self, hub: HubClient, seconds: float = 60):
-        self.hub = hub
-        self._cache = TTLCache(seconds)
-
-    def scopes(self) -> frozenset:
-        """The service token's own scopes: hubdesk offers nothing beyond them."""
-        scopes = self._cache.get("scopes")
-        if scopes is None:
-            scopes = frozenset(self.hub.whoami().get("scopes", ()))
-            self._cache.set("scopes", scopes)
-        return scopes
-
-    def version(self) -> str:
-        version = self._cache.get("version")
-        if version is None:
-            version = self.hub.version()
-            self._cache.set("version", version)
-        return version
 
 
 @dataclass

@@ -7,11 +7,11 @@ import time
 from flask import Blueprint, g, jsonify, render_template, request, url_for
 
 from . import compat, permissions
-from .access import can, hub_version, person_client, require, service_scopes
+from .access import can, person_client, require, visible_groups
 from .db import StateUnavailable
 from .extensions import audit_trail, database, service_client, settings
-from .groups import visible_groups
 from .hub import HubError, HubUnreachable
+from .hubfacts import hub_version, service_scopes
 from .paging import int_arg
 
 bp = Blueprint("main", __name__)

@@ -47,15 +47,15 @@ GET = {
     "groups.delete": (302, 403, 403, 403, 200),
     "groups.properties": (302, 403, 403, 403, 200),
     "groups.sync": (302, 403, 403, 403, 200),
-    "servers.group_servers": (302, 403, 403, 403, 200),
-    "servers.group_job": (302, 403, 403, 403, 404),
+    "roster.group_servers": (302, 403, 403, 403, 200),
+    "roster.group_job": (302, 403, 403, 403, 404),
     "servers.running": (302, 403, 200, 200, 200),
     "users.index": (302, 403, 200, 200, 200),
     # everyone may read themselves, so the hub answers "no such user" for others
     "users.show": (302, 404, 404, 404, 200),
-    "servers.progress": (302, 404, 404, 404, None),  # admin: 200 (default) or 404 (no "labs")
-    "servers.progress_events": (302, 404, 404, 404, 200),
-    "servers.remove": (302, 404, 404, 404, 404),
+    "users.progress": (302, 404, 404, 404, None),  # admin: 200 (default) or 404 (no "labs")
+    "users.progress_events": (302, 404, 404, 404, 200),
+    "users.remove": (302, 404, 404, 404, 404),
 }
 POST = {
     "groups.create": ((403, 403, 403), {"name": "matrix-made"}),
@@ -64,9 +64,9 @@ POST = {
     "groups.sync": ((403, 403, 403), {"names": "student"}),
     "groups.properties": ((403, 403, 403), {"key": "x", "kind": "text", "value": "y"}),
     "groups.delete": ((403, 403, 403), {}),
-    "servers.group_servers": ((403, 403, 403), {"action": "stop", "confirm": "yes"}),
-    "servers.cancel_group_job": ((403, 403, 403), {}),
-    "servers.resume_group_job": ((403, 403, 403), {}),
+    "roster.group_servers": ((403, 403, 403), {"action": "stop", "confirm": "yes"}),
+    "roster.cancel_group_job": ((403, 403, 403), {}),
+    "roster.resume_group_job": ((403, 403, 403), {}),
     "lessons.schedule_lesson": (
         (403, 403, 403),
         {"tz": "UTC", "day": "2030-01-07", "starts": "09:00", "ends": "10:00", "server": "x"},
@@ -80,9 +80,9 @@ POST = {
         {"idle": "1", "unit": "hours", "confirm": "yes", "servers": '[["outsider", ""]]'},
     ),
     "users.change_groups": ((403, 403, 403), {"group": "class-b", "action": "add"}),
-    "servers.start": ((404, 404, 404), {"server": "labs", "profile": "small"}),
-    "servers.stop": ((404, 404, 404), {}),
-    "servers.remove": ((404, 404, 404), {}),
+    "users.start": ((404, 404, 404), {"server": "labs", "profile": "small"}),
+    "users.stop": ((404, 404, 404), {}),
+    "users.remove": ((404, 404, 404), {}),
     "auth.logout": None,  # allowed to everyone signed in; tested in test_signin
 }
 

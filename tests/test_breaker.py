@@ -32,7 +32,7 @@ from hubdesk.audit import AuditTrail
 from hubdesk.db import Database
 from hubdesk.extensions import shared
 from hubdesk.jobs import JobRunner, JobStore
-from hubdesk.servers import group_action  # noqa: F401  (registers the job kind "start")
+from hubdesk.roster import actions  # noqa: F401  (registers the job kind "start")
 from hubdesk.servers.breaker import (
     FAILURE,
     NEITHER,
@@ -323,7 +323,7 @@ def test_a_paused_job_is_never_taken_over_and_resume_or_cancel_settle_it(pretend
     store = runner.store
     assert job.paused and store.claim("another-worker") is None  # no worker runs it
     # resume: one probe, which fails: paused again
-    from hubdesk.servers.group_action import resume_changes
+    from hubdesk.roster.actions import resume_changes
 
     assert runner.resume(
         job.id, "admin", scopes=["servers"], changes=resume_changes(job.result, LIMIT)
@@ -405,7 +405,7 @@ def test_a_start_after_a_paused_one_sends_nothing_until_resumed(pretend):
     assert second.paused and len(hub.sent) == LIMIT  # nothing more reached the hub
     assert second.counts() == {"paused": 5}
     assert "and others'" in second.result["paused"]
-    from hubdesk.servers.group_action import resume_changes
+    from hubdesk.roster.actions import resume_changes
 
     assert runner.resume(
         second.id, "admin", scopes=["servers"], changes=resume_changes(second.result, LIMIT)

@@ -1080,17 +1080,17 @@ def test_users_that_do_not_exist_are_404_pages(stack, admin, world, user):
         user = unique("nobody")
     gets = [
         build(stack, "users.show", name=user),
-        build(stack, "servers.progress", user=user),
-        build(stack, "servers.progress", user=user, server="x"),
-        build(stack, "servers.progress_events", user=user, server="x"),
-        build(stack, "servers.remove", user=user, server="x"),
+        build(stack, "users.progress", user=user),
+        build(stack, "users.progress", user=user, server="x"),
+        build(stack, "users.progress_events", user=user, server="x"),
+        build(stack, "users.remove", user=user, server="x"),
     ]
     posts = [
-        (build(stack, "servers.start", user=user), {"server": "x", "profile": "small"}),
-        (build(stack, "servers.start", user=user), {"server": "", "profile": "small"}),
-        (build(stack, "servers.stop", user=user), {}),
-        (build(stack, "servers.stop", user=user, server="x"), {}),
-        (build(stack, "servers.remove", user=user, server="x"), {}),
+        (build(stack, "users.start", user=user), {"server": "x", "profile": "small"}),
+        (build(stack, "users.start", user=user), {"server": "", "profile": "small"}),
+        (build(stack, "users.stop", user=user), {}),
+        (build(stack, "users.stop", user=user, server="x"), {}),
+        (build(stack, "users.remove", user=user, server="x"), {}),
         (build(stack, "users.change_groups", name=user), {"group": world.ga, "action": "add"}),
     ]
     # a name longer than the hub's 255 characters cannot be a user: said before any hub call

@@ -100,7 +100,7 @@ def test_a_lesson_survives_its_row():
 
 
 def test_the_roster_follows_itself_around_a_lessons_runs():
-    from hubdesk.lessons.views import live_until
+    from hubdesk.lessons.panel import live_until
 
     w = When(tz="UTC", starts=time(9), ends=time(10), day=date(2026, 12, 7), lead=300)
 

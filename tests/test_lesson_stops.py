@@ -213,7 +213,7 @@ def test_a_stop_after_a_start_that_started_nothing_stops_nothing(database):
 
 
 def test_the_owner_is_warned_in_words_a_week_before_and_after(database):
-    from hubdesk.lessons.views import token_warnings
+    from hubdesk.lessons.panel import token_warnings
 
     store = LessonStore(database, sealing(KEY_A))
     a_lesson(store)

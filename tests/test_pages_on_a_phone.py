@@ -46,7 +46,7 @@ NOT_PAGES = {
     "auth.login": "a redirect to the hub's OAuth",
     "auth.oauth_callback": "the end of the OAuth redirects",
     "groups.suggest": "JSON for the group-name field",
-    "servers.progress_events": "an event stream",
+    "users.progress_events": "an event stream",
 }
 
 
@@ -78,16 +78,16 @@ PAGES = {
     "group-properties": lambda t: ("groups.properties", {"name": t.group}),
     "group-delete": lambda t: ("groups.delete", {"name": t.group}),
     "group-members-job": lambda t: ("groups.members_job", {"name": t.group, "job": t.members_job}),
-    "group-servers": lambda t: ("servers.group_servers", {"group": t.group}),
-    "group-job": lambda t: ("servers.group_job", {"group": t.quiet_group, "job": t.group_job}),
+    "group-servers": lambda t: ("roster.group_servers", {"group": t.group}),
+    "group-job": lambda t: ("roster.group_job", {"group": t.quiet_group, "job": t.group_job}),
     "users": lambda t: ("users.index", {}),
     "user": lambda t: ("users.show", {"name": t.user}),
     "user-long-name": lambda t: ("users.show", {"name": t.long_name}),
     "running": lambda t: ("servers.running", {}),
-    "progress-default": lambda t: ("servers.progress", {"user": t.user, "server": ""}),
-    "progress-running": lambda t: ("servers.progress", {"user": t.user, "server": "labs"}),
-    "progress-failed": lambda t: ("servers.progress", {"user": t.user, "server": "bad"}),
-    "server-remove": lambda t: ("servers.remove", {"user": t.user, "server": "old"}),
+    "progress-default": lambda t: ("users.progress", {"user": t.user, "server": ""}),
+    "progress-running": lambda t: ("users.progress", {"user": t.user, "server": "labs"}),
+    "progress-failed": lambda t: ("users.progress", {"user": t.user, "server": "bad"}),
+    "server-remove": lambda t: ("users.remove", {"user": t.user, "server": "old"}),
     "lessons": lambda t: ("lessons.index", {}),
     "lesson-new": lambda t: ("lessons.schedule_lesson", {"group": t.group}),
     "lesson": lambda t: ("lessons.change_lesson", {"group": t.group, "lesson": t.lesson}),
@@ -131,7 +131,7 @@ def _properties_preview(page, stack, t):
 
 
 def _group_stop_confirm(page, stack, t):
-    _open(page, stack, "servers.group_servers", group=t.group)
+    _open(page, stack, "roster.group_servers", group=t.group)
     page.get_by_test_id("group-stop").get_by_role("button").first.click()  # for everyone
     expect(page.get_by_role("heading", level=1, name=re.compile(r"^Stop .*\?$"))).to_be_visible()
 

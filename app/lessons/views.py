@@ -11,47 +11,47 @@ every lesson of the hub.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from wtforms import SelectMultipleField, StringField, widgets
 
 from .. import permissions
-from ..access import reachable_groups, require, service_scopes
+from ..access import load_group_members, reachable_groups, require
 from ..errors import require_form
 from ..extensions import audit_trail, lesson_store, service_client, settings
+from ..hubfacts import hub_major
 from ..names import SERVER_NAME_RULES, NamesError, check_server_name
 from ..paging import int_arg, window
 from ..profiles import default_profile
-from ..servers.views import (
+from ..start_options import (
     RAW,
-    GroupServersForm,
-    _chosen_options,
-    _display_name,
-    _group_members,
-    hub_major,
+    StartForm,
+    chosen_options,
+    chosen_profile,
+    display_name,
     offered_profiles,
     profile_choices,
+    profile_words,
 )
 from ..words import server_words
 from . import schedule, tokens
+from .panel import may_keep_lessons, token_warnings, upcoming
 from .schedule import WEEKDAYS, ScheduleError
 from .store import LessonLimit, Limits
 
 bp = Blueprint("lessons", __name__)
-PAST_SHOWN = 5  # lessons held and over, on their group's page
 PAGE_SIZES = (50, 100, 200)  # lessons/ a page at a time, the soonest first
-SHOWN_ON_ROSTER = 50  # a group's lessons to come on its roster (the limit is 20 by default)
 
 
 class LessonForm(FlaskForm):
     server = StringField(
         "Server name", description=f"Empty for the default server; else {SERVER_NAME_RULES}."
     )
-    profile = GroupServersForm.profile
-    options = GroupServersForm.options
-    display_name = GroupServersForm.display_name
+    profile = StartForm.profile
+    options = StartForm.options
+    display_name = StartForm.display_name
     tz = StringField(
         "Time zone", description="As the hub's users know it, e.g. Europe/Rome or UTC."
     )
@@ -79,14 +79,6 @@ def _new_form(offered) -> LessonForm:
     form.profile.choices = profile_choices(offered)
     form.weekdays.choices = [(str(n), name) for n, name in enumerate(WEEKDAYS)]
     return form
-
-
-def may_keep_lessons(group: str) -> bool:
-    """The one rule for scheduling, changing, cancelling and showing a group's lessons with
-    their actions: read the group, and start and stop servers for it
-    (``permissions.LESSON_ACTIONS``)."""
-    person = g.get("person")
-    return person is not None and permissions.may_keep_lessons(person.scopes, service_scopes, group)
 
 
 def _require_keep_lessons(group: str) -> None:
@@ -142,20 +134,18 @@ def _read(form: LessonForm, offered) -> tuple[str, dict, schedule.When]:
     )
     if len(named) > 200 or any(len(n) > 255 for n in named):
         raise NamesError("Name at most 200 privileged members, each as the hub spells them.")
-    options = _chosen_options(form, None, offered)
-    profile = next((p for p in offered if p.slug == form.profile.data), None)
+    options = chosen_options(form, None, offered)
+    profile = chosen_profile(form, offered)
     choices = profile.chosen_labels(options or {}) if profile else []
     spec = {
         "user_options": options,
         # raw JSON needs its owner's raw_user_options again at each start (runs.start_check)
         "raw_user_options": form.profile.data == RAW,
         "privileged_names": named,
-        "display_name": _display_name(form) if server else "",
+        "display_name": display_name(form) if server else "",
         "hub_major": hub_major(),
         "profile_slug": profile.slug if profile else "",
-        "profile": (
-            profile.display_name + "".join(f", {o}: {c}" for o, c in choices) if profile else None
-        ),
+        "profile": profile_words(profile, choices),
     }
     return server, spec, when
 
@@ -183,7 +173,7 @@ def _target(lesson_id: str, group: str, server: str, when: schedule.When) -> dic
 @bp.route("/groups/<group>/lessons/new", methods=["GET", "POST"])
 def schedule_lesson(group):
     _require_keep_lessons(group)
-    _group_members(group)  # 404 for a group that is not there
+    load_group_members(group)  # 404 for a group that is not there
     offered = offered_profiles([group])
     form = _new_form(offered)
     if request.method == "GET":
@@ -229,7 +219,7 @@ def save_lesson(group: str, form: LessonForm, offered, *, lesson=None):
     audit_trail().note(action, _target(lesson_id, group, server, when), outcome="saved")
     _renew_token()
     flash(f"{done}: {server_words(server, start=True)} for “{group}”, {when.words()}.", "success")
-    return redirect(url_for("servers.group_servers", group=group))
+    return redirect(url_for("roster.group_servers", group=group))
 
 
 @bp.route("/groups/<group>/lessons/<lesson>/cancel", methods=["POST"])
@@ -248,7 +238,7 @@ def cancel_lesson(group, lesson):
             "Servers it started are left as they are.",
             "info",
         )
-    return redirect(url_for("servers.group_servers", group=group))
+    return redirect(url_for("roster.group_servers", group=group))
 
 
 def _renew_token() -> None:
@@ -264,17 +254,6 @@ def _renew_token() -> None:
             "every week, and their servers keep starting.",
             "warning",
         )
-
-
-def upcoming(lessons, now: datetime | None = None):
-    """(lesson, next start, next end) for each lesson still to come or under way, soonest first."""
-    now = now or datetime.now(UTC)
-    found = []
-    for lesson in lessons:
-        nxt = lesson.when.next_after(now)
-        if nxt:
-            found.append((lesson, *nxt))
-    return sorted(found, key=lambda x: x[1])
 
 
 @bp.route("/lessons/")
@@ -295,82 +274,3 @@ def index():
         page_sizes=PAGE_SIZES,
         token_warnings=token_warnings(lesson_store(), [lesson for lesson, _, _ in rows]),
     )
-
-
-WARN_BEFORE = timedelta(days=7)  # a lesson's owner is warned this long before its token ends
-
-
-def token_warnings(store, lessons, now: datetime | None = None) -> list[dict]:
-    """For each owner of these lessons whose starts would soon stop working: whose, when, and
-    what to do, in words (``{"person", "words"}``). Stops need no token: only starts."""
-    now = now or datetime.now(UTC)
-    found = []
-    for person, health in sorted(store.token_health(lessons).items()):
-        on = "their lesson token" if health.kind == "lesson" else "their sign-in to hubdesk"
-        if not health.readable:
-            words = (
-                f"{person}'s lessons cannot start their servers: {on} cannot be read any more "
-                f"(hubdesk's secret key was changed). {person} must sign in to hubdesk again."
-            )
-        elif health.expires is None:
-            continue
-        else:
-            ends = datetime.fromtimestamp(health.expires, UTC)
-            if ends - now > WARN_BEFORE:
-                continue
-            day = ends.strftime("%Y-%m-%d %H:%M UTC")
-            about = "" if health.kind == "lesson" else " (about: 14 days after they signed in)"
-            if ends <= now:
-                words = (
-                    f"{person}'s lessons no longer start their servers: {on} expired on "
-                    f"{day}{about}. {person} must sign in to hubdesk again."
-                )
-            else:
-                words = (
-                    f"{person}'s lessons run on {on}, which expires on {day}{about}: "
-                    f"{person} must sign in to hubdesk before then, or their servers will "
-                    "not start."
-                )
-        found.append({"person": person, "words": words})
-    return found
-
-
-def group_lessons(group: str) -> dict:
-    """What a group's servers page shows of its lessons: upcoming ones and their last runs.
-
-    One page of them (``SHOWN_ON_ROSTER``, by their next run), the last few held and over,
-    and their runs with their jobs' states in one query: never every lesson of the hub.
-    """
-    store = lesson_store()
-    coming, over = store.of_group(group, limit=SHOWN_ON_ROSTER, past=PAST_SHOWN)
-    rows = upcoming(coming)
-    shown = {lesson.id for lesson, _, _ in rows}
-    # held and over (a lesson held once): still shown with its runs, after the upcoming ones
-    past = [(lesson, None, None) for lesson in coming + over if lesson.id not in shown]
-    runs = store.runs([lesson.id for lesson, _, _ in rows + past])
-    past = [row for row in past if runs[row[0].id]]
-    past.sort(key=lambda row: -runs[row[0].id][0].ran)
-    return {
-        "rows": rows + past[:PAST_SHOWN],
-        "runs": runs,
-        "may": may_keep_lessons(group),
-        "live_until": live_until(rows),
-        "token_warnings": token_warnings(store, [lesson for lesson, _, _ in rows]),
-    }
-
-
-LIVE_BEFORE = timedelta(minutes=15)  # a roster follows itself this long before a lesson's run
-LIVE_AFTER = timedelta(minutes=5)  # and this long after its start or its end
-
-
-def live_until(rows, now: datetime | None = None) -> float:
-    """Until when (epoch seconds) the roster should follow itself: a run is near or under way."""
-    now = now or datetime.now(UTC)
-    until = 0.0
-    for lesson, start, end in rows:
-        begins = start - timedelta(seconds=lesson.when.lead)
-        if begins - LIVE_BEFORE <= now <= end + LIVE_AFTER:
-            # through the start's run, and again from just before the end's
-            last = start + LIVE_AFTER if now < start + LIVE_AFTER else end + LIVE_AFTER
-            until = max(until, last.timestamp())
-    return until

@@ -1,4 +1,4 @@
-"""Named servers: start with a profile, watch it come up, stop, remove; for one user or a group."""
+"""Hub-wide servers: every running one, those idle for a while, and stopping them."""
 
 from .views import bp
 

@@ -21,8 +21,15 @@ from datetime import UTC, datetime
 
 from ..hub import MAX_PAGE, HubAPIError, HubClient, HubUnreachable, Page
 from ..words import server_words
-from .group_action import explain
-from .model import Server, mark_failures, parse_time, server_in, servers_of, state_of
+from .model import (
+    Server,
+    explain,
+    mark_failures,
+    parse_time,
+    server_in,
+    servers_of,
+    state_of,
+)
 
 UNITS = {"minutes": 60, "hours": 3600}
 MIN_SECONDS = 1

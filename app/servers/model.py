@@ -1,11 +1,15 @@
-"""Reading the hub's server models (pure logic): state, profile, idle time."""
+"""Reading the hub's server models: state, profile, idle time, where to open one, and a hub
+error answering a start or stop in words."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from ..extensions import settings
+from ..hub import HubAPIError
 from ..profiles import Profile, profile_for
+from ..words import server_words
 
 STATES = ("running", "starting", "stopping", "stopped", "failed")
 ACTIVE = ("running", "starting", "stopping")
@@ -111,3 +115,31 @@ def mark_failures(servers: list[Server], client) -> list[Server]:
         if why:
             s.state, s.failure = "failed", why
     return servers
+
+
+def open_url_path(path: str) -> str:
+    """A server's URL path as a link the person's browser opens (on the hub's public host)."""
+    return f"{settings().hub_host}{path}" if path.startswith("/") else path
+
+
+def open_url(server: Server) -> str:
+    return open_url_path(server.url) if server.url else ""
+
+
+def explain(error: HubAPIError, user: str, server: str) -> tuple[str, str]:
+    """(outcome, words) for a hub error answering a start or stop."""
+    message = error.message
+    label = server_words(server)
+    if error.status == 400 and "already running" in message:
+        return "running", f"{label} is already running"
+    if error.status == 400 and "maximum" in message:
+        return "limit", f"{user} already has the most named servers allowed; remove one first"
+    if error.status == 400 and "pending stop" in message:
+        return "failed", f"{label} is still stopping; try again in a moment"
+    if error.status == 400 and "Invalid server_name" in message:
+        return "failed", f"“{server}” is not a valid server name"
+    if error.status == 404:
+        return "failed", f"there is no user called {user}"
+    if error.status == 429:
+        return "failed", "the hub is starting too many servers at once; try again shortly"
+    return "failed", f"the hub refused: {message}"

@@ -23,9 +23,8 @@ import time
 from .. import metrics
 from ..hub import HubAPIError, HubUnreachable, while_away
 from ..jobs import PAUSED, PENDING, Context, Item, Job, kind, pool_map
-from ..words import server_words
-from .breaker import FAILURE, FORGET_SECONDS, PROCESS, Breaker, HubWide, verdict
-from .model import server_in, state_of
+from ..servers.breaker import FAILURE, FORGET_SECONDS, PROCESS, Breaker, HubWide, verdict
+from ..servers.model import explain, server_in, state_of
 
 log = logging.getLogger(__name__)
 
@@ -54,25 +53,6 @@ OUTCOMES = {
     PAUSED: "not started: paused",
 }
 NOT_SENT_PAUSED = "not started: the action is paused"
-
-
-def explain(error: HubAPIError, user: str, server: str) -> tuple[str, str]:
-    """(outcome, words) for a hub error answering a start or stop."""
-    message = error.message
-    label = server_words(server)
-    if error.status == 400 and "already running" in message:
-        return "running", f"{label} is already running"
-    if error.status == 400 and "maximum" in message:
-        return "limit", f"{user} already has the most named servers allowed; remove one first"
-    if error.status == 400 and "pending stop" in message:
-        return "failed", f"{label} is still stopping; try again in a moment"
-    if error.status == 400 and "Invalid server_name" in message:
-        return "failed", f"“{server}” is not a valid server name"
-    if error.status == 404:
-        return "failed", f"there is no user called {user}"
-    if error.status == 429:
-        return "failed", "the hub is starting too many servers at once; try again shortly"
-    return "failed", f"the hub refused: {message}"
 
 
 @kind("start", "stop")

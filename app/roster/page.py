@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .model import Server, mark_failures, servers_of
+from ..servers.model import Server, mark_failures, servers_of
 
 SIZES = (25, 50, 100, 200)
 

@@ -1,0 +1,122 @@
+"""What a start form asks for, shared by every area that starts servers (a user's page, a
+group's roster, a lesson): the profiles offered, the options chosen, the display name, and
+the profile in words.
+
+Only the chosen profile's option fields are read (without JavaScript the form sends every
+profile's); a profile not offered here (its ``hubdesk_groups``) is refused like an unknown one.
+"""
+
+from __future__ import annotations
+
+from flask import request
+from flask_wtf import FlaskForm
+from wtforms import SelectField, StringField, TextAreaField
+
+from . import jsontext
+from .access import can, require
+from .extensions import settings
+from .hubfacts import hub_major
+from .jsontext import JSONTextError
+from .names import SERVER_NAME_RULES, NamesError
+from .profiles import UNLISTED, ChoiceError, Profile, default_profile
+
+RAW = "__raw__"  # the profile choice "my own user_options"
+
+
+class StartForm(FlaskForm):
+    server = StringField(
+        "Server name", description=f"Empty for the default server; else {SERVER_NAME_RULES}."
+    )
+    profile = SelectField("Profile", choices=[], validate_choice=False)
+    options = TextAreaField("user_options (JSON)", description='For example {"profile": "small"}')
+    display_name = StringField(
+        "Display name", description="Optional: how the hub names a named server (JupyterHub 6)."
+    )
+
+
+def catalogue() -> list[Profile]:
+    """Every profile of the catalogue (``HUBDESK_PROFILES``)."""
+    return list(settings().profiles)
+
+
+def offered_profiles(groups) -> list[Profile]:
+    """The profiles hubdesk offers to someone in ``groups`` (a profile's hubdesk_groups)."""
+    return [p for p in catalogue() if p.offered_to(groups)]
+
+
+def profile_choices(profiles, with_keep: bool = False):
+    choices = [("", "Keep its previous options")] if with_keep else []
+    choices += [(p.slug, p.display_name) for p in profiles]
+    if not profiles:
+        choices.append(("", "No profile (the spawner's defaults)"))
+    if can("raw_user_options"):
+        choices.append((RAW, "My own user_options (JSON)"))
+    return choices
+
+
+def option_field(profile: Profile, option_name: str) -> str:
+    """A profile option's form field: named as in KubeSpawner's own form, one set per profile.
+
+    A template global (the factory registers it)."""
+    return f"profile-option-{profile.slug}--{option_name}"
+
+
+def submitted_option_fields(profile: Profile | None) -> list[tuple[str, str]]:
+    """The option fields of ``profile`` in this request: carried over by a confirmation page."""
+    if profile is None:
+        return []
+    prefix = option_field(profile, "")
+    return [(k, v) for k, v in request.form.items(multi=True) if k.startswith(prefix)]
+
+
+def options_of(profile: Profile) -> dict:
+    """The user_options for ``profile`` and what this request chose for its options."""
+    chosen, typed = {}, {}
+    for option in profile.options:
+        name = option_field(profile, option.name)
+        chosen[option.name] = request.form.get(name, "")
+        typed[option.name] = request.form.get(f"{name}--{UNLISTED}", "")
+    try:
+        return profile.user_options_for(chosen, typed)
+    except ChoiceError as e:
+        raise NamesError(f"Nothing was started. {profile.display_name}, {e}") from None
+
+
+def chosen_options(form, previous: dict | None, offered: list[Profile]):
+    """The user_options to start with: a profile's and its choices, raw JSON, or the previous."""
+    choice = form.profile.data or ""
+    if choice == RAW:
+        require("raw_user_options")
+        try:
+            options = jsontext.loads(form.options.data or "{}")
+        except JSONTextError as e:
+            raise NamesError(f"The user_options are not valid JSON ({e}).") from None
+        if not isinstance(options, dict):
+            raise NamesError('The user_options must be a JSON object, like {"profile": "small"}.')
+        return options
+    if choice:
+        profile = next((p for p in offered if p.slug == choice), None)
+        if profile is None:
+            raise NamesError(f"There is no profile “{choice}” on offer here.")
+        return options_of(profile)
+    if previous:
+        return previous
+    default = default_profile(offered)
+    return options_of(default) if default else None
+
+
+def display_name(form) -> str:
+    """The display name to send: JupyterHub 6 has them (named servers only); 5.x has none."""
+    return (form.display_name.data or "").strip()[:255] if hub_major() >= 6 else ""
+
+
+def chosen_profile(form, offered: list[Profile]) -> Profile | None:
+    """The offered profile the form chose (None: raw options, the defaults, or none)."""
+    return next((p for p in offered if p.slug == form.profile.data), None)
+
+
+def profile_words(profile: Profile | None, choices) -> str | None:
+    """The profile and its chosen options in words, as job and lesson pages show them."""
+    if profile is None:
+        return None
+    return profile.display_name + "".join(f", {o}: {c}" for o, c in choices)

@@ -1,0 +1,6 @@
+"""People: the users list, one person's page, their groups and their servers (start with a
+profile, watch it come up, stop, remove)."""
+
+from .views import bp
+
+__all__ = ["bp"]

@@ -1,0 +1,293 @@
+"""People: the users list with search, and one person's page: their groups and their servers
+(start with a profile, watch it come up, stop, remove).
+
+Every server action is checked with ``require()`` for that user and server (the user's groups
+resolve ``!group=`` filters), then sent with the service token. The default server has URLs
+of its own (``<user>/server/...``), as in the hub's API.
+"""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
+from flask_wtf import FlaskForm
+from wtforms import StringField
+
+from ..access import can, load_user, person_client, reachable_groups, require, visible_groups
+from ..errors import require_form
+from ..extensions import group_directory, service_client, settings
+from ..forms import ActionForm
+from ..groups import ops
+from ..hub import HubAPIError
+from ..hubfacts import hub_major
+from ..names import NamesError, check_group_name, check_server_name
+from ..paging import int_arg, window
+from ..profiles import default_profile
+from ..servers.model import (
+    explain,
+    mark_failures,
+    open_url,
+    server_in,
+    server_of,
+    servers_of,
+    state_of,
+)
+from ..start_options import (
+    StartForm,
+    catalogue,
+    chosen_options,
+    display_name,
+    offered_profiles,
+    profile_choices,
+)
+from ..words import server_words
+from . import progress as progress_stream
+
+bp = Blueprint("users", __name__)
+
+
+class GroupChoiceForm(FlaskForm):
+    group = StringField("Group")
+
+
+PAGE_SIZES = (25, 50, 100, 200)
+STATES = {"": "all users", "active": "with a running server", "inactive": "with no running server"}
+
+
+@bp.route("/")
+def index():
+    require("list_users")
+    query = request.args.get("q", "")[:255].strip()
+    state = request.args.get("state", "")
+    state = state if state in STATES else ""
+    limit = int_arg("limit", 50, allowed=PAGE_SIZES)
+    offset = int_arg("offset", 0)
+    filters = {"sort": "name", "include_stopped_servers": "1"}
+    if query:
+        filters["name_filter"] = query
+    if state:
+        filters["state"] = state
+    page = person_client().list_users(offset=offset, limit=limit, **filters)
+    profiles = settings().profiles
+    rows = [(u, servers_of(u, profiles)) for u in page.items]
+    return render_template(
+        "users/index.html",
+        rows=rows,
+        query=query,
+        state=state,
+        states=STATES,
+        page=window(offset, limit, page.total or 0, page.next_offset),
+        page_sizes=PAGE_SIZES,
+    )
+
+
+@bp.route("/<name>")
+def show(name):
+    return user_page(name)
+
+
+def user_page(name: str, *, start_error: str = "", status: int = 200):
+    """A user's page; after a refused start, with the start form as the person filled it."""
+    user = load_user(name, include_stopped_servers=True)
+    groups = sorted(user.get("groups") or (), key=str.casefold)
+    # groups this person could add the user to: listed in the page when their scopes name
+    # them (a teacher's few classes), else suggested as they type (groups/suggest)
+    choices, suggest = [], False
+    if can("edit_members"):
+        suggest = reachable_groups("edit_members") is None
+        if not suggest:
+            choices = [e.name for e in visible_groups("edit_members") if e.name not in groups]
+    offered = offered_profiles(user.get("groups") or ())
+    start_form = StartForm()
+    start_form.profile.choices = profile_choices(offered)
+    default = default_profile(offered)
+    if default and not start_error:
+        start_form.profile.data = default.slug
+    servers = mark_failures(servers_of(user, settings().profiles), person_client())
+    html = render_template(
+        "users/show.html",
+        user=user,
+        groups=groups,
+        choices=choices,
+        suggest=suggest,
+        form=GroupChoiceForm(),
+        servers=servers,
+        start_form=start_form,
+        start_error=start_error,
+        offered=offered,
+        display_names=hub_major() >= 6,
+        target_groups=user.get("groups") or (),
+    )
+    return html, status
+
+
+@bp.route("/<name>/groups", methods=["POST"])
+def change_groups(name):
+    form = GroupChoiceForm()
+    require_form(form)
+    action = request.form.get("action")
+    if action not in ("add", "remove"):
+        abort(400, description="Choose whether to add or remove.")
+    try:
+        group = check_group_name(form.group.data or "")
+    except NamesError as e:
+        flash(str(e), "error")
+        return redirect(url_for(".show", name=name))
+    require("edit_members", group=group)
+    load_user(name)
+    hub = service_client()
+    try:
+        if action == "add":
+            result = ops.add_members(hub, group, [name], chunk_size=1)
+        else:
+            result = ops.remove_members(hub, group, [name], chunk_size=1)
+    except HubAPIError as e:
+        if e.status != 404:
+            raise
+        flash(f"There is no group called “{group}”. Nothing was changed.", "error")
+        return redirect(url_for(".show", name=name))
+    group_directory().note(group, result.size)
+    if result.done:
+        where = "to" if action == "add" else "from"
+        flash(f"{result.verb.capitalize()} {name} {where} “{group}”.", "success")
+    elif result.unchanged:
+        state = "already a member of" if action == "add" else "not a member of"
+        flash(f"{name} was {state} “{group}”; nothing changed.", "info")
+    else:
+        flash(result.summary(group), "warning")
+    return redirect(url_for(".show", name=name))
+
+
+# -- one person's servers --------------------------------------------------------------
+
+
+def _target(user: str, server: str):
+    """The user, their server (or None) and the permission target for it."""
+    model = load_user(user, include_stopped_servers=True)
+    target = {"user": user, "server": server, "user_groups": model.get("groups") or ()}
+    return model, server_in(model, server), target
+
+
+def _back(user: str):
+    return redirect(url_for(".show", name=user))
+
+
+def _refused(user: str, why: str):
+    """The user's page again, its start form as the person filled it, and why it was refused."""
+    return user_page(user, start_error=why, status=400)
+
+
+@bp.route("/<user>/servers", methods=["POST"])
+def start(user):
+    form = StartForm()
+    require_form(form)
+    try:
+        server = (form.server.data or "").strip()
+        if server:
+            server = check_server_name(server, hub_major=hub_major())
+    except NamesError as e:
+        return _refused(user, str(e))
+    model, current, target = _target(user, server)
+    require("start_server", **target)
+    try:
+        offered = offered_profiles(model.get("groups") or ())
+        options = chosen_options(form, (current or {}).get("user_options"), offered)
+    except NamesError as e:
+        return _refused(user, str(e))
+    label = server_words(server)
+    try:
+        status = service_client().start_server(
+            user,
+            server,
+            options,
+            display_name=display_name(form) if server else "",
+            hub_major=hub_major(),
+        )
+    except HubAPIError as e:
+        return _refused(user, f"Could not start {label} for {user}: {explain(e, user, server)[1]}.")
+    if status == 201:
+        flash(f"{server_words(server, user, start=True)} is running.", "success")
+    return redirect(url_for(".progress", user=user, server=server))
+
+
+@bp.route("/<user>/server/stop", methods=["POST"], defaults={"server": ""})
+@bp.route("/<user>/servers/<server>/stop", methods=["POST"])
+def stop(user, server):
+    form = ActionForm()
+    require_form(form)
+    _, current, target = _target(user, server)
+    require("stop_server", **target)
+    if state_of(current) == "stopped":
+        flash(f"{server_words(server, user, start=True)} is not running; nothing changed.", "info")
+        return _back(user)
+    return _stop_server(user, server, remove=False)
+
+
+def _stop_server(user: str, server: str, *, remove: bool):
+    """Stop (and with ``remove`` delete) a server; say how it went on the user's page."""
+    try:
+        status = service_client().stop_server(user, server, remove=remove)
+    except HubAPIError as e:
+        verb = "remove" if remove else "stop"
+        why = explain(e, user, server)[1]
+        flash(f"Could not {verb} {server_words(server, user)}: {why}.", "error")
+        return _back(user)
+    if status == 202:
+        then = " and will then be removed." if remove else "; it can take a moment."
+        flash(f"{server_words(server, user, start=True)} is stopping{then}", "info")
+    else:
+        flash(f"{'Removed' if remove else 'Stopped'} {server_words(server, user)}.", "success")
+    return _back(user)
+
+
+@bp.route("/<user>/servers/<server>/remove", methods=["GET", "POST"])
+def remove(user, server):
+    _, current, target = _target(user, server)
+    require("stop_server", **target)
+    if current is None:
+        abort(404, description=f"{user} has no server called “{server}”.")
+    form = ActionForm()
+    if request.method == "GET":
+        return render_template(
+            "users/remove.html", user=user, server=server, state=state_of(current), form=form
+        )
+    require_form(form)
+    return _stop_server(user, server, remove=True)
+
+
+# -- watching a spawn -----------------------------------------------------------------
+
+
+@bp.route("/<user>/server/progress", defaults={"server": ""})
+@bp.route("/<user>/servers/<server>/progress")
+def progress(user, server):
+    _, current, target = _target(user, server)
+    require("read_servers", **target)
+    if current is None:
+        abort(404, description=f"{user} has no server called “{server or 'default'}”.")
+    model = mark_failures([server_of(user, server, current, catalogue())], person_client())[0]
+    return render_template("users/progress.html", server=model, open_url=open_url(model))
+
+
+@bp.route("/<user>/server/progress/events", defaults={"server": ""})
+@bp.route("/<user>/servers/<server>/progress/events")
+def progress_events(user, server):
+    """The hub's progress stream, passed on (read server-side with the person's token)."""
+    _, _, target = _target(user, server)
+    require("read_servers", **target)
+    events = progress_stream.relay(person_client(), user, server, person=g.person.name)
+    return Response(
+        stream_with_context(events),
+        mimetype="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
