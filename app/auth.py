@@ -21,7 +21,6 @@ from urllib.parse import unquote, urlencode, urlparse
 from flask import (
     Blueprint,
     abort,
-    current_app,
     g,
     redirect,
     render_template,
@@ -32,7 +31,7 @@ from flask import (
 from flask.sessions import SecureCookieSessionInterface
 
 from .access import can, why_not
-from .extensions import lesson_store, service_client, sessions, shared
+from .extensions import lesson_store, service_client, sessions, settings, shared
 from .hub import HubAPIError, HubUnreachable
 from .lessons import tokens as lesson_tokens
 
@@ -67,7 +66,7 @@ class SessionInterface(SecureCookieSessionInterface):
     """Flask's signed-cookie sessions, with ``Secure`` decided per request when "auto"."""
 
     def get_cookie_secure(self, app):
-        mode = app.config["HUBDESK"].secure_cookies
+        mode = settings(app).secure_cookies
         if mode == "auto":
             return request.is_secure
         return mode == "true"
@@ -113,7 +112,7 @@ def _identify(token: str) -> dict | None:
 
 
 def _access_scope() -> str:
-    return f"access:services!service={current_app.config['HUBDESK'].service_name}"
+    return f"access:services!service={settings().service_name}"
 
 
 def load_person():
@@ -160,7 +159,7 @@ MAX_NEXT = 1024
 
 def safe_next(target: str | None) -> str:
     """A redirect target that stays inside hubdesk (no open redirects, no way out by ``..``)."""
-    prefix = current_app.config["HUBDESK"].service_prefix
+    prefix = settings().service_prefix
     home = url_for("main.home")
     if not target or any(c in target for c in "\\\r\n\t") or target.startswith("//"):
         return home
@@ -186,7 +185,7 @@ def pkce_challenge(oauth) -> tuple[str, str, str]:
 
 @bp.route("/login")
 def login():
-    settings = current_app.config["HUBDESK"]
+    config = settings()
     oauth = shared().oauth
     state = secrets.token_urlsafe(24)
     verifier, challenge, method = pkce_challenge(oauth)
@@ -198,13 +197,13 @@ def login():
     query = urlencode(
         {"state": state, "code_challenge": challenge, "code_challenge_method": method}
     )
-    log.debug("sending a browser to the hub to sign in (%s)", settings.authorize_url)
+    log.debug("sending a browser to the hub to sign in (%s)", config.authorize_url)
     return redirect(f"{oauth.login_url}&{query}")
 
 
 @bp.route("/oauth_callback")
 def oauth_callback():
-    settings = current_app.config["HUBDESK"]
+    config = settings()
     pending = session.pop("oauth", None)
     state = request.args.get("state", "")
     if request.args.get("error"):
@@ -220,9 +219,9 @@ def oauth_callback():
         abort(400, description="The hub sent no sign-in code. Please sign in again.")
     try:
         token = service_client().token_for_code(
-            client_id=settings.client_id,
+            client_id=config.client_id,
             code=code,
-            redirect_uri=settings.oauth_callback_url,
+            redirect_uri=config.oauth_callback_url,
             code_verifier=pending["verifier"],
         )
     except HubAPIError as e:
@@ -288,7 +287,7 @@ def logout():
 
 @bp.route("/signed-out")
 def signed_out():
-    settings = current_app.config["HUBDESK"]
+    config = settings()
     return render_template(
-        "auth/signed_out.html", hub_logout=f"{settings.hub_host}{settings.hub_prefix}logout"
+        "auth/signed_out.html", hub_logout=f"{config.hub_host}{config.hub_prefix}logout"
     )

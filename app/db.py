@@ -19,7 +19,6 @@ import contextlib
 import fcntl
 import logging
 import os
-import time
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -413,7 +412,3 @@ def current_revision(conn: Connection) -> str | None:
     from alembic.runtime.migration import MigrationContext
 
     return MigrationContext.configure(conn).get_current_revision()
-
-
-def now() -> float:
-    return time.time()

@@ -57,8 +57,9 @@ def shared(app: Flask | None = None) -> Shared:
     return (app or current_app).extensions[KEY]
 
 
-def settings() -> Settings:
-    return shared().settings
+def settings(app: Flask | None = None) -> Settings:
+    """hubdesk's settings: the one way to reach them (templates too: ``settings()``)."""
+    return shared(app).settings
 
 
 def database() -> Database:

@@ -422,9 +422,6 @@ class HubClient:
 
     # -- groups -----------------------------------------------------------------
 
-    def list_groups(self, *, offset: int = 0, limit: int = 50) -> Page:
-        return self.page("groups", offset=offset, limit=limit)
-
     def iter_groups(self) -> Iterator[dict]:
         return self.iter_items("groups")
 
@@ -458,9 +455,6 @@ class HubClient:
     def get_user(self, name: str, *, include_stopped_servers: bool = False) -> dict:
         params = {"include_stopped_servers": "1"} if include_stopped_servers else None
         return self.get_json("users", name, params=params)
-
-    def iter_users(self, **filters) -> Iterator[dict]:
-        return self.iter_items("users", params=filters)
 
     # -- servers ----------------------------------------------------------------
 

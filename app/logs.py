@@ -21,6 +21,8 @@ from typing import NoReturn
 from flask import g, has_request_context, request
 from gunicorn import glogging
 
+from .extensions import settings
+
 # set by background work (group jobs) that runs outside any request
 background_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 
@@ -41,12 +43,6 @@ def proxy_request_id() -> str | None:
     if has_request_context():
         return g.get("proxy_request_id")
     return None
-
-
-class RequestIdFilter(logging.Filter):
-    def filter(self, record):
-        record.request_id = request_id()
-        return True
 
 
 _secrets: set[str] = set()
@@ -188,7 +184,7 @@ def setup(settings) -> None:
 
 
 def init_app(app) -> None:
-    trust_proxy = app.config["HUBDESK"].proxy_hops > 0
+    trust_proxy = settings(app).proxy_hops > 0
 
     @app.before_request
     def assign_request_id():

@@ -16,7 +16,7 @@ import hmac
 import os
 import time
 
-from flask import Blueprint, Response, abort, current_app, g, request
+from flask import Blueprint, Response, abort, g, request
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -25,6 +25,8 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
+
+from .extensions import settings
 
 REQUESTS = Counter(
     "hubdesk_requests_total", "Requests hubdesk answered", ["endpoint", "method", "status"]
@@ -106,7 +108,7 @@ def registry():
 
 @bp.route("/metrics")
 def scrape():
-    token = current_app.config["HUBDESK"].metrics_token
+    token = settings().metrics_token
     if not token:
         abort(404)
     given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()

@@ -294,11 +294,6 @@ def load_with_source(path: str | Path) -> tuple[list[Profile], str]:
     return parse(data, source=str(path)), source_of(data, str(path))
 
 
-def load(path: str | Path) -> list[Profile]:
-    """Read a catalogue file (``.json``, else YAML, which JSON also is)."""
-    return load_with_source(path)[0]
-
-
 def default_profile(profiles) -> Profile | None:
     """KubeSpawner's default: the first profile that says so, else the first one."""
     profiles = list(profiles)

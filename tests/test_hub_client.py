@@ -19,7 +19,7 @@ def many_groups(stack):
 
 
 def test_iterator_follows_pagination_across_pages(stack, many_groups):
-    first = stack.api.list_groups(limit=50)
+    first = stack.api.page("groups", limit=50)
     assert len(first.items) == 50 and first.next_offset == 50
     assert first.total >= 62
     seen = [g["name"] for g in stack.api.iter_items("groups", page_size=50)]
@@ -28,7 +28,7 @@ def test_iterator_follows_pagination_across_pages(stack, many_groups):
 
 
 def test_page_limit_is_capped_at_the_hub_maximum(stack, many_groups):
-    page = stack.api.list_groups(limit=10_000)
+    page = stack.api.page("groups", limit=10_000)
     assert page.limit <= 200
 
 
@@ -65,7 +65,7 @@ def test_hub_errors_carry_status_and_the_hubs_words(stack):
 
 def test_a_bad_token_is_a_403_not_a_crash(stack):
     with pytest.raises(HubAPIError) as e:
-        HubClient(stack.hub.api_url, "not-a-token").list_groups()
+        HubClient(stack.hub.api_url, "not-a-token").page("groups")
     assert e.value.status == 403
     assert "not-a-token" not in str(e.value)
 
@@ -73,7 +73,7 @@ def test_a_bad_token_is_a_403_not_a_crash(stack):
 def test_an_unreachable_hub_is_its_own_error(stack):
     dead = HubClient(f"http://127.0.0.1:{free_port()}/hub/api", stack.token, timeout=(0.5, 1))
     with pytest.raises(HubUnreachable) as e:
-        dead.list_groups()
+        dead.page("groups")
     assert stack.token not in str(e.value)
     assert not e.value.maybe_applied
 

@@ -140,7 +140,7 @@ def hidden_fields(page: str) -> dict:
 def running_now(stack) -> dict[str, datetime]:
     """Every running server on the hub ("user/server": last activity), from the hub."""
     found = {}
-    for u in stack.api.iter_users(state="active"):
+    for u in stack.api.iter_items("users", params={"state": "active"}):
         for name, s in (u.get("servers") or {}).items():
             if s.get("ready") and not s.get("pending"):
                 last = datetime.fromisoformat(s["last_activity"].replace("Z", "+00:00"))

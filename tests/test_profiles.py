@@ -5,7 +5,7 @@ import json
 import pytest
 from hubdesk.config import ConfigError, Settings
 from hubdesk.names import NamesError, check_server_name
-from hubdesk.profiles import Profile, ProfileError, load, parse, profile_for
+from hubdesk.profiles import Profile, ProfileError, load_with_source, parse, profile_for
 from hubdesk.servers.model import state_of
 
 
@@ -58,11 +58,11 @@ def test_files_yaml_json_and_broken(tmp_path):
     j.write_text(json.dumps([{"slug": "big"}]))
     bad = tmp_path / "bad.yaml"
     bad.write_text("- slug: [unclosed\n")
-    assert load(y)[0].slug == "small" and load(j)[0].slug == "big"
+    assert load_with_source(y)[0][0].slug == "small" and load_with_source(j)[0][0].slug == "big"
     with pytest.raises(ProfileError, match="not valid YAML"):
-        load(bad)
+        load_with_source(bad)
     with pytest.raises(ProfileError, match="cannot read"):
-        load(tmp_path / "missing.yaml")
+        load_with_source(tmp_path / "missing.yaml")
 
 
 def test_a_bad_catalogue_stops_start_up_with_one_line(tmp_path):

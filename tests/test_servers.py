@@ -7,6 +7,7 @@ from urllib.parse import quote
 
 import pytest
 from conftest import HUB_MAJOR, NAMED_SERVER_LIMIT, alert, csrf_token, unique, wait_for
+from hubdesk.extensions import shared
 from hubdesk.hub import HubAPIError
 
 
@@ -97,7 +98,7 @@ def test_when_every_stream_slot_is_taken_the_browser_is_asked_to_retry(stack, ad
     (u,) = users()
     stack.api.start_server(u, "busy", {"profile": "slow"})
     free = stack.free_stream_slots()
-    assert free == stack.app.config["HUBDESK"].max_streams == 32  # the default
+    assert free == shared(stack.app).settings.max_streams == 32  # the default
     with stack.streams_taken():
         with admin.get(
             stack.url(f"users/{u}/servers/busy/progress/events"), stream=True, timeout=30

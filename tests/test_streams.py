@@ -3,6 +3,7 @@
 import json
 
 from conftest import PREFIX
+from hubdesk.extensions import shared
 from hubdesk.streams import StreamSlots
 
 
@@ -25,7 +26,7 @@ def test_a_person_at_their_share_waits_while_others_still_watch(stack, admin):
     teacher = stack.signin("teacher")
     client = stack.app.test_client()
     with stack.streams_taken("teacher") as held:
-        assert held == stack.app.config["HUBDESK"].max_streams_per_person
+        assert held == shared(stack.app).settings.max_streams_per_person
         client.set_cookie("hubdesk-session", teacher.cookies["hubdesk-session"], path=PREFIX)
         r = client.get(f"{PREFIX}users/student/server/progress/events")
         first = json.loads(r.get_data(as_text=True).split("data: ", 1)[1].split("\n")[0])

@@ -9,7 +9,6 @@ flash message saying what happened (Post/Redirect/Get); a refused one answers
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 
@@ -40,71 +39,29 @@ from ..extensions import (
 )
 from ..hub import HubAPIError
 from ..jsontext import JSONTextError
-from ..names import NamesError, check_group_name, names_from, parse_names, roster_diff
+from ..names import NamesError, check_group_name, roster_diff
 from ..paging import int_arg, window
 from .directory import search
-from .forms import ConfirmForm, CreateGroupForm, DeleteForm, MembersForm, PropertiesForm
+from .forms import (
+    ConfirmForm,
+    CreateGroupForm,
+    DeleteForm,
+    MembersForm,
+    PropertiesForm,
+    names_from_json,
+    names_json,
+    read_names,
+)
 from .membership import parts_of
+from .properties import digest, parse_rows, property_changes, rows_of, shown
 
 bp = Blueprint("groups", __name__)
 log = logging.getLogger(__name__)
 
 PAGE_SIZES = (25, 50, 100, 200)
-MEMBER_PAGE_SIZES = (50, 100, 200, 500)
-
-
-def _shown(value) -> str:
-    """A property value as a person reads it: text as it is, anything else as JSON."""
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-
-
-def _names_json(names) -> str:
-    return json.dumps(list(names), ensure_ascii=False)
-
-
-def _names_from_json(raw: str) -> list[str]:
-    try:
-        names = jsontext.loads(raw or "[]")
-    except JSONTextError:
-        abort(400, description="The list of names was damaged on the way. Please start again.")
-    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-        abort(400, description="The list of names was damaged on the way. Please start again.")
-    return names
-
-
 # why names a person gave are left out of a change before anything is sent
 NOT_ON_HUB = "no such user on the hub"
-
-
-def read_names(form, text: str | None = None) -> list[str] | None:
-    """The names of a names form: pasted (``text``, default its field), then uploaded.
-
-    None when they cannot be read: the reason is then next to the field it is about
-    (a browser cannot give a file back, so the person is asked to choose it again).
-    """
-    text = (form.names.data or "") if text is None else text
-    upload = form.upload()
-    try:
-        parse_names(text)
-    except NamesError as e:
-        form.names.errors = [str(e)]
-        return None
-    try:
-        names = names_from(text, upload)
-    except NamesError as e:
-        if upload:
-            form.csv.errors = [f"{e} Nothing was changed: choose the file again once it is fixed."]
-        else:
-            form.names.errors = [str(e)]
-        return None
-    long = next((n for n in names if len(n) > NAME), None)
-    if long is not None:
-        form.names.errors = [
-            f"“{long[:40]}…” has more than {NAME} characters, so it cannot be a hub user. "
-            "Nothing was changed."
-        ]
-        return None
-    return names
+MEMBER_PAGE_SIZES = (50, 100, 200, 500)
 
 
 # -- list, search, create -------------------------------------------------------
@@ -183,9 +140,9 @@ def create():
             already=[],
             unknown=unknown,
             form=ConfirmForm(
-                formdata=None, names=_names_json(known_members), skipped=_names_json(unknown)
+                formdata=None, names=names_json(known_members), skipped=names_json(unknown)
             ),
-            create_form=ConfirmForm(formdata=None, names=_names_json(known_members + unknown)),
+            create_form=ConfirmForm(formdata=None, names=names_json(known_members + unknown)),
         )
     if known_members:  # thousands of names may take a while: as any add
         return change_members(name, "add", add=known_members)
@@ -282,7 +239,7 @@ def show(name, add_form=None, remove_form=None):
         member_query=member_query,
         page=page,
         page_sizes=MEMBER_PAGE_SIZES,
-        properties={k: _shown(v) for k, v in properties.items()},
+        properties={k: shown(v) for k, v in properties.items()},
         add_form=add_form or MembersForm(formdata=None),
         remove_form=remove_form or MembersForm(formdata=None),
     )
@@ -294,11 +251,11 @@ def add(name):
     if request.form.get("confirm"):
         form = ConfirmForm()
         require_form(form)
-        names = _names_from_json(form.names.data)
+        names = names_from_json(form.names.data)
         create = bool(form.create_missing.data)
         if create:
             require("create_users")
-        skipped = [] if create else _names_from_json(form.skipped.data)
+        skipped = [] if create else names_from_json(form.skipped.data)
         return change_members(
             name, "add", add=names, create_missing=create, skipped={NOT_ON_HUB: skipped}
         )
@@ -340,9 +297,9 @@ def add(name):
         lessons=lessons,
         # the members among the names go too: the outcome says they already were
         form=ConfirmForm(
-            formdata=None, names=_names_json(already + to_add), skipped=_names_json(unknown)
+            formdata=None, names=names_json(already + to_add), skipped=names_json(unknown)
         ),
-        create_form=ConfirmForm(formdata=None, names=_names_json(already + to_add + unknown)),
+        create_form=ConfirmForm(formdata=None, names=names_json(already + to_add + unknown)),
     )
 
 
@@ -383,7 +340,7 @@ def remove(name):
     if request.form.get("confirm"):
         form = ConfirmForm()
         require_form(form)
-        return change_members(name, "remove", remove=_names_from_json(form.names.data))
+        return change_members(name, "remove", remove=names_from_json(form.names.data))
 
     form = MembersForm()
     require_form(form)
@@ -406,7 +363,7 @@ def remove(name):
         to_remove=to_remove,
         not_members=not_members,
         # the others go too: the outcome says they were not members
-        form=ConfirmForm(formdata=None, names=_names_json(to_remove + not_members)),
+        form=ConfirmForm(formdata=None, names=names_json(to_remove + not_members)),
     )
 
 
@@ -417,9 +374,9 @@ def sync(name):
     if request.method == "POST" and request.form.get("confirm"):
         form = ConfirmForm()
         require_form(form)
-        to_add = _names_from_json(form.names.data)
-        to_remove = _names_from_json(form.remove.data)
-        skipped = {NOT_ON_HUB: _names_from_json(form.skipped.data)}
+        to_add = names_from_json(form.names.data)
+        to_remove = names_from_json(form.remove.data)
+        skipped = {NOT_ON_HUB: names_from_json(form.skipped.data)}
         return change_members(name, "sync", add=to_add, remove=to_remove, skipped=skipped)
 
     form = MembersForm()
@@ -436,9 +393,9 @@ def sync(name):
                 diff = roster_diff(roster, members, service_client().existing_users(candidates))
                 confirm = ConfirmForm(
                     formdata=None,
-                    names=_names_json(diff.to_add),
-                    remove=_names_json(diff.to_remove),
-                    skipped=_names_json(diff.unknown),
+                    names=names_json(diff.to_add),
+                    remove=names_json(diff.to_remove),
+                    skipped=names_json(diff.unknown),
                 )
                 return render_template(
                     "groups/sync_preview.html", group=group, diff=diff, form=confirm
@@ -450,62 +407,6 @@ def sync(name):
 
 
 # -- properties -------------------------------------------------------------------
-
-
-def _digest(properties: dict) -> str:
-    canonical = json.dumps(properties, sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def _rows(properties: dict, extra: int = 3) -> list[dict]:
-    rows = []
-    for key, value in properties.items():
-        if isinstance(value, str):
-            rows.append({"key": key, "kind": "text", "value": value})
-        else:
-            rows.append(
-                {"key": key, "kind": "json", "value": json.dumps(value, ensure_ascii=False)}
-            )
-    return rows + [{"key": "", "kind": "text", "value": ""} for _ in range(extra)]
-
-
-def parse_rows(keys, kinds, values) -> tuple[dict, list[str]]:
-    """The properties a person typed: each value is text, or JSON when marked so."""
-    properties, errors = {}, []
-    for key, kind, value in zip(keys, kinds, values, strict=False):
-        key = key.strip()
-        if not key:
-            if value.strip():
-                errors.append(f"The value “{value[:40]}” has no key.")
-            continue
-        if key in properties:
-            errors.append(f"The key “{key}” appears twice.")
-            continue
-        if kind == "json":
-            try:
-                properties[key] = jsontext.loads(value)
-            except JSONTextError as e:
-                errors.append(
-                    f"The value of “{key}” is not valid JSON ({e}). For plain text, choose “text”."
-                )
-        else:
-            properties[key] = value
-    return properties, errors
-
-
-def property_changes(old: dict, new: dict) -> list[tuple[str, str, str | None, str | None]]:
-    """(key, what, old JSON, new JSON) for every key that differs."""
-    changes = []
-    for key in sorted(old.keys() | new.keys()):
-        before = json.dumps(old[key], ensure_ascii=False) if key in old else None
-        after = json.dumps(new[key], ensure_ascii=False) if key in new else None
-        if key not in new:
-            changes.append((key, "removed", before, None))
-        elif key not in old:
-            changes.append((key, "added", None, after))
-        elif old[key] != new[key] or type(old[key]) is not type(new[key]):
-            changes.append((key, "changed", before, after))
-    return changes
 
 
 @bp.route("/<name>/properties", methods=["GET", "POST"])
@@ -524,20 +425,20 @@ def properties(name):
             if not isinstance(new, dict):
                 abort(400, description="The properties were damaged on the way. Nothing was saved.")
             if not form.confirm.data:  # "back to editing" from the review, with the edit
-                return _properties_page(group, _rows(new), [])
-            if form.base.data != _digest(current):
+                return _properties_page(group, rows_of(new), [])
+            if form.base.data != digest(current):
                 # the person's version comes back to them, to review against the new state
                 error = (
                     "The properties changed while you were editing them, so nothing was saved. "
                     "Your version is below: review it again to see what it would change now."
                 )
-                return _properties_page(group, _rows(new), [error], status=409)
+                return _properties_page(group, rows_of(new), [error], status=409)
             try:
                 service_client().set_group_properties(name, new)
             except HubAPIError as e:
                 error = f"The hub refused to save them ({e.message}), so nothing was saved."
                 status = e.status if 400 <= e.status < 500 else 502
-                return _properties_page(group, _rows(new), [error], status=status)
+                return _properties_page(group, rows_of(new), [error], status=status)
             flash(f"Saved the properties of “{name}”.", "success")
             return redirect(url_for(".show", name=name))
         keys, kinds, values = (request.form.getlist(f) for f in ("key", "kind", "value"))
@@ -545,7 +446,7 @@ def properties(name):
             {"key": k, "kind": t, "value": v} for k, t, v in zip(keys, kinds, values, strict=False)
         ]
         if request.form.get("more"):  # more empty rows, keeping what was typed
-            return _properties_page(group, rows + _rows({}, 3), [])
+            return _properties_page(group, rows + rows_of({}, 3), [])
         new, errors = parse_rows(keys, kinds, values)
         if errors:
             return _properties_page(group, rows, errors, status=400)
@@ -557,13 +458,13 @@ def properties(name):
             formdata=None,
             confirm="yes",
             properties=json.dumps(new, ensure_ascii=False),
-            base=_digest(current),
+            base=digest(current),
         )
         return render_template(
             "groups/properties_preview.html", group=group, changes=changes, form=confirm
         )
     extra = min(int_arg("extra", 3), 50)
-    return _properties_page(group, _rows(current, extra), [])
+    return _properties_page(group, rows_of(current, extra), [])
 
 
 def _properties_page(group: dict, rows: list[dict], errors: list[str], *, status: int = 200):
