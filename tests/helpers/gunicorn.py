@@ -81,7 +81,7 @@ def wait_healthy(process: subprocess.Popen, url: str, log_path: Path) -> request
             if r.status_code == 200:
                 return r
             last = f"{r.status_code} {r.text[:200]}"
-        except requests.ConnectionError as e:
+        except (requests.ConnectionError, requests.Timeout) as e:  # not listening, or booting
             last = repr(e)
         time.sleep(POLL_INTERVAL)
     pytest.fail(
