@@ -68,6 +68,8 @@ ONE_WORKER_MODULES = {
     "test_least_privilege",  # a hub of its own
     "test_packaging",  # the wheel, built once
 }
+# what a unit test may not ask for, even through another fixture: a hub, a browser
+UNIT_MAY_NOT_START = {"stack", "browser", "page"}
 # the slowest first, so that no worker is left with a long test at the end
 RUN_ORDER = ("production", "hub", "browser", "unit")
 
@@ -79,6 +81,8 @@ def pytest_collection_modifyitems(config, items):
         if tier is None:
             raise pytest.UsageError(f"{item.nodeid}: a test belongs in one of tests/{TIERS}")
         item.add_marker(tier)
+        if tier == "unit" and (started := UNIT_MAY_NOT_START & set(item.fixturenames)):
+            raise pytest.UsageError(f"{item.nodeid} is a unit test but asks for {started}")
         if item.path.stem in ONE_WORKER_MODULES:
             item.add_marker(pytest.mark.xdist_group(item.path.stem))
     items.sort(key=lambda item: RUN_ORDER.index(tier_of(item.path)))  # stable: in-tier order

@@ -31,7 +31,6 @@ from helpers.stack import (
 )
 from hubdesk import db
 from hubdesk.extensions import shared
-from hubdesk.servers import group_action  # noqa: F401  (registers the job kind "start")
 from sqlalchemy import select
 
 HUB_LIMIT = 5  # the hub's consecutive_failure_limit, as zero-to-jupyterhub sets it
