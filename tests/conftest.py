@@ -1,67 +1,128 @@
-"""The test stack: a real JupyterHub on loopback and hubdesk registered with it.
+"""The suite's tiers and its session fixtures.
 
-One hub per test session (it takes a second or two to start). hubdesk runs in
-this process, in a thread, as an *external* JupyterHub service behind the hub's
-proxy, so tests can read its logs; every request a test makes goes through the
-proxy and every sign-in through the hub's login form and OAuth redirects.
-Tests make their own groups (``unique()``) so that they never depend on order.
+Tests live in four folders, and each folder is a marker (applied here, by folder):
+
+- ``tests/unit``: no hub and no server of their own, pure logic, configuration, names,
+  permissions, the database layer (SQLite; the PostgreSQL cases start the throwaway
+  server of tests/helpers/pgserver.py, once, only if they run). ``pytest tests/unit`` is
+  the quick loop.
+- ``tests/hub``: against the session's real JupyterHub with hubdesk registered with it
+  (the ``stack`` fixture, started the first time a test asks for it).
+- ``tests/browser``: Playwright in a real Chromium, on the same stack.
+- ``tests/production``: the image's gunicorn command, attacks, the wheel, the Dockerfile and
+  deploy manifests, replicas, durability on PostgreSQL.
+
+What they share is in tests/helpers (no test module imports another). Under pytest-xdist
+every worker is a session of its own: its own hub stack, its own PostgreSQL server, its own
+token sweep when its stack stops (``stack`` below).
 """
 
 from __future__ import annotations
 
-import html
-import logging
 import os
-import re
-import secrets
-import threading
 import time
 import uuid
-from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import jupyterhub
 import pytest
-import requests
-from hubdesk import create_app
-from hubdesk.devhub import (
-    EVERY_SERVICE_SCOPE,
-    OAUTH_CLIENT_ALLOWED_SCOPES,
-    PROFILES_FILE,
-    SERVICE_NAME,
-    LocalHub,
-    external_service_env,
-    free_port,
-    hub_roles,
-)
-from hubdesk.extensions import shared
-from hubdesk.hub import HubClient
-from werkzeug.serving import make_server
 
-PREFIX = f"/services/{SERVICE_NAME}/"
-# The hub under test is the installed jupyterhub package (LocalHub runs `python -m jupyterhub`
-# of this environment; the `stack` fixture checks that the running hub says so). Tests whose
-# rules differ between JupyterHub 5.x and 6.x go by its major version.
-HUB_VERSION = jupyterhub.__version__
-HUB_MAJOR = int(HUB_VERSION.split(".")[0])
-NAMED_SERVER_LIMIT = 3
-METRICS_TOKEN = "metrics-" + "x" * 24
-STAFF_GROUP = "staff-a"  # its members hold a role on class-a's servers (see `stack`)
-USERS = {
-    "admin": {"admin": True},
-    "helpdesk": {},
-    "teacher": {},
-    "student": {},  # class-a, no access to hubdesk
-    "outsider": {},  # class-b
-    "mrossi": {},
-    "visitor": {},  # may sign in to hubdesk, and nothing else
-    "uionly": {},  # admin-ui and nothing else: the hub shows them no user and no group
+# the helpers' asserts report what they compared, as a test module's do
+pytest.register_assert_rewrite("helpers")
+
+from helpers import token_sweep  # noqa: E402
+from helpers.stack import HUB_MAJOR, HUB_VERSION, running_stack  # noqa: E402
+
+# Fixtures that more than one test module uses (each starts what it needs only when asked):
+pytest_plugins = [
+    "helpers.browser_plugin",  # browser, page (and the hook that keeps a failed page's screenshot)
+    "helpers.servers",  # users: fresh users whose servers go with them
+    "helpers.idle",  # crowd: users with running servers, some idle
+    "helpers.durability",  # proxy, admin_cookie: hubdesk under gunicorn behind a counting proxy
+]
+
+TESTS = Path(__file__).resolve().parent
+TIERS = ("unit", "hub", "browser", "production")
+
+
+def tier_of(path: Path) -> str | None:
+    """The tier of a test file: the folder under tests/ it is in."""
+    try:
+        first = Path(path).resolve().relative_to(TESTS).parts[0]
+    except (ValueError, IndexError):
+        return None
+    return first if first in TIERS else None
+
+
+# Under pytest-xdist (``--dist loadgroup``, pyproject.toml) tests go to whichever worker is
+# free, one by one, except in these modules: each runs on one worker, because a module-scoped
+# fixture of theirs is worth making once (a hub of their own, a crowd of running servers,
+# a wheel, gunicorn under attack, a hundred users).
+ONE_WORKER_MODULES = {
+    "test_attacks",  # gunicorn under attack (and its memory measured): one at a time
+    "test_breaker_hub",  # a hub of its own
+    "test_faults",  # a hundred users
+    "test_groups",  # many groups
+    "test_hub_client",  # many groups, thirty users
+    "test_idle",  # a crowd of 30 running servers
+    "test_least_privilege",  # a hub of its own
+    "test_packaging",  # the wheel, built once
 }
+# what a unit test may not ask for, even through another fixture: a hub, a browser
+UNIT_MAY_NOT_START = {"stack", "browser", "page"}
+# the slowest first, so that no worker is left with a long test at the end
+RUN_ORDER = ("production", "hub", "browser", "unit")
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the xdist_group marks
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        tier = tier_of(item.path)
+        if tier is None:
+            raise pytest.UsageError(f"{item.nodeid}: a test belongs in one of tests/{TIERS}")
+        item.add_marker(tier)
+        if tier == "unit" and (started := UNIT_MAY_NOT_START & set(item.fixturenames)):
+            raise pytest.UsageError(f"{item.nodeid} is a unit test but asks for {started}")
+        if item.path.stem in ONE_WORKER_MODULES:
+            item.add_marker(pytest.mark.xdist_group(item.path.stem))
+    items.sort(key=lambda item: RUN_ORDER.index(tier_of(item.path)))  # stable: in-tier order
 
 
 def pytest_report_header(config):
     return f"JupyterHub {HUB_VERSION} (the hub under test), {Path(jupyterhub.__file__).parent}"
+
+
+# -- each tier's time, at the end of the run (under xdist: the controller sees every report) --
+
+_spans: dict[str, list[float]] = {}  # tier -> [first start, last stop, summed seconds, tests]
+
+
+def pytest_runtest_logreport(report):
+    tier = tier_of(Path(str(report.fspath)))
+    start, stop = getattr(report, "start", None), getattr(report, "stop", None)
+    if tier is None or start is None or stop is None:
+        return
+    span = _spans.setdefault(tier, [start, stop, 0.0, 0])
+    span[0], span[1] = min(span[0], start), max(span[1], stop)
+    span[2] += report.duration
+    if report.when == "call" or (report.when == "setup" and report.skipped):
+        span[3] += 1
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not _spans:
+        return
+    terminalreporter.section("time per tier")
+    for tier in TIERS:
+        if tier in _spans:
+            first, last, summed, tests = _spans[tier]
+            terminalreporter.write_line(
+                f"{tier:<11} {tests:>5} tests  {last - first:7.1f} s from its first test's"
+                f" start to its last one's end, {summed:7.1f} s of test time"
+            )
+
+
+# -- the hub stack ---------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="session")
@@ -70,255 +131,15 @@ def hub_major() -> int:
     return HUB_MAJOR
 
 
-class Format(logging.Formatter):
-    def format(self, record):
-        record.__dict__.setdefault("request_id", "-")  # werkzeug's lines have none
-        return super().format(record)
-
-
-class Recorder(logging.Handler):
-    """Keeps every log line of the session (the token-leak test reads them)."""
-
-    def __init__(self):
-        super().__init__(logging.DEBUG)
-        self.lines: list[str] = []
-
-    def emit(self, record):
-        self.lines.append(self.format(record))
-
-
-@dataclass
-class Stack:
-    hub: LocalHub
-    token: str = field(repr=False)  # never in a test report
-    secret_key: str = field(repr=False)
-    env: dict = field(repr=False)
-    app: object = field(repr=False)
-    service_port: int
-    log: Recorder
-    pages: list = field(
-        default_factory=list
-    )  # (url, status, headers, text) of every hubdesk answer
-
-    def url(self, path: str = "") -> str:
-        """A hubdesk URL through the hub's proxy."""
-        return f"{self.hub.public_url}{PREFIX}{path}"
-
-    @property
-    def api(self) -> HubClient:
-        """The hub's API with the service token: for checking the hub's state."""
-        return HubClient(self.hub.api_url, self.token)
-
-    def record(self, response, *args, **kwargs):
-        if PREFIX in response.url:
-            self.pages.append(
-                (response.url, response.status_code, dict(response.headers), response.text)
-            )
-
-    @contextmanager
-    def streams_taken(self, person: str | None = None):
-        """Progress-stream slots of hubdesk's process taken, as by other watchers: all of
-        them (by many people), or as many as ``person`` may hold."""
-        slots = shared(self.app).streams
-        holders = []
-        while slots.acquire(person or f"watcher-{len(holders)}") is None:
-            holders.append(person or f"watcher-{len(holders)}")
-        try:
-            yield len(holders)
-        finally:
-            for holder in holders:
-                slots.release(holder)
-
-    def free_stream_slots(self) -> int:
-        """How many progress streams hubdesk's process could open now."""
-        with self.streams_taken() as free:
-            return free
-
-    def groups_changed_elsewhere(self) -> None:
-        """Groups were changed behind hubdesk's back (through the API): drop its copy."""
-        shared(self.app).groups.invalidate()
-
-    def person_token(self, cookie: str) -> str:
-        """The hub token behind a session cookie, found the way only the server can."""
-        app = self.app
-        data = app.session_interface.get_signing_serializer(app).loads(cookie)
-        return shared(app).sessions.find(data["sid"]).token
-
-    def audit_records(self, after: int = 0) -> list[dict]:
-        """The audit table's records with an id above ``after``, oldest first."""
-        return audit_rows(self.app, after)
-
-    def last_audit_id(self) -> int:
-        rows = audit_rows(self.app, 0)
-        return rows[-1]["id"] if rows else 0
-
-    def session(self) -> requests.Session:
-        s = requests.Session()
-        s.hooks["response"].append(self.record)
-        return s
-
-    def hub_login(self, username: str, s: requests.Session | None = None):
-        """Open hubdesk and sign in on the hub's login form, like a person."""
-        s = s or self.session()
-        r = s.get(self.url())
-        assert "/hub/login" in r.url, r.url
-        xsrf = re.search(r'name="_xsrf" value="([^"]+)"', r.text).group(1)
-        r = s.post(r.url, data={"username": username, "password": self.hub.password, "_xsrf": xsrf})
-        return s, r
-
-    def signin(self, username: str) -> requests.Session:
-        """A requests session signed in to hubdesk as ``username``."""
-        s, r = self.hub_login(username)
-        assert r.status_code == 200 and r.url == self.url(), (r.status_code, r.url)
-        return s
-
-
-def audit_rows(app, after: int = 0) -> list[dict]:
-    """An app's audit records with an id above ``after``, oldest first, as dicts."""
-    import json
-
-    from hubdesk import db
-    from sqlalchemy import select
-
-    with shared(app).database.read() as conn:
-        rows = conn.execute(select(db.audit).where(db.audit.c.id > after).order_by(db.audit.c.id))
-        return [dict(r._mapping, target=json.loads(r.target)) for r in rows]
-
-
-def wait_for(condition, seconds=30, every=0.2):
-    """Poll for a state, with a deadline (spawns are real and take a second or two)."""
-    deadline = time.monotonic() + seconds
-    while True:
-        value = condition()
-        if value:
-            return value
-        assert time.monotonic() < deadline, "gave up waiting"
-        time.sleep(every)
-
-
-def unique(prefix: str = "t") -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-def alert(page: str) -> str:
-    """The flash messages of a page, as text."""
-    found = re.findall(r'<div class="alert[^"]*" role="alert">(.*?)</div>', page, re.S)
-    return html.unescape(" ".join(found))
-
-
-def csrf_token(text: str) -> str:
-    return re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', text).group(1)
-
-
-def settings_env(hub: LocalHub, token: str, secret_key: str, **extra) -> dict:
-    """The environment a JupyterHub service gets, plus hubdesk's own settings."""
-    return external_service_env(hub, token, secret_key, **{"HUBDESK_LOG_LEVEL": "DEBUG", **extra})
-
-
-def stack_roles(service_scopes=EVERY_SERVICE_SCOPE, **people) -> list[dict]:
-    """The session hub's roles (``people`` adds to hub_roles', e.g. ``reader=[...]``).
-
-    The service token holds every scope hubdesk can use, the README's optional ones too:
-    tests create users with it (tests/test_least_privilege.py runs without them).
-    """
-    roles = hub_roles(
-        helpdesk=["helpdesk"], teacher=["teacher"], service_scopes=service_scopes, **people
-    )
-    return roles + [
-        {
-            "name": "hubdesk-staff-class-a",
-            "scopes": [
-                f"access:services!service={SERVICE_NAME}",
-                "list:groups!group=class-a",
-                "read:groups!group=class-a",
-                "list:users!group=class-a",
-                "read:users!group=class-a",
-                "servers!group=class-a",
-            ],
-            "groups": [STAFF_GROUP],
-        },
-        {
-            "name": "hubdesk-visitor",
-            "scopes": [f"access:services!service={SERVICE_NAME}"],
-            "users": ["visitor"],
-        },
-        {
-            "name": "hubdesk-admin-ui-only",
-            "scopes": [f"access:services!service={SERVICE_NAME}", "admin-ui"],
-            "users": ["uionly"],
-        },
-    ]
-
-
-@contextmanager
-def running_stack(root: Path, *, users=USERS, roles=None, hub_options=None, **env_extra):
-    """A hub and hubdesk registered with it, as the session's ``stack`` (which is one).
-
-    ``hub_options`` go to LocalHub (e.g. ``consecutive_failure_limit``), ``env_extra`` to
-    hubdesk's settings: a test module whose hub must differ runs one of its own.
-    """
-    token, secret_key, service_port = secrets.token_hex(32), secrets.token_hex(32), free_port()
-    hub = LocalHub(
-        root=root,
-        users=users,
-        groups={
-            "class-a": {"users": ["student"], "properties": {}},
-            "class-b": {"users": ["outsider"], "properties": {}},
-            # whoever is in it may run class-a's servers: a role that can be taken away
-            # while the hub runs (tests/test_lessons.py), by leaving the group
-            STAFF_GROUP: {"users": [], "properties": {}},
-        },
-        roles=stack_roles() if roles is None else roles,
-        named_server_limit_per_user=NAMED_SERVER_LIMIT,
-        services=[
-            {
-                "name": SERVICE_NAME,
-                "url": f"http://127.0.0.1:{service_port}",
-                "api_token": token,
-                "oauth_no_confirm": True,
-                "oauth_client_allowed_scopes": OAUTH_CLIENT_ALLOWED_SCOPES,
-            }
-        ],
-        **(hub_options or {}),
-    )
-    recorder = Recorder()
-    recorder.setFormatter(Format("%(name)s %(levelname)s req=%(request_id)s %(message)s"))
-    logging.getLogger().addHandler(recorder)
-
-    # small chunks, so that tests of bulk changes cross chunk boundaries cheaply
-    env = settings_env(
-        hub,
-        token,
-        secret_key,
-        HUBDESK_MEMBERSHIP_CHUNK="40",
-        HUBDESK_PROFILES=str(PROFILES_FILE),  # small, large, slow (3 s), broken (always fails)
-        HUBDESK_STATE_DIR=str(root / "hubdesk-state"),
-        HUBDESK_METRICS_TOKEN=METRICS_TOKEN,
-        **env_extra,
-    )
-    app = create_app(env)
-    # start hubdesk first: the hub waits for its external services at start-up
-    server = make_server("127.0.0.1", service_port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    with open(root / "jupyterhub.log", "wb") as hub_log:
-        try:
-            hub.start(log=hub_log)
-            stack = Stack(hub, token, secret_key, env, app, service_port, recorder)
-            # the rules chosen by HUB_MAJOR are those of the hub that runs
-            assert stack.api.version() == HUB_VERSION, (stack.api.version(), HUB_VERSION)
-            yield stack
-        finally:
-            hub.stop()
-            server.shutdown()
-            shared(app).jobs.stop()
-            logging.getLogger().removeHandler(recorder)
-
-
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory):
+    """The session's hub and hubdesk (tests/helpers/stack.py); when the session ends, the
+    token sweep: no hub token in any page, header, redirect or log line of the session."""
     with running_stack(tmp_path_factory.mktemp("hub")) as made:
         yield made
+        started = time.monotonic()
+        token_sweep.no_token_anywhere(made)
+        print(f"token sweep: {time.monotonic() - started:.1f} s, no token found")
 
 
 @pytest.fixture
@@ -335,7 +156,7 @@ def postgres(tmp_path_factory):
 
     Skipped where PostgreSQL is not installed, except in CI, where that is a failure.
     """
-    from pgserver import PostgresServer, available
+    from helpers.pgserver import PostgresServer, available
 
     reason = available()
     if reason:
