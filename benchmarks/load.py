@@ -16,6 +16,7 @@ loops are bounded in time and stop by themselves.
 from __future__ import annotations
 
 import json
+import math
 import random
 import statistics
 import sys
@@ -137,7 +138,7 @@ def main(argv=None) -> int:
                 "page": label,
                 "requests": len(ms),
                 "p50_ms": round(statistics.median(ms), 1),
-                "p95_ms": round(ms[max(0, int(len(ms) * 0.95) - 1)], 1),
+                "p95_ms": round(ms[math.ceil(len(ms) * 0.95) - 1], 1),  # nearest rank
                 "errors": len(entry["errors"]),
             }
         )
