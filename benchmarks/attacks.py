@@ -25,14 +25,13 @@ import threading
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(HERE.parent / "tests"))
-from _common import Gunicorn  # noqa: E402
-from attackers import ATTACKS, Watch, node_proxy, rss_mib  # noqa: E402
-from hubdesk.devhub import free_port  # noqa: E402
+from harness import HERE, PREFIX, Gunicorn
+from hubdesk.devhub import free_port
 
-PREFIX = "/services/hubdesk/"
+# the attacks are the test suite's (tests/attackers.py, or wherever the tiers put it)
+TESTS = HERE.parent / "tests"
+sys.path[:0] = [str(p.parent) for p in sorted(TESTS.rglob("attackers.py"))[:1]]
+from attackers import ATTACKS, Watch, node_proxy, rss_mib  # noqa: E402
 
 
 def env() -> dict:
@@ -52,9 +51,9 @@ def run(gunicorn_args: list[str], app: str | None, only: str | None, direct_only
     with tempfile.TemporaryDirectory(prefix="hubdesk-attacks-") as tmp:
         root = Path(tmp)
         port = free_port()
-        server = Gunicorn(root, {**env(), "HUBDESK_STATE_DIR": str(root / "state")}, port)
         # gunicorn's command line wins over its configuration file
-        server.COMMAND = [*Gunicorn.COMMAND[:-1], *gunicorn_args, app or Gunicorn.COMMAND[-1]]
+        command = [*Gunicorn.COMMAND[:-1], *gunicorn_args, app or Gunicorn.COMMAND[-1]]
+        server = Gunicorn(root, {**env(), "HUBDESK_STATE_DIR": str(root / "state")}, port, command)
         server.start()
         try:
             server.wait_listening()

@@ -39,29 +39,25 @@ See benchmarks/README.md for how to read the output.
 
 from __future__ import annotations
 
-import argparse
-import datetime as dt
 import json
-import os
-import signal
 import statistics
 import sys
 import time
 from collections import defaultdict
-from pathlib import Path
 
-from _common import (
-    HERE,
+from harness import (
     PREFIX,
-    SEED_TIMEOUT,
-    bench_root,
+    RawHub,
+    arguments,
+    chromium,
+    chromium_version,
     fmt,
-    hub_and_hubdesk,
     machine_info,
-    machine_line,
+    parse,
     say,
+    stack,
+    write_report,
 )
-from hubdesk.hub import HubClient
 
 TARGET = 0.5  # hubdesk's rows in at most half the time of the hub's admin page's
 PAGES = {  # key: (path under the public URL, the first row's selector)
@@ -166,16 +162,15 @@ NEXT_FRAME = "() => new Promise((r) => requestAnimationFrame(() => r()))"
 # -- seeding ---------------------------------------------------------------------------------
 
 
-def seed(api: HubClient, users: int, groups: int) -> dict:
+def seed(api: RawHub, users: int, groups: int) -> dict:
     """Users ``rows-user-0001``… and groups ``rows-group-0001``…, one call each."""
     t0 = time.perf_counter()
-    have = api.count("users") or 0
+    have = api.count("users")
     if have < users + 1:
         api.create_users([f"rows-user-{i:04d}" for i in range(have, users + 1)])
-    have = api.count("groups") or 0
+    have = api.count("groups")
     if have < groups:
-        names = [f"rows-group-{i:04d}" for i in range(have + 1, groups + 1)]
-        api.request("POST", "groups", json={"groups": names})
+        api.create_groups([f"rows-group-{i:04d}" for i in range(have + 1, groups + 1)])
     return {
         "users": api.count("users"),
         "groups": api.count("groups"),
@@ -184,18 +179,6 @@ def seed(api: HubClient, users: int, groups: int) -> dict:
 
 
 # -- the browser ------------------------------------------------------------------------------
-
-
-def chromium() -> tuple[str, list[str]]:
-    try:
-        sys.path.insert(0, str(HERE.parent / "tests"))
-        from browser import CHROMIUM_ARGS, find_chromium
-    finally:
-        sys.path.pop(0)
-    executable = find_chromium()
-    if not executable:
-        raise RuntimeError("no Chromium found (HUBDESK_CHROMIUM or /usr/bin/chromium)")
-    return executable, CHROMIUM_ARGS
 
 
 def app_of(key: str) -> str:
@@ -304,8 +287,8 @@ def sign_in(page, public_url: str, password: str) -> None:
 
 
 def launch(p, public_url: str, password: str):
-    executable, args = chromium()
-    browser = p.chromium.launch(executable_path=executable, args=args)
+    executable, switches = chromium()
+    browser = p.chromium.launch(executable_path=executable, args=switches)
     context = browser.new_context(viewport=VIEWPORT)
     pages = []
     for path, sel in PAGES.values():
@@ -564,19 +547,15 @@ def span(s: dict | None) -> str:
     return f"{fmt(s['median_ms'])} ({fmt(s['min_ms'])}–{fmt(s['max_ms'])})"
 
 
-def markdown(report: dict) -> str:
+def markdown(report: dict) -> list[str]:
     p = report["params"]
     lines = [
-        f"# Time to rows, as a person waits for it ({report['date']})",
-        "",
         f"A hub with {report['seeding']['users']:,} users and {report['seeding']['groups']:,} "
         "groups; hubdesk under gunicorn with the production image's command; headless "
         f"Chromium {report['chromium']} ({VIEWPORT['width']}×{VIEWPORT['height']}), signed in "
         "as the hub admin, everything through the hub's proxy. "
-        f"{p['repeat']} samples of each kind after {p['warmup']} warm-up rounds, interleaved. "
+        f"{p['repeat']} samples of each kind after 2 warm-up rounds, interleaved. "
         "ms, median (min–max).",
-        "",
-        machine_line(report["machine"]),
         "",
         "## Summary: hubdesk against the hub's admin page",
         "",
@@ -665,7 +644,7 @@ def markdown(report: dict) -> str:
             )
     lines += ["", "## What each page loaded (its last sample; ms since its navigation start)", ""]
     for v in report["pages"].values():
-        if v["method"] != report["params"]["methods"][0] or v["start"] != "within":
+        if v["method"] != p["methods"][0] or v["start"] != "within":
             continue
         loaded = "; ".join(
             f"`{r['name'][:70]}` {fmt(r['start'])}–{fmt(r['end'])} ({r['bytes']:,} B"
@@ -674,18 +653,16 @@ def markdown(report: dict) -> str:
             for r in v["resources_last"]
         )
         lines.append(f"- {v['page']}: {loaded or 'nothing else'}")
-    lines += ["", f"The run took {report['run_seconds'] / 60:.1f} min.", ""]
-    return "\n".join(lines)
+    return [*lines, "", f"The run took {report['run_seconds'] / 60:.1f} min."]
 
 
 # -- main ------------------------------------------------------------------------------------------
 
 
-def parse_args(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def main(argv=None) -> int:
+    ap = arguments(__doc__, repeat=15, quick_repeat=5)
     ap.add_argument("--users", type=int, default=600, help="users on the hub (600)")
     ap.add_argument("--groups", type=int, default=600, help="groups on the hub (600)")
-    ap.add_argument("--repeat", type=int, default=None, help="samples of each kind (15; quick 5)")
     ap.add_argument(
         "--methods",
         default="console",
@@ -693,85 +670,40 @@ def parse_args(argv=None):
         "(wait_for_selector); default console",
     )
     ap.add_argument("--trace", action="store_true", help="one traced sample of each kind")
-    ap.add_argument("--dir", type=Path, default=None, help="the hub's directory (kept afterwards)")
-    ap.add_argument("--out", type=Path, default=HERE / "results", help="where results go")
-    ap.add_argument("--quick", action="store_true", help="5 samples each; rows-quick.*")
-    args = ap.parse_args(argv)
-    if args.repeat is None:
-        args.repeat = 5 if args.quick else 15
+    args = parse(ap, argv)
     args.methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     if not args.methods or any(m not in METHODS for m in args.methods):
         ap.error(f"--methods: some of {', '.join(METHODS)}")
     if args.repeat < 1 or args.users < 50 or args.groups < 50:
         ap.error("--repeat at least 1; --users and --groups at least 50 (a full first page)")
-    return args
-
-
-def chromium_version() -> str:
-    import subprocess
-
-    executable, _ = chromium()
-    try:
-        out = subprocess.run(
-            [executable, "--version"], capture_output=True, text=True, timeout=30, check=False
-        ).stdout
-    except OSError:
-        return "?"
-    return next((w for w in out.split() if w[:1].isdigit()), "?")
-
-
-def main(argv=None) -> int:
-    args = parse_args(argv)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     started = time.perf_counter()
-    root, keep = bench_root(args.dir)
-    with hub_and_hubdesk(root, keep=keep) as stack:
-        api = HubClient(stack.hub.api_url, stack.token, timeout=SEED_TIMEOUT)
-        machine = machine_info(api.version())
+    with stack(args.dir) as st:
+        machine = machine_info(st.api.version())
         say(f"seeding {args.users} users and {args.groups} groups through the API …")
-        seeding = seed(api, args.users, args.groups)
-        say(f"   {seeding}")
+        seeding = seed(st.api, args.users, args.groups)
         say(
             f"Chromium: {args.repeat} samples of {len(PAGES)} pages × {len(STARTS)} starts × "
             f"{len(args.methods)} method(s) …"
         )
         raw = measure(
-            stack.hub.public_url,
-            stack.hub.password,
+            st.hub.public_url,
+            st.hub.password,
             repeat=args.repeat,
             methods=args.methods,
             trace=args.trace,
         )
-    machine["loadavg_1_5_15"] = [round(x, 2) for x in os.getloadavg()]
     pages = summarise(raw)
     report = {
-        "benchmark": "rows",
-        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": machine,
         "chromium": chromium_version(),
-        "params": {
-            "users": args.users,
-            "groups": args.groups,
-            "repeat": args.repeat,
-            "warmup": 2,
-            "methods": args.methods,
-            "viewport": VIEWPORT,
-            "target": TARGET,
-        },
         "seeding": seeding,
         "pages": pages,
         "ratios": ratios(pages, args.methods),
         "traces": {f"{k} | {s}": t for (k, s), t in raw["traces"].items()},
         "run_seconds": round(time.perf_counter() - started, 1),
     }
-    text = markdown(report)
-    say("")
-    say(text)
-    args.out.mkdir(parents=True, exist_ok=True)
-    stem = "rows-quick" if args.quick else "rows"
-    (args.out / f"{stem}.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    (args.out / f"{stem}.md").write_text(text, encoding="utf-8")
-    say(f"wrote {args.out / (stem + '.json')} and {args.out / (stem + '.md')}")
+    report["viewport"], report["target"] = VIEWPORT, TARGET
+    write_report(args, "rows", report, markdown)
     return 0
 
 

@@ -10,52 +10,21 @@ page, throughput, and the memory of each gunicorn worker. Loopback only; the
 loops are bounded in time and stop by themselves.
 
     python benchmarks/load.py [--staff 20] [--seconds 60] [--users 500] [--dir DIR]
+    python benchmarks/load.py --quick      # 4 staff for 10 s; results/load-quick.*
 """
 
 from __future__ import annotations
 
-import argparse
 import json
+import math
 import random
-import re
 import statistics
 import sys
 import threading
 import time
-from datetime import UTC, datetime
-from pathlib import Path
 
 import requests
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import bench_root, hub_and_hubdesk, say, sign_in  # noqa: E402
-from hubdesk.hub import HubClient  # noqa: E402
-
-PREFIX = "/services/hubdesk/"
-RESULTS = Path(__file__).resolve().parent / "results"
-
-
-def csrf(text: str) -> str:
-    return re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', text).group(1)
-
-
-def rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
-
-
-def children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if int((entry / "stat").read_text().split()[3]) == pid:
-                    found.append(int(entry.name))
-            except (OSError, IndexError, ValueError):
-                continue
-    return found
+from harness import arguments, csrf_token, parse, rss_kib, say, sign_in, stack, table, write_report
 
 
 class Staff(threading.Thread):
@@ -91,10 +60,10 @@ class Staff(threading.Thread):
         if page is None or page.status_code != 200:
             return
         for action in ("add", "remove"):
-            data = {"csrf_token": csrf(page.text), "names": self.member}
+            data = {"csrf_token": csrf_token(page.text), "names": self.member}
             if action == "remove":
                 data = {
-                    "csrf_token": csrf(page.text),
+                    "csrf_token": csrf_token(page.text),
                     "confirm": "yes",
                     "names": json.dumps([self.member]),
                 }
@@ -116,22 +85,20 @@ class Staff(threading.Thread):
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--staff", type=int, default=20)
-    parser.add_argument("--seconds", type=float, default=60)
-    parser.add_argument("--users", type=int, default=500)
-    parser.add_argument("--dir", type=Path)
-    args = parser.parse_args(argv)
-    root, keep = bench_root(args.dir)
-    with hub_and_hubdesk(root, keep=keep) as stack:
-        api = HubClient(stack.hub.api_url, stack.token)
+    ap = arguments(__doc__, repeat=1, quick_repeat=1)
+    ap.add_argument("--staff", type=int, help="people at once (20; quick 4)")
+    ap.add_argument("--seconds", type=float, help="how long (60; quick 10)")
+    ap.add_argument("--users", type=int, default=500)
+    args = parse(ap, argv)
+    args.staff = args.staff or (4 if args.quick else 20)
+    args.seconds = args.seconds or (10 if args.quick else 60)
+    with stack(args.dir) as st:
+        api = st.api
         names = [f"load-{i:05d}" for i in range(args.users)]
-        for start in range(0, len(names), 1000):
-            api.create_users(names[start : start + 1000])
+        api.ensure_users(names)
         for g in range(args.staff):
-            api.create_group(f"load-team-{g:02d}", users=names[g * 10 : g * 10 + 10])
+            api.ensure_group(f"load-team-{g:02d}", names[g * 10 : g * 10 + 10])
         say(f"seeded {args.users} users and {args.staff} groups")
-        base = stack.hub.public_url + PREFIX
         pages = [
             ("home", ""),
             ("groups", "groups/"),
@@ -141,20 +108,22 @@ def main(argv=None) -> int:
             ("running servers", "servers/"),
             ("user page", "users/load-00042"),
         ]
-        sessions = [sign_in(stack.hub, "admin", page="") for _ in range(args.staff)]
+        sessions = [sign_in(st) for _ in range(args.staff)]
         results, lock = {}, threading.Lock()
         deadline = time.monotonic() + args.seconds
         crew = [
-            Staff(i, s, base, pages, f"load-team-{i:02d}", names[-1 - i], deadline, results, lock)
+            Staff(
+                i, s, st.base, pages, f"load-team-{i:02d}", names[-1 - i], deadline, results, lock
+            )
             for i, s in enumerate(sessions)
         ]
-        say(f"{args.staff} staff for {args.seconds:.0f} s against {base} ...")
+        say(f"{args.staff} staff for {args.seconds:.0f} s against {st.base} ...")
         started = time.monotonic()
         for member in crew:
             member.start()
         peak = {}
         while any(m.is_alive() for m in crew):
-            for pid in children(stack.server.process.pid):
+            for pid in st.server.worker_pids():
                 peak[pid] = max(peak.get(pid, 0), rss_kib(pid))
             time.sleep(1)  # sampling memory once a second while the load runs
         elapsed = time.monotonic() - started
@@ -169,13 +138,11 @@ def main(argv=None) -> int:
                 "page": label,
                 "requests": len(ms),
                 "p50_ms": round(statistics.median(ms), 1),
-                "p95_ms": round(ms[max(0, int(len(ms) * 0.95) - 1)], 1),
+                "p95_ms": round(ms[math.ceil(len(ms) * 0.95) - 1], 1),  # nearest rank
                 "errors": len(entry["errors"]),
             }
         )
     report = {
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "staff": args.staff,
         "seconds": round(elapsed, 1),
         "requests": total,
         "throughput_per_s": round(total / elapsed, 1),
@@ -186,22 +153,16 @@ def main(argv=None) -> int:
     }
     memory = ", ".join(f"{m} MiB" for m in report["worker_peak_rss_mib"])
     lines = [
-        f"# Load: {args.staff} staff for {elapsed:.0f} s ({report['date']})",
-        "",
-        f"{total} requests, {report['throughput_per_s']} a second, **{len(errors)} errors**; "
+        f"{args.staff} staff for {elapsed:.0f} s: {total} requests, "
+        f"{report['throughput_per_s']} a second, **{len(errors)} errors**; "
         f"gunicorn workers' peak memory: {memory} (the master is not counted).",
         "",
-        "| page | requests | p50 ms | p95 ms | errors |",
-        "|---|---:|---:|---:|---:|",
-        *[
-            f"| {r['page']} | {r['requests']} | {r['p50_ms']} | {r['p95_ms']} | {r['errors']} |"
-            for r in rows
-        ],
+        *table(
+            ["page", "requests", "p50 ms", "p95 ms", "errors"],
+            [[r["page"], r["requests"], r["p50_ms"], r["p95_ms"], r["errors"]] for r in rows],
+        ),
     ]
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "load.json").write_text(json.dumps(report, indent=2))
-    (RESULTS / "load.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    write_report(args, "load", report, lambda _report: lines)
     return 1 if errors else 0
 
 
