@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
     from . import extensions
     from .config import Settings
+    from .jobs import JobRunner
 
 __version__ = "0.1.0"
 
@@ -107,8 +108,6 @@ def create_app(config: Settings | Mapping | None = None) -> Flask:
         users,
         words,
     )
-    from .groups import membership  # noqa: F401  (registers the job kind "members")
-    from .roster import actions  # noqa: F401  (registers "start" and "stop")
     from .start_options import option_field
 
     logs.init_app(app)  # first: a request id before anything can refuse the request
@@ -210,6 +209,7 @@ def _shared(settings: Settings) -> extensions.Shared:
         on_group_change=groups.note,
         scheduler=lessons_due,
     )
+    register_job_types(runner)
     return extensions.Shared(
         settings=settings,
         database=database,
@@ -233,6 +233,19 @@ def _shared(settings: Settings) -> extensions.Shared:
         streams=StreamSlots(settings.max_streams, settings.max_streams_per_person),
         lessons=lessons,
     )
+
+
+def register_job_types(runner: JobRunner) -> None:
+    """Every kind of job the runner may meet: its work, and its spec's class."""
+    from .groups.membership import run_membership_change
+    from .jobs import HubStopSpec, MembersSpec, StartSpec, StopSpec
+    from .roster.actions import run_group_action
+    from .servers.stops import KIND, run_hub_stop
+
+    runner.register("members", run_membership_change, MembersSpec)
+    runner.register("start", run_group_action, StartSpec)
+    runner.register("stop", run_group_action, StopSpec)
+    runner.register(KIND, run_hub_stop, HubStopSpec)
 
 
 def _db_ready():
