@@ -350,6 +350,22 @@ def test_stopping_in_bulk_tells_no_one_which_users_exist(stack):
     assert "no user called" not in message and "not allowed" not in message
 
 
+def test_a_hub_wide_stop_is_followed_only_by_who_may_steer_it(stack):
+    """Its page and its cancel: who asked for it, or who may stop each of its servers."""
+    helpdesk = stack.signin("helpdesk")
+    data = {"confirm": "yes", "servers": json.dumps([["outsider", ""]])}
+    r = post(helpdesk, stack, "servers/stop", data)
+    assert "not a server you may stop" in stop_summary(stopped_page(helpdesk, r))
+    job = r.url.rsplit("/", 1)[1]
+    teacher = stack.signin("teacher")  # class-a's servers: not outsider's, and did not ask
+    assert teacher.get(r.url).status_code == 403
+    assert post(teacher, stack, f"servers/jobs/{job}/cancel", {}).status_code == 403
+    admin = stack.signin("admin")  # may stop every server
+    assert admin.get(r.url).status_code == 200
+    done = post(admin, stack, f"servers/jobs/{job}/cancel", {})
+    assert "had already finished; nothing was cancelled" in alert(done.text)
+
+
 # -- a whole group ----------------------------------------------------------------------------
 
 

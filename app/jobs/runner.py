@@ -164,10 +164,6 @@ class JobRunner:
         self._work[kind] = work
         self.store.register(kind, spec)
 
-    @property
-    def kinds(self) -> frozenset[str]:
-        return frozenset(self._work)
-
     # -- starting and stopping ----------------------------------------------------------
 
     def ensure_started(self) -> None:

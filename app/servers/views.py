@@ -10,7 +10,6 @@ groups resolve ``!group=`` filters), then stopped with the service token.
 from __future__ import annotations
 
 import json
-import logging
 from datetime import UTC, datetime
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
@@ -39,7 +38,6 @@ from .idle import (
 from .stops import KIND, OUTCOMES, idle_of, outcomes_of
 
 bp = Blueprint("servers", __name__)
-log = logging.getLogger(__name__)
 
 PAGE_SIZES = (25, 50, 100, 200)
 
@@ -142,7 +140,6 @@ def stop_many():
             chosen=chosen,
             form=ActionForm(formdata=None, confirm="yes", servers=json.dumps(chosen)),
         )
-
     return _submit_stop(chosen)
 
 
@@ -170,7 +167,8 @@ def stop_idle():
     """ "Stop all that match": review the servers idle that long, then stop those still idle.
 
     The review names them (at most STOP_AT_ONCE, longest idle first, only those the person
-    may stop); the confirmation stops exactly those named, each checked again at that moment.
+    may stop); the confirmation makes a job of exactly those named, each checked again at its
+    turn (:mod:`.stops`).
     """
     require("stop_server")  # for someone, somewhere; each server is checked below
     form = IdleStopForm()
