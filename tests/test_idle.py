@@ -12,7 +12,6 @@ from __future__ import annotations
 import html
 import json
 import re
-import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -364,23 +363,6 @@ def test_a_damaged_review_is_refused_and_changes_nothing(stack, admin, data):
     r = review(admin, stack, data)
     assert r.status_code == 400 and "Nothing was changed." in html.unescape(r.text)
     assert not [line for line in stack.log.lines[start:] if re.search(r"hub DELETE /", line)]
-
-
-def test_stopping_is_a_few_at_a_time(stack, crowd):
-    """stop_each overlaps its hub calls (a pool of 4: four checks meet at a barrier, which
-    one at a time never would), and gives the outcomes in the order asked."""
-    crowd.ready()
-    chosen = [(u, "") for u in crowd.idle[:8]]
-    meet = threading.Barrier(4, timeout=20)
-
-    def check(user, server, model):
-        meet.wait()
-        return "skipped", "only counting"
-
-    result = idling.stop_each(stack.api, chosen, check, workers=4)
-    assert [(o.user, o.server) for o in result.outcomes] == chosen
-    assert {o.result for o in result.outcomes} == {"skipped"}
-    assert all(ready(stack, u) for u, _ in chosen)
 
 
 # -- in a browser -------------------------------------------------------------------------------

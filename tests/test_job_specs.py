@@ -144,11 +144,12 @@ class PretendHub:
 RUNNING = {"ready": True, "pending": None}
 
 
-def run_stop(database, hub, spec, *, scopes=("delete:servers",), sent=()):
+def run_stop(database, hub, spec, *, scopes=("delete:servers",), sent=(), concurrency=5):
     runner = JobRunner(
         JobStore(database),
         hub,
         service_scopes=lambda: frozenset({"delete:servers"}),
+        concurrency=concurrency,
     )
     runner.register(KIND, run_hub_stop, HubStopSpec)
     job_id = runner.store.create(
@@ -206,6 +207,28 @@ def test_an_idle_stop_leaves_alone_what_is_active_again_or_not_yours(database):
     job = run_stop(database, hub, spec, scopes=("delete:servers!user=ana",))
     said = {o.user: (o.result, o.why) for o in outcomes_of(job).outcomes}
     assert said == {"ana": ("stopped", ""), "bob": ("failed", HIDDEN)}
+
+
+def test_stopping_is_a_few_at_a_time(database):
+    """A hub-wide stop overlaps its hub calls (a pool of 4: four reads meet at a barrier,
+    which one at a time never would), and gives the outcomes in the order asked.
+    (In test_idle.py, of stop_each, before hub-wide stops were jobs.)"""
+    chosen = [(f"u{n}", "") for n in range(8)]
+    hub = PretendHub({f"{u}/": RUNNING for u, _ in chosen}, active={u for u, _ in chosen})
+    meet = threading.Barrier(4, timeout=20)
+    read = hub.get_user
+
+    def get_user(user, **kwargs):
+        meet.wait()
+        return read(user, **kwargs)
+
+    hub.get_user = get_user
+    spec = HubStopSpec(servers=tuple(chosen), idle_amount=1, idle_unit="hours")
+    job = run_stop(database, hub, spec, concurrency=4)
+    result = outcomes_of(job)
+    assert [(o.user, o.server) for o in result.outcomes] == chosen
+    assert {o.result for o in result.outcomes} == {"skipped"}  # active again: only counting
+    assert hub.stopped == []
 
 
 def test_hubdesk_worker_takes_over_a_job_whose_worker_died(tmp_path):

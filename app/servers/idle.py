@@ -13,7 +13,6 @@ stopped meanwhile, is skipped and said so.
 
 from __future__ import annotations
 
-import contextvars
 import math
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -37,7 +36,6 @@ MIN_SECONDS = 1
 MAX_SECONDS = 366 * 24 * 3600  # a year, leap or not
 STOP_AT_ONCE = 200  # servers stopped by one "stop all that match"; the page says so
 PAGE_WORKERS = 4  # pages of users read at once
-STOP_WORKERS = 8  # servers checked and stopped at once
 
 
 class IdleError(ValueError):
@@ -276,27 +274,6 @@ def stop_one(
         maybe = "; it may have been stopped" if e.maybe_applied else ""
         return Outcome(user, server, "failed", f"the hub did not answer ({e.reason}){maybe}")
     return Outcome(user, server, "stopping" if status == 202 else "stopped")
-
-
-def stop_each(
-    client: HubClient,
-    chosen: Iterable[tuple[str, str]],
-    check: Check,
-    *,
-    workers: int = STOP_WORKERS,
-) -> StopResult:
-    """Stop each (user, server) that ``check`` still lets through, a few at a time
-    (:func:`stop_one` each), in a copy of the caller's context (``check`` may ask ``can()``,
-    and the audit trail names the signed-in person, both from the request)."""
-    chosen = list(dict.fromkeys(chosen))
-    if not chosen:
-        return StopResult([])
-    with ThreadPoolExecutor(max_workers=min(workers, len(chosen))) as pool:
-        futures = [
-            pool.submit(contextvars.copy_context().run, stop_one, client, user, server, check)
-            for user, server in chosen
-        ]
-        return StopResult([f.result() for f in futures])
 
 
 def still_idle(idle: Idle, may_stop: Callable[[str, str, list], bool], now: Callable[[], datetime]):
