@@ -42,15 +42,17 @@ from . import (
 from .cache import TTLCache
 from .config import BODY_LIMIT, Settings
 from .db import Database, StateUnavailable
-from .groups import membership  # noqa: F401  (registers the job kind "members")
 from .groups.directory import GroupDirectory
+from .groups.membership import run_membership_change
 from .hub import HubClient, environ_verify, make_session
 from .hubfacts import HubFacts
-from .jobs import JobRunner, JobStore
+from .jobs import HubStopSpec, JobRunner, JobStore, MembersSpec, StartSpec, StopSpec
 from .lessons.runs import run_due
 from .lessons.store import LessonStore
 from .paging import page_url
-from .roster import actions  # noqa: F401  (registers "start" and "stop")
+from .roster.actions import run_group_action
+from .servers.stops import KIND as HUB_STOP
+from .servers.stops import run_hub_stop
 from .sessions import SessionStore
 from .start_options import option_field
 from .streams import StreamSlots
@@ -196,6 +198,7 @@ def _shared(settings: Settings) -> extensions.Shared:
         on_group_change=groups.note,
         scheduler=lessons_due,
     )
+    register_job_types(runner)
     return extensions.Shared(
         settings=settings,
         database=database,
@@ -219,6 +222,14 @@ def _shared(settings: Settings) -> extensions.Shared:
         streams=StreamSlots(settings.max_streams, settings.max_streams_per_person),
         lessons=lessons,
     )
+
+
+def register_job_types(runner: JobRunner) -> None:
+    """Every kind of job the runner may meet: its work, and its spec's class."""
+    runner.register("members", run_membership_change, MembersSpec)
+    runner.register("start", run_group_action, StartSpec)
+    runner.register("stop", run_group_action, StopSpec)
+    runner.register(HUB_STOP, run_hub_stop, HubStopSpec)
 
 
 def _db_ready():

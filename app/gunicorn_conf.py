@@ -189,7 +189,7 @@ def pre_request(worker, req):
 
 def post_worker_init(worker):
     """On SIGTERM (a graceful stop or restart), a worker's job runner first stops taking
-    items, so what is left goes to another worker (see app/jobs.py)."""
+    items, so what is left goes to another worker (see app/jobs/runner.py)."""
     import signal
 
     previous = signal.getsignal(signal.SIGTERM)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..hub import HubAPIError, HubUnreachable
-from ..jobs import Context, Item, Job, kind
+from ..jobs import Context, Item, Job, MembersSpec
 from ..words import plural
 from . import ops
 
@@ -33,7 +33,6 @@ class Summary:
     cut: bool  # the short one leaves names out ("and N more")
 
 
-@kind("members")
 def run_membership_change(context: Context) -> None:
     """Send what is still open, then settle every name by what the hub says."""
     job = context.job
@@ -50,7 +49,8 @@ def run_membership_change(context: Context) -> None:
 
 
 def _apply(context: Context, op: str, names: list[str], sent_before: set[str]) -> int | None:
-    job, spec = context.job, context.job.spec
+    job = context.job
+    spec: MembersSpec = job.spec
 
     def before_send(part):
         context.check()  # a worker shutting down sends no new chunk
@@ -61,7 +61,7 @@ def _apply(context: Context, op: str, names: list[str], sent_before: set[str]) -
             context.set_result(dict(context.job.result, waiting=True))
 
     options = {
-        "chunk_size": int(spec.get("chunk") or 500),
+        "chunk_size": spec.chunk,
         "progress": progress,
         "wait": ops.HUB_WAIT_SECONDS,
         "sent_before": sent_before,
@@ -69,7 +69,7 @@ def _apply(context: Context, op: str, names: list[str], sent_before: set[str]) -
     }
     try:
         if op == "add":
-            create = bool(spec.get("create_missing")) and context.may("create_users")
+            create = spec.create_missing and context.may("create_users")
             result = ops.add_members(
                 context.hub, job.group, names, create_missing=create, **options
             )
@@ -146,9 +146,9 @@ def _position(item: Item) -> int:
 
 def parts_of(job: Job) -> list[ops.Part]:
     """The job's outcome, part by part: who was added or removed, who was already as asked,
-    who was skipped before anything was sent (``spec["skipped"]``: reason -> names), who
+    who was skipped before anything was sent (``spec.skipped``: reason -> names), who
     failed and why."""
-    verb = job.spec.get("verb", "add")
+    verb = job.spec.verb
     ops_ = ("add", "remove") if verb == "sync" else (verb,)
     asked = {i.op for i in job.items.values()}
     found: list[ops.Part] = []
@@ -159,7 +159,7 @@ def parts_of(job: Job) -> list[ops.Part]:
         if verb == "sync" and op not in asked:
             continue  # a sync that only adds says nothing of removing, and the other way
         found += results_of(job, op).parts(job.group)
-    for reason, names in (job.spec.get("skipped") or {}).items():
+    for reason, names in job.spec.skipped.items():
         found.append(ops.Part("skipped", f"Skipped {plural(len(names), 'name')} ({reason})", names))
     return found
 
@@ -168,7 +168,7 @@ def summarize(job: Job) -> Summary:
     """The job's outcome in words, from its items."""
     parts = parts_of(job)
     results_ok = all(p.key not in ("failed", "unknown") for p in parts)
-    lead = f"Synced “{job.group}” to the roster. " if job.spec.get("verb") == "sync" else ""
+    lead = f"Synced “{job.group}” to the roster. " if job.spec.verb == "sync" else ""
     return Summary(
         short=lead + ops.said(parts, most=SHORT),
         ok=results_ok,

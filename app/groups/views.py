@@ -38,6 +38,7 @@ from ..extensions import (
     settings,
 )
 from ..hub import HubAPIError
+from ..jobs import MembersSpec
 from ..jsontext import JSONTextError
 from ..names import NamesError, check_group_name, roster_diff
 from ..paging import int_arg, window
@@ -174,12 +175,12 @@ def change_members(name: str, verb: str, *, add=(), remove=(), create_missing=Fa
         "members",
         name,
         by=g.person.name,
-        spec={
-            "verb": verb,
-            "chunk": settings().membership_chunk,
-            "create_missing": bool(create_missing),
-            **({"skipped": skipped} if skipped else {}),
-        },
+        spec=MembersSpec(
+            verb=verb,
+            chunk=settings().membership_chunk,
+            create_missing=bool(create_missing),
+            skipped=skipped,
+        ),
         scopes=g.person.scopes,
         items=items,
     )

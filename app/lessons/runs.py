@@ -32,12 +32,13 @@ never skipped, and never stops anything the lesson did not start.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from .. import permissions
 from ..audit import MAX_NAMES, AuditTrail
 from ..hub import HubAPIError, HubClient, HubUnreachable
-from ..jobs import JobRunner
+from ..jobs import JobRunner, StartSpec, StopSpec
 from ..words import server_words
 from . import schedule
 from .store import Lesson, LessonStore
@@ -251,7 +252,7 @@ def started_by_start(runner: JobRunner, lessons: LessonStore, lesson: Lesson, du
         if item.outcome in STARTED or (item.outcome == "waiting" and item.sent)
     ]
     # the server the start started, even if the lesson was changed since
-    return job.spec.get("server", lesson.server) or "", sorted(members, key=str.casefold)
+    return job.spec.server or "", sorted(members, key=str.casefold)
 
 
 def stop_scopes(server: str, members) -> frozenset:
@@ -284,7 +285,7 @@ def make_stop(runner, lessons, audit, lesson: Lesson, due: schedule.Due) -> str 
                     "stop",
                     lesson.group,
                     by=lesson.by,
-                    spec=dict(run_spec(lesson, due), server=server, authority=AUTHORITY),
+                    spec=replace(run_spec(lesson, due), server=server, authority=AUTHORITY),
                     scopes=stop_scopes(server, members),
                     items=[(m, "") for m in members],
                     owner=runner.owner,
@@ -336,16 +337,16 @@ def members_of(hub: HubClient, group: str) -> list[str] | None:
         raise
 
 
-def run_spec(lesson: Lesson, due: schedule.Due) -> dict:
+def run_spec(lesson: Lesson, due: schedule.Due) -> StartSpec | StopSpec:
     """The group action's spec: a start with the lesson's profile, or a stop of its server."""
-    base = {"lesson": lesson.id, "occurrence": due.occurrence, "late": due.late}
+    run = {"lesson": lesson.id, "occurrence": due.occurrence, "late": due.late}
     if due.kind == "stop":
-        return dict(base, server=lesson.server)  # only that server: the others are left alone
-    return dict(
-        base,
+        return StopSpec(server=lesson.server, **run)  # only that server: the others are left alone
+    return StartSpec(
         server=lesson.server,
         user_options=lesson.spec.get("user_options"),
         display_name=lesson.spec.get("display_name") or "",
         hub_major=lesson.spec.get("hub_major"),
         profile=lesson.spec.get("profile"),
+        **run,
     )

@@ -22,7 +22,7 @@ import time
 
 from .. import metrics
 from ..hub import HubAPIError, HubUnreachable, while_away
-from ..jobs import PAUSED, PENDING, Context, Item, Job, kind, pool_map
+from ..jobs import PAUSED, PENDING, Context, Item, Job, StartSpec, StopSpec, pool_map
 from ..servers.breaker import FAILURE, FORGET_SECONDS, PROCESS, Breaker, HubWide, verdict
 from ..servers.model import explain, server_in, state_of
 
@@ -55,7 +55,6 @@ OUTCOMES = {
 NOT_SENT_PAUSED = "not started: the action is paused"
 
 
-@kind("start", "stop")
 def run_group_action(context: Context) -> None:
     """Every member's item not settled yet, a few at a time (starts: as the breaker lets)."""
     if context.job.kind == "stop":
@@ -123,9 +122,9 @@ def pause(context: Context, reason: str) -> None:
 
 def job_target(job: Job) -> dict:
     """A group action as its audit records name it (its pause, resume, cancel)."""
-    target = {"group": job.group, "job": job.id, "server": job.spec.get("server") or ""}
-    if job.spec.get("lesson"):
-        target["lesson"] = job.spec["lesson"]
+    target = {"group": job.group, "job": job.id, "server": job.spec.server or ""}
+    if job.spec.lesson:
+        target["lesson"] = job.spec.lesson
     return target
 
 
@@ -175,7 +174,7 @@ def settle_member(context: Context, item: Item, step, breaker: Breaker | None = 
             )
         note("failed", f"not done: the hub did not answer ({reason})")
     except HubAPIError as e:
-        note(*explain(e, user, job.spec.get("server") or ""), status=e.status)
+        note(*explain(e, user, job.spec.server or ""), status=e.status)
     finally:
         if breaker is not None:
             breaker.leave(user)  # no longer in flight here, whatever happened
@@ -206,8 +205,9 @@ def start_member(context: Context, item: Item, note, breaker: Breaker | None = N
 
     With a ``breaker``, the start waits for its turn, and is not sent once it tripped.
     """
-    user, spec = item.name, context.job.spec
-    server = spec["server"]
+    user = item.name
+    spec: StartSpec = context.job.spec
+    server = spec.server
     if breaker is not None and breaker.tripped and not item.sent:
         return note(PAUSED, NOT_SENT_PAUSED)
     model = context.hub.get_user(user, include_stopped_servers=True)
@@ -245,9 +245,9 @@ def start_member(context: Context, item: Item, note, breaker: Breaker | None = N
             status = context.hub.start_server(
                 user,
                 server,
-                spec.get("user_options") or None,
-                display_name=spec.get("display_name") or "",
-                hub_major=spec.get("hub_major"),
+                spec.user_options or None,
+                display_name=spec.display_name,
+                hub_major=spec.hub_major,
             )
             break
         except HubAPIError as e:
@@ -300,9 +300,10 @@ def follow_spawn(context: Context, user: str, server: str, note) -> None:
 
 def stop_member(context: Context, item: Item, note) -> None:
     """Stop one member's servers: all of them, the job's one, or the ones ticked for them."""
-    user, spec = item.name, context.job.spec
-    only = spec.get("server")
-    ticked = (spec.get("servers") or {}).get(user)  # a stop of ticked servers: theirs
+    user = item.name
+    spec: StopSpec = context.job.spec
+    only = spec.server
+    ticked = (spec.servers or {}).get(user)  # a stop of ticked servers: theirs
     model = context.hub.get_user(user)
     groups = model.get("groups") or ()
     targets = [

@@ -16,6 +16,7 @@ from ..errors import require_form
 from ..extensions import audit_trail, job_store, jobs
 from ..forms import ActionForm
 from ..hubfacts import hub_major
+from ..jobs import StartSpec, StopSpec
 from ..lessons.panel import group_lessons
 from ..names import SERVER_NAME_RULES, NamesError
 from ..paging import int_arg, window
@@ -112,19 +113,23 @@ def group_servers(group):
             options=options,
             form=form,
         )
+    ticked = bool(asked.servers) or form.action.data == "start-selected"
+    if asked.kind == "start":
+        spec = StartSpec(
+            server=asked.server,
+            ticked=ticked,
+            user_options=options,
+            display_name=name_shown,
+            hub_major=hub_major(),
+            profile=profile_words(profile, choices),
+        )
+    else:
+        spec = StopSpec(server=asked.server, servers=asked.servers, ticked=ticked)
     job_id = jobs().submit(
         asked.kind,
         group,
         by=g.person.name,
-        spec={
-            "server": asked.server,
-            "servers": asked.servers,
-            "ticked": bool(asked.servers) or form.action.data == "start-selected",
-            "user_options": options,
-            "display_name": name_shown,
-            "hub_major": hub_major(),
-            "profile": profile_words(profile, choices),
-        },
+        spec=spec,
         scopes=g.person.scopes,
         items=[(m, "") for m in asked.members],
     )

@@ -6,13 +6,13 @@ minutes or hours" every active user is read instead (:func:`active_users`: all p
 ``GET /users?state=active``, the hub's largest page size, a few pages at a time) and the
 matching servers are paged here, longest idle first (:func:`idle_servers`).
 
-Stopping them (:func:`stop_each`) reads each user again at the moment of stopping: a server
-whose person came back, or that stopped meanwhile, is skipped and said so.
+Stopping them (:func:`stop_one`, each at its turn in a hub-wide stop job: :mod:`.stops`)
+reads each user again at the moment of stopping: a server whose person came back, or that
+stopped meanwhile, is skipped and said so.
 """
 
 from __future__ import annotations
 
-import contextvars
 import math
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -36,7 +36,6 @@ MIN_SECONDS = 1
 MAX_SECONDS = 366 * 24 * 3600  # a year, leap or not
 STOP_AT_ONCE = 200  # servers stopped by one "stop all that match"; the page says so
 PAGE_WORKERS = 4  # pages of users read at once
-STOP_WORKERS = 8  # servers checked and stopped at once
 
 
 class IdleError(ValueError):
@@ -236,47 +235,45 @@ Check = Callable[[str, str, dict | None], tuple[str, str] | None]
 HIDDEN = "not a server you may stop"
 
 
-def stop_each(
+def stop_one(
     client: HubClient,
-    chosen: Iterable[tuple[str, str]],
+    user: str,
+    server: str,
     check: Check,
     *,
-    workers: int = STOP_WORKERS,
-) -> StopResult:
-    """Stop each (user, server) that ``check`` still lets through, a few at a time.
+    sent: bool = False,
+    before_send: Callable[[], None] = lambda: None,
+) -> Outcome:
+    """Stop one server if ``check`` still lets it through; what happened to it.
 
-    Each user is read again just before their server is stopped, so that ``check`` judges
-    the server as it is then. Every task runs in a copy of the caller's context: ``check``
-    may ask ``can()``, and the audit trail names the signed-in person, both from the request.
+    The user is read again first, so that ``check`` judges the server as it is now.
+    ``before_send`` is called just before the stop goes out (a job marks its item *sent*).
+    With ``sent`` (an earlier try, or a worker that died, may have sent it), a server the
+    hub has stopped (or stopping) now is settled so, not asked for again.
     """
-    chosen = list(dict.fromkeys(chosen))
-
-    def one(pair: tuple[str, str]) -> Outcome:
-        user, server = pair
+    try:
         try:
-            try:
-                model = client.get_user(user)
-            except HubAPIError as e:
-                if e.status != 404:
-                    raise
-                model = None
-            verdict = check(user, server, model)
-            if verdict is not None:
-                return Outcome(user, server, *verdict)
-            status = client.stop_server(user, server)
+            model = client.get_user(user)
         except HubAPIError as e:
-            why = HIDDEN if e.status in (403, 404) else explain(e, user, server)[1]
-            return Outcome(user, server, "failed", why)
-        except HubUnreachable as e:
-            maybe = "; it may have been stopped" if e.maybe_applied else ""
-            return Outcome(user, server, "failed", f"the hub did not answer ({e.reason}){maybe}")
-        return Outcome(user, server, "stopping" if status == 202 else "stopped")
-
-    if not chosen:
-        return StopResult([])
-    with ThreadPoolExecutor(max_workers=min(workers, len(chosen))) as pool:
-        futures = [pool.submit(contextvars.copy_context().run, one, pair) for pair in chosen]
-        return StopResult([f.result() for f in futures])
+            if e.status != 404:
+                raise
+            model = None
+        if sent and model is not None:
+            state = state_of(server_in(model, server))
+            if state in ("stopped", "stopping"):
+                return Outcome(user, server, state, "checked with the hub after an interruption")
+        verdict = check(user, server, model)
+        if verdict is not None:
+            return Outcome(user, server, *verdict)
+        before_send()
+        status = client.stop_server(user, server)
+    except HubAPIError as e:
+        why = HIDDEN if e.status in (403, 404) else explain(e, user, server)[1]
+        return Outcome(user, server, "failed", why)
+    except HubUnreachable as e:
+        maybe = "; it may have been stopped" if e.maybe_applied else ""
+        return Outcome(user, server, "failed", f"the hub did not answer ({e.reason}){maybe}")
+    return Outcome(user, server, "stopping" if status == 202 else "stopped")
 
 
 def still_idle(idle: Idle, may_stop: Callable[[str, str, list], bool], now: Callable[[], datetime]):

@@ -1,43 +1,43 @@
 """Hub-wide servers: every running one (a page at a time, or those idle for a while), and
 stopping the ticked ones or every one idle that long.
 
-Each stop is checked with ``require()`` for that user and server (the user's groups resolve
-``!group=`` filters), then sent with the service token.
+A stop is reviewed on a confirmation page; the confirmed request makes a job of it
+(:mod:`.stops`), followed on its page, where whoever may steer it may cancel the rest. Each
+server is checked again at its turn, with the scopes of the person who asked (the user's
+groups resolve ``!group=`` filters), then stopped with the service token.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 from datetime import UTC, datetime
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from wtforms import HiddenField
 
 from .. import jsontext
 from ..access import can, person_client, require
 from ..errors import require_form
-from ..extensions import service_client
+from ..extensions import job_store, jobs
 from ..forms import ActionForm
+from ..jobs import HubStopSpec, Job
 from ..jsontext import JSONTextError
 from ..paging import int_arg, window
 from ..start_options import catalogue
-from ..words import plural, server_words
+from ..words import server_words
 from .idle import (
-    HIDDEN,
     STOP_AT_ONCE,
+    Idle,
     IdleError,
     active_users,
     idle_servers,
     parse_idle,
     running_page,
-    still_idle,
-    stop_each,
 )
+from .stops import KIND, OUTCOMES, idle_of, outcomes_of
 
 bp = Blueprint("servers", __name__)
-log = logging.getLogger(__name__)
 
 PAGE_SIZES = (25, 50, 100, 200)
 
@@ -140,26 +140,26 @@ def stop_many():
             chosen=chosen,
             form=ActionForm(formdata=None, confirm="yes", servers=json.dumps(chosen)),
         )
+    return _submit_stop(chosen)
 
-    # a user that does not exist and one the person may not act on are answered alike,
-    # as the hub does (it hides the users you may not see): no way to probe for names
-    def check(user, server, model):
-        if model is None or not _may_stop(user, server, model.get("groups")):
-            return "failed", HIDDEN
-        return None
 
-    result = stop_each(service_client(), chosen, check)
-
-    def label(o):
-        return f"{o.user}/{o.server}" if o.server else f"{o.user} (default)"
-
-    done = result.of("stopped") + result.of("stopping")
-    failed = [f"{label(o)}: {o.why}" for o in result.of("failed")]
-    message = f"Stopped (or stopping) {plural(len(done), 'server')}."
-    if failed:
-        message += f" Not stopped: {'; '.join(failed[:25])}" + (" …" if len(failed) > 25 else "")
-    flash(message, "warning" if failed else "success")
-    return redirect(url_for(".running"))
+def _submit_stop(chosen: list[tuple[str, str]], idle: Idle | None = None):
+    """A hub-wide stop of these servers as a job (one item each); to its page (303)."""
+    chosen = list(dict.fromkeys(chosen))
+    spec = HubStopSpec(
+        servers=tuple(chosen),
+        idle_amount=idle.amount if idle else None,
+        idle_unit=idle.unit if idle else "hours",
+    )
+    job_id = jobs().submit(
+        KIND,
+        "",  # hub-wide: no group
+        by=g.person.name,
+        spec=spec,
+        scopes=g.person.scopes,
+        items=[(str(n), "") for n in range(len(chosen))],
+    )
+    return redirect(url_for(".stop_job", job=job_id), 303)
 
 
 @bp.route("/servers/stop-idle", methods=["POST"])
@@ -167,7 +167,8 @@ def stop_idle():
     """ "Stop all that match": review the servers idle that long, then stop those still idle.
 
     The review names them (at most STOP_AT_ONCE, longest idle first, only those the person
-    may stop); the confirmation stops exactly those named, each checked again at that moment.
+    may stop); the confirmation makes a job of exactly those named, each checked again at its
+    turn (:mod:`.stops`).
     """
     require("stop_server")  # for someone, somewhere; each server is checked below
     form = IdleStopForm()
@@ -206,13 +207,69 @@ def stop_idle():
                 servers=json.dumps([[s.user, s.name] for s in chosen]),
             ),
         )
-    chosen = _posted_servers(form.servers.data)[:STOP_AT_ONCE]
-    result = stop_each(
-        service_client(), chosen, still_idle(idle, _may_stop, now=lambda: datetime.now(UTC))
+    return _submit_stop(_posted_servers(form.servers.data)[:STOP_AT_ONCE], idle)
+
+
+# -- a hub-wide stop, followed ------------------------------------------------------------
+
+
+def _stop_job(job: str) -> Job:
+    record = job_store().get(job)
+    if record is None or record.kind != KIND:
+        abort(404, description="There is no such stop (it may have been cleaned up).")
+    return record
+
+
+def _may_steer(record: Job) -> bool:
+    """Follow or cancel a hub-wide stop: who asked for it, or who may stop every one of its
+    servers (by the user and server alone: a ``!group=`` scope needs the user's groups,
+    which the page does not read)."""
+    servers = record.spec.servers
+    return record.by == g.person.name or (
+        bool(servers) and all(_may_stop(user, server, ()) for user, server in servers)
     )
-    log.info(
-        "stop idle (%s): %s",
-        idle.words,
-        ", ".join(f"{len(result.of(r))} {r}" for r in ("stopped", "stopping", "skipped", "failed")),
+
+
+def _require_steer(record: Job) -> None:
+    if not _may_steer(record):
+        abort(
+            403,
+            description="Only who asked for this stop, or who may stop each of its servers, "
+            "may follow or cancel it.",
+        )
+
+
+@bp.route("/servers/jobs/<job>")
+def stop_job(job):
+    """A hub-wide stop: how far it got, then each server's outcome (and why)."""
+    record = _stop_job(job)
+    _require_steer(record)
+    idle = idle_of(record.spec)
+    back = url_for(".running", idle=idle.amount_text, unit=idle.unit) if idle else None
+    return render_template(
+        "servers/stop_job.html",
+        job=record,
+        idle=idle,
+        result=outcomes_of(record),
+        counts=record.counts(),
+        outcomes=OUTCOMES,
+        back=back or url_for(".running"),
+        may_cancel=not record.done and record.cancel_by is None,
+        form=ActionForm(),
     )
-    return render_template("servers/stop_idle_done.html", idle=idle, result=result, back=back)
+
+
+@bp.route("/servers/jobs/<job>/cancel", methods=["POST"])
+def cancel_stop_job(job):
+    """Servers not asked for yet are not stopped ("cancelled"); those under way finish."""
+    record = _stop_job(job)
+    _require_steer(record)
+    require_form(ActionForm())
+    if job_store().cancel(job, g.person.name):
+        flash(
+            "Cancelled: servers not asked for yet will not be stopped; those under way finish.",
+            "info",
+        )
+    else:
+        flash("This stop had already finished; nothing was cancelled.", "info")
+    return redirect(url_for(".stop_job", job=job))

@@ -50,6 +50,8 @@ GET = {
     "roster.group_servers": (302, 403, 403, 403, 200),
     "roster.group_job": (302, 403, 403, 403, 404),
     "servers.running": (302, 403, 200, 200, 200),
+    # a hub-wide stop: who asked for it, or who may stop each of its servers (none: no such job)
+    "servers.stop_job": (302, 404, 404, 404, 404),
     "users.index": (302, 403, 200, 200, 200),
     # everyone may read themselves, so the hub answers "no such user" for others
     "users.show": (302, 404, 404, 404, 200),
@@ -73,12 +75,13 @@ POST = {
     ),
     "lessons.change_lesson": ((403, 403, 403), {"tz": "UTC", "starts": "09:00", "ends": "10:00"}),
     "lessons.cancel_lesson": ((403, 403, 403), {}),
-    # "not allowed", said per server after the confirmation
-    "servers.stop_many": ((302, 302, 302), {"confirm": "yes", "servers": '[["outsider", ""]]'}),
+    # a job, followed on its page (303): "not allowed", said per server as it runs
+    "servers.stop_many": ((303, 303, 303), {"confirm": "yes", "servers": '[["outsider", ""]]'}),
     "servers.stop_idle": (
-        (200, 200, 200),  # each server "not a server you may stop", on the results page
+        (303, 303, 303),  # each server "not a server you may stop", on the job's page
         {"idle": "1", "unit": "hours", "confirm": "yes", "servers": '[["outsider", ""]]'},
     ),
+    "servers.cancel_stop_job": ((404, 404, 404), {}),
     "users.change_groups": ((403, 403, 403), {"group": "class-b", "action": "add"}),
     "users.start": ((404, 404, 404), {"server": "labs", "profile": "small"}),
     "users.stop": ((404, 404, 404), {}),

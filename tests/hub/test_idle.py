@@ -12,7 +12,6 @@ from __future__ import annotations
 import html
 import json
 import re
-import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -182,6 +181,18 @@ def review(session, stack, data):
     return session.post(stack.url("servers/stop-idle"), data={"csrf_token": token, **data})
 
 
+def stopped_page(session, r) -> str:
+    """A hub-wide stop's page, where its confirmed POST leads (a job), once it is done."""
+    assert r.status_code == 200 and r.history[0].status_code == 303, r.status_code
+    assert "/servers/jobs/" in r.url, r.url
+
+    def done():
+        page = session.get(r.url).text
+        return page if 'data-testid="job-state">done' in page else ""
+
+    return wait_for(done)
+
+
 def test_the_review_caps_how_many_are_stopped_at_once(stack, admin, crowd, monkeypatch):
     crowd.ready()
     monkeypatch.setattr(views, "STOP_AT_ONCE", 5)
@@ -203,8 +214,8 @@ def test_others_servers_are_not_stopped_by_a_crafted_confirmation(stack, crowd):
     victims = [[u, ""] for u in crowd.idle[:2]]
     data = {**FILTER, "confirm": "yes", "servers": json.dumps(victims)}
     r = review(helpdesk, stack, data)
-    assert r.status_code == 200
-    failed = html.unescape(re.search(r'data-testid="failed">(.*?)</ul>', r.text, re.S).group(1))
+    done = stopped_page(helpdesk, r)
+    failed = html.unescape(re.search(r'data-testid="failed">(.*?)</ul>', done, re.S).group(1))
     for u, _ in victims:
         assert f"The default server of {u}: not a server you may stop" in failed
     assert all(ready(stack, u) for u, _ in victims)
@@ -233,8 +244,7 @@ def test_stop_all_that_match_checks_each_again(stack, admin, crowd):
 
     before = stack.last_audit_id()
     r = admin.post(stack.url("servers/stop-idle"), data=fields)
-    assert r.status_code == 200
-    done = html.unescape(r.text)
+    done = html.unescape(stopped_page(admin, r))
     assert "Left alone" in done
     assert re.search(rf"The default server of {back}: active again since the list was made", done)
     assert f"The default server of {gone}: no longer running" in done
@@ -263,20 +273,3 @@ def test_a_damaged_review_is_refused_and_changes_nothing(stack, admin, data):
     r = review(admin, stack, data)
     assert r.status_code == 400 and "Nothing was changed." in html.unescape(r.text)
     assert not [line for line in stack.log.lines[start:] if re.search(r"hub DELETE /", line)]
-
-
-def test_stopping_is_a_few_at_a_time(stack, crowd):
-    """stop_each overlaps its hub calls (a pool of 4: four checks meet at a barrier, which
-    one at a time never would), and gives the outcomes in the order asked."""
-    crowd.ready()
-    chosen = [(u, "") for u in crowd.idle[:8]]
-    meet = threading.Barrier(4, timeout=20)
-
-    def check(user, server, model):
-        meet.wait()
-        return "skipped", "only counting"
-
-    result = idling.stop_each(stack.api, chosen, check, workers=4)
-    assert [(o.user, o.server) for o in result.outcomes] == chosen
-    assert {o.result for o in result.outcomes} == {"skipped"}
-    assert all(ready(stack, u) for u, _ in chosen)

@@ -256,6 +256,23 @@ def test_users_list_searches_and_filters(stack, admin, users):
     assert ">student</a>" in page and ">outsider</a>" not in page and f">{a}</a>" not in page
 
 
+def stopped_page(session, r) -> str:
+    """A hub-wide stop's page, where its confirmed POST leads (a job), once it is done."""
+    assert "/servers/jobs/" in r.url, r.url
+
+    def done():
+        page = session.get(r.url).text
+        return page if 'data-testid="job-state">done' in page else ""
+
+    return wait_for(done)
+
+
+def stop_summary(page: str) -> str:
+    """The outcome of a hub-wide stop, in words, on its page."""
+    found = re.search(r'data-testid="stop-summary">(.*?)</div>', page, re.S)
+    return html.unescape(found.group(1)) if found else ""
+
+
 def test_running_servers_page_and_stop_selected(stack, admin, users):
     a, b = users(2, prefix="run")
     for u in (a, b):
@@ -270,7 +287,8 @@ def test_running_servers_page_and_stop_selected(stack, admin, users):
     assert "Stop 2 servers?" in r.text
     fields = dict(re.findall(r'<input [^>]*name="([^"]+)"[^>]*value="([^"]*)"', r.text))
     r = admin.post(stack.url("servers/stop"), data={k: html.unescape(v) for k, v in fields.items()})
-    assert "Stopped (or stopping) 2 servers" in alert(r.text)
+    assert r.history[0].status_code == 303  # a job, followed on its page
+    assert "Stopped (or stopping) 2 servers" in stop_summary(stopped_page(admin, r))
     wait_for(lambda: gone_or_stopped(stack, a, "labs") and gone_or_stopped(stack, b, "labs"))
 
 
@@ -280,10 +298,26 @@ def test_stopping_in_bulk_tells_no_one_which_users_exist(stack):
     helpdesk = stack.signin("helpdesk")
     ghost = unique("ghost")
     data = {"confirm": "yes", "servers": json.dumps([["outsider", ""], [ghost, ""]])}
-    message = alert(post(helpdesk, stack, "servers/stop", data).text)
+    message = stop_summary(stopped_page(helpdesk, post(helpdesk, stack, "servers/stop", data)))
     assert "outsider (default): not a server you may stop" in message, message
     assert f"{ghost} (default): not a server you may stop" in message, message
     assert "no user called" not in message and "not allowed" not in message
+
+
+def test_a_hub_wide_stop_is_followed_only_by_who_may_steer_it(stack):
+    """Its page and its cancel: who asked for it, or who may stop each of its servers."""
+    helpdesk = stack.signin("helpdesk")
+    data = {"confirm": "yes", "servers": json.dumps([["outsider", ""]])}
+    r = post(helpdesk, stack, "servers/stop", data)
+    assert "not a server you may stop" in stop_summary(stopped_page(helpdesk, r))
+    job = r.url.rsplit("/", 1)[1]
+    teacher = stack.signin("teacher")  # class-a's servers: not outsider's, and did not ask
+    assert teacher.get(r.url).status_code == 403
+    assert post(teacher, stack, f"servers/jobs/{job}/cancel", {}).status_code == 403
+    admin = stack.signin("admin")  # may stop every server
+    assert admin.get(r.url).status_code == 200
+    done = post(admin, stack, f"servers/jobs/{job}/cancel", {})
+    assert "had already finished; nothing was cancelled" in alert(done.text)
 
 
 # -- a whole group ----------------------------------------------------------------------------

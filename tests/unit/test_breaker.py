@@ -19,8 +19,8 @@ from helpers.stack import (
 from hubdesk import db
 from hubdesk.audit import AuditTrail
 from hubdesk.db import Database
-from hubdesk.jobs import JobRunner, JobStore
-from hubdesk.roster import actions  # noqa: F401  (registers the job kind "start")
+from hubdesk.jobs import JobRunner, JobStore, StartSpec
+from hubdesk.roster.actions import run_group_action
 from hubdesk.servers.breaker import (
     FAILURE,
     NEITHER,
@@ -231,6 +231,7 @@ def pretend(tmp_path):
             failure_limit=LIMIT,
             audit_trail=AuditTrail(database),
         )
+        runner.register("start", run_group_action, StartSpec)
         runners.append(runner)
         job_id = runner.store.create(
             "start",

@@ -19,7 +19,7 @@ from cryptography.fernet import Fernet, MultiFernet
 from hubdesk import db, permissions
 from hubdesk.audit import AuditTrail
 from hubdesk.db import Database
-from hubdesk.jobs import JobStore
+from hubdesk.jobs import JobStore, StartSpec, StopSpec
 from hubdesk.lessons import runs
 from hubdesk.lessons.schedule import Due, When
 from hubdesk.lessons.store import LessonStore
@@ -119,7 +119,7 @@ def test_a_lesson_token_holds_only_what_a_start_needs():
 
 def started(database, store: LessonStore, lesson: str, occurrence: float, outcomes: dict):
     """A start run of that occurrence whose members ended with these outcomes (sent or not)."""
-    jobs = JobStore(database)
+    jobs = JobStore(database, specs={"start": StartSpec, "stop": StopSpec})
     job_id = jobs.create(
         "start",
         "class-a",
@@ -173,7 +173,7 @@ def test_a_stop_stops_exactly_what_its_start_started_with_hubdesks_authority(dat
     # the start, still going at the lesson's end, sends nothing more
     assert jobs.cancelled_by(start_job) == "the lesson's end"
     job = jobs.get(job_id)
-    assert job.kind == "stop" and job.spec["server"] == "labs"
+    assert job.kind == "stop" and job.spec.server == "labs"
     assert sorted(job.items) == ["amy", "bob", "cat", "dan"]
     assert job.scopes == {f"delete:servers!server={u}/labs" for u in ["amy", "bob", "cat", "dan"]}
     # those scopes allow exactly those servers
