@@ -169,7 +169,7 @@ class AuditTrail:
                 )
         return record_id, action, target
 
-    def note(self, action: str, target: dict, *, person: str | None = None, outcome="") -> int:
+    def record(self, action: str, target: dict, *, person: str | None = None, outcome="") -> int:
         """A change hubdesk makes to its own records (a lesson scheduled, run, cancelled):
         its record, then its outcome, as for a change asked of the hub.
 

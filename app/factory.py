@@ -195,7 +195,7 @@ def _shared(settings: Settings) -> extensions.Shared:
         audit_trail=trail,
         keep_days=settings.jobs_keep_days,
         housekeeping=housekeeping,
-        on_group_change=groups.note,
+        on_group_change=groups.changed,
         scheduler=lessons_due,
     )
     register_job_types(runner)

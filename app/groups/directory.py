@@ -10,7 +10,7 @@ O(page) plus a scan of names in memory, whatever the hub's size.
 - After ``HUBDESK_GROUP_CACHE_SECONDS`` the copy is stale: requests keep being
   served from it while one background thread reads a fresh one, so nobody waits.
 - Changes made through hubdesk, by any worker of any replica, show on the next
-  page load everywhere: ``note`` and ``forget`` write them to the database's
+  page load everywhere: ``changed`` and ``forget`` write them to the database's
   ``group_changes`` log, and each request first applies what is new there (one
   indexed query: O(changes), not O(groups)). Changes made outside hubdesk show
   up within the cache lifetime.
@@ -71,7 +71,7 @@ class GroupDirectory:
             self._refresh_in_background(client)
         return self._entries
 
-    def note(self, name: str, members: int | None) -> None:
+    def changed(self, name: str, members: int | None) -> None:
         """A group made or changed through hubdesk: shown at once, with its member count,
         here and (through the database) in every other worker.
 

@@ -38,7 +38,7 @@ def run_membership_change(context: Context) -> None:
     job = context.job
     pending = job.pending()
     if not context.may("edit_members", group=job.group):
-        context.note([i.name for i in pending], FAILED, "your hub scopes no longer allow it")
+        context.set_outcome([i.name for i in pending], FAILED, "your hub scopes no longer allow it")
         return _finish(context, None)
     size = None
     for op in ("add", "remove"):
@@ -83,17 +83,17 @@ def _apply(context: Context, op: str, names: list[str], sent_before: set[str]) -
             else (f"the hub did not answer ({e.reason})")
         )
         sent = [n for n in names if context.job.items[n].sent]
-        context.note([n for n in names if n not in sent], FAILED, words)
-        context.note(sent, UNKNOWN, f"sent, then {words}")
+        context.set_outcome([n for n in names if n not in sent], FAILED, words)
+        context.set_outcome(sent, UNKNOWN, f"sent, then {words}")
         return None
-    context.note(result.done, DONE)
-    context.note(result.unchanged, UNCHANGED)
+    context.set_outcome(result.done, DONE)
+    context.set_outcome(result.unchanged, UNCHANGED)
     for outcome, reasons in ((FAILED, result.failed), (UNKNOWN, result.unknown)):
         by_reason: dict[str, list[str]] = {}
         for name, reason in reasons.items():
             by_reason.setdefault(reason, []).append(name)
         for reason, which in by_reason.items():
-            context.note(which, outcome, reason)
+            context.set_outcome(which, outcome, reason)
     if result.created:
         context.set_result(
             dict(

@@ -129,7 +129,7 @@ def create():
         else:
             form.name.errors = [f"The hub refused: {e.message}"]
         return index(create_form=form), 400
-    group_directory().note(name, 0)
+    group_directory().changed(name, 0)
     flash(f"Created group “{name}”.", "success")
     known_members = [n for n in members if n not in unknown]
     if unknown:

@@ -68,9 +68,10 @@ class Context:
             self.job.scopes, self.runner.service_scopes, action, **target
         )
 
-    def note(self, names, outcome: str, words: str = "") -> None:
+    def set_outcome(self, names, outcome: str, words: str = "") -> None:
+        """The outcome of these items (one name or several), in the database and here."""
         names = [names] if isinstance(names, str) else list(names)
-        self.store.note(self.job.id, names, outcome, words)
+        self.store.set_outcome(self.job.id, names, outcome, words)
         for name in names:
             item = self.job.items.get(name)
             if item:
@@ -336,7 +337,7 @@ def pool_map(context: Context, step: Callable[[Item], None], items: list[Item]) 
             return
         who = context.cancelled()
         if who is not None and not item.sent:
-            context.note(item.name, "cancelled", f"cancelled by {who} before it was sent")
+            context.set_outcome(item.name, "cancelled", f"cancelled by {who} before it was sent")
             return
         step(item)
 

@@ -253,10 +253,6 @@ class JobStore:
 
     # -- items ------------------------------------------------------------------------
 
-    def note(self, job_id: str, names: Iterable[str], outcome: str, words: str = "") -> None:
-        """The outcome of these items."""
-        self.set_outcome(job_id, names, outcome, words)
-
     def set_outcome(
         self, job_id: str, names: Iterable[str], outcome: str, words: str = "", *, conn=None
     ) -> None:

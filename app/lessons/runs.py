@@ -124,7 +124,7 @@ def make_run(runner, lessons, audit, lesson: Lesson, due: schedule.Due) -> str |
                 raise _Lost()  # rolls the job back: another worker's row landed first
     except _Lost:
         return None
-    audit.note(
+    audit.record(
         f"lesson.{due.kind}",
         {
             "group": lesson.group,
@@ -295,7 +295,7 @@ def make_stop(runner, lessons, audit, lesson: Lesson, due: schedule.Due) -> str 
                 raise _Lost()
     except _Lost:
         return None
-    audit.note(
+    audit.record(
         "lesson.stop",
         {
             "group": lesson.group,

@@ -216,7 +216,7 @@ def save_lesson(group: str, form: LessonForm, offered, *, lesson=None):
         return _form_page(group, form, offered, lesson=lesson, error=str(e), status=400)
     new = lesson is None
     action, done = ("lesson.schedule", "Scheduled") if new else ("lesson.change", "Changed")
-    audit_trail().note(action, _target(lesson_id, group, server, when), outcome="saved")
+    audit_trail().record(action, _target(lesson_id, group, server, when), outcome="saved")
     _renew_token()
     flash(f"{done}: {server_words(server, start=True)} for “{group}”, {when.words()}.", "success")
     return redirect(url_for("roster.group_servers", group=group))
@@ -232,7 +232,7 @@ def cancel_lesson(group, lesson):
     else:
         lesson_store().cancel(lesson.id, g.person.name)
         target = _target(lesson.id, group, lesson.server, lesson.when)
-        audit_trail().note("lesson.cancel", target, outcome="cancelled")
+        audit_trail().record("lesson.cancel", target, outcome="cancelled")
         flash(
             f"Cancelled the lesson {lesson.when.words()}: nothing more starts for it. "
             "Servers it started are left as they are.",

@@ -64,8 +64,8 @@ def run_group_action(context: Context) -> None:
         return
     breaker = start_breaker(context)
 
-    def start(context: Context, item: Item, note) -> None:
-        start_member(context, item, note, breaker)
+    def start(context: Context, item: Item, set_outcome) -> None:
+        start_member(context, item, set_outcome, breaker)
 
     pool_map(
         context,
@@ -112,12 +112,12 @@ def pause(context: Context, reason: str) -> None:
         who = context.store.cancelled_by(job.id)
         held = [i.name for i in job.items.values() if i.outcome == PAUSED]
         if who and held:
-            context.note(held, "cancelled", f"cancelled by {who} before it was sent")
+            context.set_outcome(held, "cancelled", f"cancelled by {who} before it was sent")
         return
     log.warning("group start %s of %s paused: %s", job.id, job.group, reason)
     metrics.count_paused()
     if context.runner.audit is not None:
-        context.runner.audit.note("group.start.pause", job_target(job), outcome=reason)
+        context.runner.audit.record("group.start.pause", job_target(job), outcome=reason)
 
 
 def job_target(job: Job) -> dict:
@@ -144,14 +144,14 @@ def settle_member(context: Context, item: Item, step, breaker: Breaker | None = 
     """
     user, job = item.name, context.job
 
-    def note(outcome: str, words: str = "", status: int | None = None) -> None:
+    def set_outcome(outcome: str, words: str = "", status: int | None = None) -> None:
         final = outcome not in PENDING
         if final:
             metrics.count_bulk(f"group.{job.kind}", outcome)
         result = verdict(outcome, sent=item.sent, status=status) if breaker and final else None
         if result == FAILURE:
             breaker.settle(user, result, words)
-        context.note(user, outcome, words)
+        context.set_outcome(user, outcome, words)
         if result and result != FAILURE:
             breaker.settle(user, result)
 
@@ -159,28 +159,28 @@ def settle_member(context: Context, item: Item, step, breaker: Breaker | None = 
     try:
         for _ in range(OUTAGES):
             try:
-                return step(context, item, note)
+                return step(context, item, set_outcome)
             except HubUnreachable as e:
                 if e.maybe_applied and not item.sent:
                     context.mark_sent(user)
                 reason = e.reason
-                if not _wait_for_hub(context, user, reason, note):
+                if not _wait_for_hub(context, user, reason, set_outcome):
                     break
         if item.sent:
-            return note(
+            return set_outcome(
                 "unknown",
                 f"the hub stopped answering ({reason}) after the request was sent: "
                 "check this user's servers",
             )
-        note("failed", f"not done: the hub did not answer ({reason})")
+        set_outcome("failed", f"not done: the hub did not answer ({reason})")
     except HubAPIError as e:
-        note(*explain(e, user, job.spec.server or ""), status=e.status)
+        set_outcome(*explain(e, user, job.spec.server or ""), status=e.status)
     finally:
         if breaker is not None:
             breaker.leave(user)  # no longer in flight here, whatever happened
 
 
-def _wait_for_hub(context: Context, user: str, reason: str, note) -> bool:
+def _wait_for_hub(context: Context, user: str, reason: str, set_outcome) -> bool:
     """Wait (saying so) until the hub answers again; False after HUB_WAIT_SECONDS."""
 
     def answers():
@@ -190,7 +190,7 @@ def _wait_for_hub(context: Context, user: str, reason: str, note) -> bool:
             pass  # it answers: the step will say what it says
 
     def waiting():
-        note("waiting", f"the hub is not answering ({reason}); waiting for it")
+        set_outcome("waiting", f"the hub is not answering ({reason}); waiting for it")
 
     waiting()
     try:
@@ -200,7 +200,7 @@ def _wait_for_hub(context: Context, user: str, reason: str, note) -> bool:
     return True
 
 
-def start_member(context: Context, item: Item, note, breaker: Breaker | None = None) -> None:
+def start_member(context: Context, item: Item, set_outcome, breaker: Breaker | None = None) -> None:
     """Start the job's server for one member, or settle it by what the hub has.
 
     With a ``breaker``, the start waits for its turn, and is not sent once it tripped.
@@ -209,36 +209,36 @@ def start_member(context: Context, item: Item, note, breaker: Breaker | None = N
     spec: StartSpec = context.job.spec
     server = spec.server
     if breaker is not None and breaker.tripped and not item.sent:
-        return note(PAUSED, NOT_SENT_PAUSED)
+        return set_outcome(PAUSED, NOT_SENT_PAUSED)
     model = context.hub.get_user(user, include_stopped_servers=True)
     if not context.may(
         "start_server", user=user, server=server, user_groups=model.get("groups") or ()
     ):
-        return note("forbidden", "your hub scopes do not let you start this server")
+        return set_outcome("forbidden", "your hub scopes do not let you start this server")
     current = server_in(model, server)
     state = state_of(current)
     if item.sent:  # an earlier try (or worker) may have reached the hub: what does it have?
         if state == "running":
-            return note("started", "ready (checked with the hub after an interruption)")
+            return set_outcome("started", "ready (checked with the hub after an interruption)")
         if state in ("starting", "stopping"):
             if breaker is not None:
                 breaker.follow(user)  # in flight, though sent before this worker had it
-            return follow_spawn(context, user, server, note)
+            return follow_spawn(context, user, server, set_outcome)
         if current is not None and (server == "" or current.get("started")):
-            return note(
+            return set_outcome(
                 "failed",
                 "not started: the start was sent, and the hub has the server stopped now "
                 "(the spawn may have failed): check this user's servers",
             )
         # the hub has no trace of it: the start never got there, so sending it is no repeat
     elif state in ("running", "starting"):
-        return note("running", f"already {state}")
+        return set_outcome("running", f"already {state}")
     if breaker is not None:
         why = breaker.take(user, give_up=lambda: _give_up(context))
         if why == PAUSED:
-            return note(PAUSED, NOT_SENT_PAUSED)
+            return set_outcome(PAUSED, NOT_SENT_PAUSED)
         if why:
-            return note("cancelled", why)
+            return set_outcome("cancelled", why)
     for attempt in range(5):
         try:
             context.mark_sent(user)  # first: if this worker dies now, a resume will know
@@ -255,8 +255,8 @@ def start_member(context: Context, item: Item, note, breaker: Breaker | None = N
                 raise
             time.sleep(2 * (attempt + 1))  # the hub's concurrent_spawn_limit: wait our turn
     if status == 201:
-        return note("started", "ready")
-    return follow_spawn(context, user, server, note)
+        return set_outcome("started", "ready")
+    return follow_spawn(context, user, server, set_outcome)
 
 
 def _give_up(context: Context) -> str | None:
@@ -266,9 +266,9 @@ def _give_up(context: Context) -> str | None:
     return f"cancelled by {who} before it was sent" if who else None
 
 
-def follow_spawn(context: Context, user: str, server: str, note) -> None:
+def follow_spawn(context: Context, user: str, server: str, set_outcome) -> None:
     """Follow a spawn to its end, saying how it goes now and then."""
-    note("starting", "coming up")
+    set_outcome("starting", "coming up")
     last, touched = {}, time.monotonic()
     try:
         for event in context.hub.progress(user, server, seconds=SPAWN_SECONDS, keepalive=True):
@@ -277,28 +277,28 @@ def follow_spawn(context: Context, user: str, server: str, note) -> None:
             if event is not None:
                 last = event
             if time.monotonic() - touched > HEARTBEAT_SECONDS:
-                note("starting", (last.get("message") or "coming up")[:200])
+                set_outcome("starting", (last.get("message") or "coming up")[:200])
                 touched = time.monotonic()
     except HubAPIError as e:
         if e.status != 400:
             raise
         # "not starting": the spawn ended before its stream opened; the hub's state tells
     if last.get("ready"):
-        note("started", "ready")
+        set_outcome("started", "ready")
     elif last.get("failed"):
-        note("failed", last.get("message") or "the spawn failed")
+        set_outcome("failed", last.get("message") or "the spawn failed")
     else:  # the stream ended without an outcome: ask the hub how it is
         state = state_of(server_in(context.hub.get_user(user), server))
         if state == "running":
-            note("started", "ready")
+            set_outcome("started", "ready")
         elif state == "starting":
-            note("unknown", "still starting when hubdesk stopped following it: check it")
+            set_outcome("unknown", "still starting when hubdesk stopped following it: check it")
         else:
             why = context.hub.start_failure(user, server)
-            note("failed", f"the spawn failed: {why}" if why else "the spawn did not finish")
+            set_outcome("failed", f"the spawn failed: {why}" if why else "the spawn did not finish")
 
 
-def stop_member(context: Context, item: Item, note) -> None:
+def stop_member(context: Context, item: Item, set_outcome) -> None:
     """Stop one member's servers: all of them, the job's one, or the ones ticked for them."""
     user = item.name
     spec: StopSpec = context.job.spec
@@ -315,9 +315,9 @@ def stop_member(context: Context, item: Item, note) -> None:
     ]
     if not targets:
         if item.sent:  # our stop reached the hub before it (or the worker) went away
-            return note("stopped", "stopped (checked with the hub after an interruption)")
+            return set_outcome("stopped", "stopped (checked with the hub after an interruption)")
         none_running = "no running server" if only is None and ticked is None else "not running"
-        return note("nothing", none_running)
+        return set_outcome("nothing", none_running)
     words, outcome = [], "stopped"
     for name in targets:
         label = name or "default"
@@ -330,4 +330,4 @@ def stop_member(context: Context, item: Item, note) -> None:
         if status == 202 and outcome == "stopped":
             outcome = "stopping"
         words.append(f"{label}: {'stopping' if status == 202 else 'stopped'}")
-    note(outcome, ", ".join(words))
+    set_outcome(outcome, ", ".join(words))

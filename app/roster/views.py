@@ -190,7 +190,7 @@ def cancel_group_job(group, job):
     require_form(ActionForm())
     done = job_store().cancel(job, g.person.name)
     if done == "cancelled":  # it was paused: done now
-        audit_trail().note(
+        audit_trail().record(
             f"group.{record.kind}.cancel", job_target(record), outcome="cancelled while paused"
         )
         flash("Cancelled: the members not started while it was paused will not be.", "info")
@@ -217,7 +217,7 @@ def resume_group_job(group, job):
     ):
         flash("This group action is not paused (any more); nothing was changed.", "info")
         return redirect(url_for(".group_job", group=group, job=job))
-    audit_trail().note(
+    audit_trail().record(
         f"group.{record.kind}.resume", job_target(record), outcome="resumed: one start first"
     )
     jobs().run_here(job)  # after its record: the pause it may come to is on record after it

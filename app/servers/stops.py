@@ -75,7 +75,7 @@ def stop_item(context: Context, item: Item, check: Check) -> None:
         before_send=lambda: context.mark_sent(item.name),
     )
     metrics.count_bulk("servers.stop", outcome.result)
-    context.note(item.name, outcome.result, outcome.why)
+    context.set_outcome(item.name, outcome.result, outcome.why)
 
 
 def outcomes_of(job: Job) -> StopResult:

@@ -156,7 +156,7 @@ def change_groups(name):
             raise
         flash(f"There is no group called “{group}”. Nothing was changed.", "error")
         return redirect(url_for(".show", name=name))
-    group_directory().note(group, result.size)
+    group_directory().changed(group, result.size)
     if result.done:
         where = "to" if action == "add" else "from"
         flash(f"{result.verb.capitalize()} {name} {where} “{group}”.", "success")

@@ -411,8 +411,8 @@ def test_pause_resume_and_cancel_in_the_database(db_url):
         job_id = store.create(
             "start", "g", by="t", spec={}, scopes=[], items=[("a", ""), ("b", "")], owner="w1"
         )
-        store.note(job_id, ["a"], "failed", "boom")
-        store.note(job_id, ["b"], "paused", "not started: the action is paused")
+        store.set_outcome(job_id, ["a"], "failed", "boom")
+        store.set_outcome(job_id, ["b"], "paused", "not started: the action is paused")
         assert not store.pause(job_id, "someone-else", {"paused": "why"})  # not its holder
         assert store.pause(job_id, "w1", {"paused": "3 starts in a row failed: boom"})
         assert not store.finish(job_id)  # a paused item keeps it unfinished
@@ -429,7 +429,7 @@ def test_pause_resume_and_cancel_in_the_database(db_url):
         assert job.state == "running" and "paused" not in job.result
         assert job.items["b"].outcome == "waiting" and job.scopes == frozenset({"servers"})
         assert not store.resume(job_id, "admin", scopes=[], changes={}, owner="w2")
-        store.note(job_id, ["b"], "paused", "not started: the action is paused")
+        store.set_outcome(job_id, ["b"], "paused", "not started: the action is paused")
         assert store.pause(job_id, "w2", {"paused": "again"})
         assert store.cancel(job_id, "teacher") == "cancelled"
         job = store.get(job_id)

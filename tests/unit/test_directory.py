@@ -69,7 +69,7 @@ def test_changes_made_here_show_at_once_and_survive_a_refresh_in_flight():
     hub.gate.clear()
     d.entries(hub)  # a refresh starts and reads the hub's old state
     wait_for(lambda: hub.reads == 2)
-    d.note("b", 7)
+    d.changed("b", 7)
     d.forget("c")
     assert names(d.entries(hub)) == ["a", "b"]
     d.seconds = 30

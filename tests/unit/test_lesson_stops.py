@@ -131,7 +131,7 @@ def started(database, store: LessonStore, lesson: str, occurrence: float, outcom
     for name, (outcome, sent) in outcomes.items():
         if sent:
             jobs.mark_sent(job_id, [name])
-        jobs.note(job_id, [name], outcome)
+        jobs.set_outcome(job_id, [name], outcome)
     due = Due("start", occurrence, datetime.fromtimestamp(occurrence, UTC), False)
     with database.write() as conn:
         assert store.record_run(conn, store.get(lesson), due, job_id=job_id, words="")

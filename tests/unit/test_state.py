@@ -135,9 +135,9 @@ def test_a_job_and_its_items(database):
     assert job.scopes == {"servers!group=class-a"} and not job.done and not job.orphaned
     assert [i.name for i in job.pending()] == ["a", "b", "c"]
     store.mark_sent(job_id, ["a"])
-    store.note(job_id, ["a"], "started", "ready")
+    store.set_outcome(job_id, ["a"], "started", "ready")
     assert not store.finish(job_id)  # b and c have no outcome yet: not done
-    store.note(job_id, ["b", "c"], "cancelled", "cancelled by admin")
+    store.set_outcome(job_id, ["b", "c"], "cancelled", "cancelled by admin")
     assert store.finish(job_id)
     job = store.get(job_id)
     assert job.done and job.counts() == {"started": 1, "cancelled": 2}
@@ -193,7 +193,7 @@ def test_a_damaged_job_row_is_left_out_of_lists_and_named_on_its_own(database):
 def test_recent_jobs_are_the_newest_of_a_group_with_their_counts(database):
     store = JobStore(database)
     ids = [make_job(store) for _ in range(7)]
-    store.note(ids[-1], ["a"], "started")
+    store.set_outcome(ids[-1], ["a"], "started")
     recent = store.recent("class-a", ("start", "stop"), limit=5)
     assert {j.id for j in recent} <= set(ids) and len(recent) == 5
     assert recent[0].created >= recent[-1].created
@@ -207,7 +207,7 @@ def test_cancelling_marks_the_job_and_old_jobs_are_pruned(database):
     job_id = make_job(store)
     store.cancel(job_id, "admin")
     assert store.get(job_id).cancel_by == "admin" and store.cancelled_by(job_id) == "admin"
-    store.note(job_id, ["a", "b", "c"], "cancelled")
+    store.set_outcome(job_id, ["a", "b", "c"], "cancelled")
     store.finish(job_id)
     with database.write() as conn:
         conn.execute(update(db.jobs).values(created=time.time() - 40 * 86400))
@@ -339,7 +339,7 @@ def test_a_change_made_through_one_worker_shows_in_every_other_at_once(database)
     one, two = GroupDirectory(3600, database), GroupDirectory(3600, database)
     assert [e.name for e in two.entries(hub)] == ["class-a"]
     assert [e.name for e in one.entries(hub)] == ["class-a"]
-    one.note("class-new", 3)
+    one.changed("class-new", 3)
     one.forget("class-a")
     assert [(e.name, e.members) for e in two.entries(hub)] == [("class-new", 3)]
     three = GroupDirectory(3600, database)  # starts later: reads the hub, skips the old log
