@@ -50,8 +50,11 @@ def matching(members: list[str], query: str) -> list[str]:
     return [m for m in ordered if needle in m.casefold()] if needle else ordered
 
 
-def read(client, members: list[str], *, query: str, offset: int, limit: int, profiles) -> Roster:
-    """The roster's page: ``members`` filtered, one page of them, their servers, failures."""
+def read(
+    client, members: list[str], *, query: str, offset: int, limit: int, profiles, host: str = ""
+) -> Roster:
+    """The roster's page: ``members`` filtered, one page of them, their servers, failures
+    (``host``: the hub's public host, where the servers open)."""
     found = matching(members, query)
     shown = found[offset : offset + limit]
     models = client.user_models(shown, params={"include_stopped_servers": "1"}, by_name=True)
@@ -59,7 +62,7 @@ def read(client, members: list[str], *, query: str, offset: int, limit: int, pro
     servers: list[Server] = []
     for name in shown:
         model = models.get(name)
-        mine = servers_of(model, profiles) if model else []
+        mine = servers_of(model, profiles, host=host) if model else []
         servers += mine
         if not mine:
             rows.append(Row(name, None, True, model is not None))

@@ -13,7 +13,7 @@ from wtforms import HiddenField, StringField
 
 from ..access import can, load_group_members, person_client, require
 from ..errors import require_form
-from ..extensions import audit_trail, job_store, jobs
+from ..extensions import audit_trail, job_store, jobs, settings
 from ..forms import ActionForm
 from ..hubfacts import hub_major
 from ..jobs import StartSpec, StopSpec
@@ -54,7 +54,13 @@ def _group_page(group, members, form, offered, *, error: str = "", status: int =
     limit = int_arg("rlimit", 50, allowed=roster.SIZES)
     offset = int_arg("roffset", 0)
     page = roster.read(
-        person_client(), members, query=query, offset=offset, limit=limit, profiles=catalogue()
+        person_client(),
+        members,
+        query=query,
+        offset=offset,
+        limit=limit,
+        profiles=catalogue(),
+        host=settings().hub_host,
     )
     html = render_template(
         "roster/group.html",

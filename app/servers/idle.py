@@ -111,13 +111,20 @@ def parse_idle(amount: str | None, unit: str | None) -> Idle | None:
 
 
 def running_page(
-    client: HubClient, *, offset: int, limit: int, newest_first: bool = False, profiles=()
+    client: HubClient,
+    *,
+    offset: int,
+    limit: int,
+    newest_first: bool = False,
+    profiles=(),
+    host: str = "",
 ) -> tuple[list[Server], Page]:
     """One page of the users with an active server, as rows: their active servers, and those
     whose last start failed (with the hub's reason), failures first, then by last activity.
 
     One hub page, plus a progress call for each stopped server that was ever used
-    (``mark_failures``): O(page), whatever the size of the hub.
+    (``mark_failures``): O(page), whatever the size of the hub. ``host``: the hub's public
+    host, where the servers open (``Server.open_url``).
     """
     page = client.list_users(
         offset=offset,
@@ -126,7 +133,8 @@ def running_page(
         sort="-last_activity" if newest_first else "last_activity",
         include_stopped_servers="1",  # to find those whose last start failed
     )
-    servers = mark_failures([s for u in page.items for s in servers_of(u, profiles)], client)
+    found = [s for u in page.items for s in servers_of(u, profiles, host=host)]
+    servers = mark_failures(found, client)
     rows = [s for s in servers if s.active or s.state == "failed"]
     far = datetime.min.replace(tzinfo=UTC)  # never active: as idle as can be
     rows.sort(key=lambda s: s.last_activity or far, reverse=newest_first)
@@ -178,15 +186,21 @@ class IdleServers:
 
 
 def idle_servers(
-    users: Iterable[dict], idle: Idle, *, now: datetime, profiles=(), newest_first: bool = False
+    users: Iterable[dict],
+    idle: Idle,
+    *,
+    now: datetime,
+    profiles=(),
+    newest_first: bool = False,
+    host: str = "",
 ) -> IdleServers:
     """The running servers of ``users`` idle for at least ``idle`` at ``now``, sorted.
 
     Only servers that are running count: one starting or stopping is being looked after,
-    whatever its last activity says.
+    whatever its last activity says. ``host``: as for ``running_page``.
     """
     users = list(users)
-    running = [s for u in users for s in servers_of(u, profiles) if s.state == "running"]
+    running = [s for u in users for s in servers_of(u, profiles, host=host) if s.state == "running"]
     matching = [s for s in running if idle.idle_for(s.last_activity, now)]
     matching.sort(key=lambda s: (s.last_activity, s.user, s.name), reverse=newest_first)
     groups = {u["name"]: list(u.get("groups") or ()) for u in users}

@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from ..extensions import settings
 from ..hub import HubAPIError
 from ..profiles import Profile, profile_for
 from ..words import server_words
@@ -58,10 +57,16 @@ class Server:
     last_activity: datetime | None
     url: str
     failure: str = ""  # why its last start failed (state "failed"), as the hub says
+    host: str = ""  # the hub's public host (settings' hub_host; "": the same host as hubdesk)
 
     @property
     def label(self) -> str:
         return self.name or "default server"
+
+    @property
+    def open_url(self) -> str:
+        """Where a browser opens it (the hub's public host and its URL path); "" without a path."""
+        return open_url_path(self.url, self.host) if self.url else ""
 
     @property
     def active(self) -> bool:
@@ -74,8 +79,8 @@ class Server:
         return (now - self.last_activity).total_seconds() / 3600
 
 
-def server_of(user: str, name: str, model: dict, profiles=()) -> Server:
-    """One server, from the hub's model of it."""
+def server_of(user: str, name: str, model: dict, profiles=(), *, host: str = "") -> Server:
+    """One server, from the hub's model of it; ``host``: the hub's public host (its open URL)."""
     options = model.get("user_options") or {}
     profile = profile_for(list(profiles), options)
     return Server(
@@ -88,13 +93,14 @@ def server_of(user: str, name: str, model: dict, profiles=()) -> Server:
         started=parse_time(model.get("started")),
         last_activity=parse_time(model.get("last_activity")),
         url=model.get("url") or "",
+        host=host,
     )
 
 
-def servers_of(user: dict, profiles=()) -> list[Server]:
-    """A user's servers, the default one first, then by name."""
+def servers_of(user: dict, profiles=(), *, host: str = "") -> list[Server]:
+    """A user's servers, the default one first, then by name (``host``: as for server_of)."""
     found = [
-        server_of(user["name"], name, model, profiles)
+        server_of(user["name"], name, model, profiles, host=host)
         for name, model in (user.get("servers") or {}).items()
     ]
     # the hub lists a stopped default server for everyone; one never used says nothing
@@ -117,13 +123,10 @@ def mark_failures(servers: list[Server], client) -> list[Server]:
     return servers
 
 
-def open_url_path(path: str) -> str:
-    """A server's URL path as a link the person's browser opens (on the hub's public host)."""
-    return f"{settings().hub_host}{path}" if path.startswith("/") else path
-
-
-def open_url(server: Server) -> str:
-    return open_url_path(server.url) if server.url else ""
+def open_url_path(path: str, host: str) -> str:
+    """A server's URL path as a link the person's browser opens, on the hub's public ``host``
+    (an absolute URL is left as it is)."""
+    return f"{host}{path}" if path.startswith("/") else path
 
 
 def explain(error: HubAPIError, user: str, server: str) -> tuple[str, str]:

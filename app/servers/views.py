@@ -19,7 +19,7 @@ from wtforms import HiddenField
 from .. import jsontext
 from ..access import can, person_client, require
 from ..errors import require_form
-from ..extensions import job_store, jobs
+from ..extensions import job_store, jobs, settings
 from ..forms import ActionForm
 from ..jobs import HubStopSpec, Job
 from ..jsontext import JSONTextError
@@ -76,15 +76,12 @@ def running():
     newest_first = request.args.get("sort") == "recent"
     idle, error = _idle_filter(request.args)
     hub, now, found, stoppable = person_client(), datetime.now(UTC), None, []
+    seen = {"profiles": catalogue(), "host": settings().hub_host, "newest_first": newest_first}
     if idle is None:
-        rows, page = running_page(
-            hub, offset=offset, limit=limit, newest_first=newest_first, profiles=catalogue()
-        )
+        rows, page = running_page(hub, offset=offset, limit=limit, **seen)
         paging = window(offset, limit, page.total or 0, page.next_offset)
     else:
-        found = idle_servers(
-            active_users(hub), idle, now=now, profiles=catalogue(), newest_first=newest_first
-        )
+        found = idle_servers(active_users(hub), idle, now=now, **seen)
         rows = found.servers[offset : offset + limit]
         paging = window(offset, limit, len(found.servers))
         stoppable = found.stoppable(_may_stop)

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 from ..extensions import settings, shared
 from ..hub import HubAPIError, HubClient, HubUnreachable
-from ..servers.model import open_url, open_url_path, server_in, server_of, state_of
+from ..servers.model import open_url_path, server_in, server_of, state_of
 
 log = logging.getLogger(__name__)
 BUSY_RETRY_MS = 3000  # when every progress-stream slot is taken, the browser retries after this
@@ -23,7 +23,7 @@ def final_state(hub: HubClient, user: str, server: str) -> dict:
     current = server_in(hub.get_user(user), server)
     state = state_of(current)
     if state == "running":
-        url = open_url(server_of(user, server, current))
+        url = server_of(user, server, current, host=settings().hub_host).open_url
         return {"progress": 100, "ready": True, "message": "The server is running.", "url": url}
     return {"progress": 100, "stopped": True, "message": f"The server is {state}."}
 
@@ -47,7 +47,7 @@ def relay(hub: HubClient, user: str, server: str, *, person: str) -> Iterator[st
                 yield ": keep-alive\n\n"  # so that no proxy on the way closes a quiet stream
                 continue
             if event.get("ready"):
-                event = dict(event, url=open_url_path(event.get("url", "")))
+                event = dict(event, url=open_url_path(event.get("url", ""), settings().hub_host))
             event.pop("html_message", None)  # plain text only: the page shows it as text
             yield f"data: {json.dumps(event)}\n\n"
     except HubAPIError as e:

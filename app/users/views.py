@@ -36,7 +36,6 @@ from ..profiles import default_profile
 from ..servers.model import (
     explain,
     mark_failures,
-    open_url,
     server_in,
     server_of,
     servers_of,
@@ -79,7 +78,7 @@ def index():
         filters["state"] = state
     page = person_client().list_users(offset=offset, limit=limit, **filters)
     profiles = settings().profiles
-    rows = [(u, servers_of(u, profiles)) for u in page.items]
+    rows = [(u, servers_of(u, profiles, host=settings().hub_host)) for u in page.items]
     return render_template(
         "users/index.html",
         rows=rows,
@@ -113,7 +112,8 @@ def user_page(name: str, *, start_error: str = "", status: int = 200):
     default = default_profile(offered)
     if default and not start_error:
         start_form.profile.data = default.slug
-    servers = mark_failures(servers_of(user, settings().profiles), person_client())
+    shown = servers_of(user, settings().profiles, host=settings().hub_host)
+    servers = mark_failures(shown, person_client())
     html = render_template(
         "users/show.html",
         user=user,
@@ -275,8 +275,8 @@ def progress(user, server):
     require("read_servers", **target)
     if current is None:
         abort(404, description=f"{user} has no server called “{server or 'default'}”.")
-    model = mark_failures([server_of(user, server, current, catalogue())], person_client())[0]
-    return render_template("users/progress.html", server=model, open_url=open_url(model))
+    model = server_of(user, server, current, catalogue(), host=settings().hub_host)
+    return render_template("users/progress.html", server=mark_failures([model], person_client())[0])
 
 
 @bp.route("/<user>/server/progress/events", defaults={"server": ""})

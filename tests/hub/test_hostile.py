@@ -638,7 +638,7 @@ def test_property_rows_are_saved_exactly_or_refused_with_no_change(stack, admin,
         return
     assert "Save these changes" in html.unescape(r.text), words(r.text)
     assert stack.api.get_group(group)["properties"] == BASE_PROPERTIES  # not before confirming
-    form = re.search(r'<form method="post" class="d-flex gap-2">.*?</form>', r.text, re.S)
+    form = re.search(r'<form method="post">.*?</form>', r.text, re.S)  # Save's
     r = admin.post(stack.url(path), data=hidden_fields(form.group(0)), timeout=60)
     harmless(r)
     assert "Saved the properties" in alert(r.text), words(r.text)
@@ -661,7 +661,7 @@ def test_json_edge_cases_in_properties(stack, admin, group, value):
     r = post(admin, stack, path, {"key": "k", "kind": "json", "value": value})
     harmless(r)
     if "Save these changes" in html.unescape(r.text):
-        form = re.search(r'<form method="post" class="d-flex gap-2">.*?</form>', r.text, re.S)
+        form = re.search(r'<form method="post">.*?</form>', r.text, re.S)  # Save's
         r = admin.post(stack.url(path), data=hidden_fields(form.group(0)), timeout=60)
         harmless(r)
     assert r.status_code == 400 and "not valid JSON" in html.unescape(r.text), words(r.text)
