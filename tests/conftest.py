@@ -55,18 +55,24 @@ def tier_of(path: Path) -> str | None:
 
 
 # Under pytest-xdist (``--dist loadgroup``, pyproject.toml) tests go to whichever worker is
-# free, one by one, except in these modules: each runs on one worker, because a module-scoped
-# fixture of theirs is worth making once (a hub of their own, a crowd of running servers,
-# a wheel, gunicorn under attack, a hundred users).
-ONE_WORKER_MODULES = {
-    "test_attacks",  # gunicorn under attack (and its memory measured): one at a time
-    "test_breaker_hub",  # a hub of its own
-    "test_faults",  # a hundred users
-    "test_groups",  # many groups
-    "test_hub_client",  # many groups, thirty users
-    "test_idle",  # a crowd of 30 running servers
-    "test_least_privilege",  # a hub of its own
-    "test_packaging",  # the wheel, built once
+# free, one by one, except in these modules: each group runs on one worker, one test at a
+# time. Most because a module-scoped fixture of theirs is worth making once (a hub of their
+# own, a crowd of running servers, a wheel, a hundred users). "timed": the tests that put a
+# deadline on hubdesk under gunicorn (killed and restarted within a lesson's seconds, a
+# lease taken over, health probes answered within a second under attack, its memory): two of
+# them at once on two cores starve each other, so they take turns, beside the other tests.
+XDIST_GROUPS = {
+    "test_attacks": "timed",
+    "test_durability": "timed",
+    "test_lessons_durability": "timed",
+    "test_slow_clients": "timed",
+    "test_breaker_hub": "test_breaker_hub",  # a hub of its own
+    "test_faults": "test_faults",  # a hundred users
+    "test_groups": "test_groups",  # many groups
+    "test_hub_client": "test_hub_client",  # many groups, thirty users
+    "test_idle": "test_idle",  # a crowd of 30 running servers
+    "test_least_privilege": "test_least_privilege",  # a hub of its own
+    "test_packaging": "test_packaging",  # the wheel, built once
 }
 # what a unit test may not ask for, even through another fixture: a hub, a browser
 UNIT_MAY_NOT_START = {"stack", "browser", "page"}
@@ -83,8 +89,8 @@ def pytest_collection_modifyitems(config, items):
         item.add_marker(tier)
         if tier == "unit" and (started := UNIT_MAY_NOT_START & set(item.fixturenames)):
             raise pytest.UsageError(f"{item.nodeid} is a unit test but asks for {started}")
-        if item.path.stem in ONE_WORKER_MODULES:
-            item.add_marker(pytest.mark.xdist_group(item.path.stem))
+        if item.path.stem in XDIST_GROUPS:
+            item.add_marker(pytest.mark.xdist_group(XDIST_GROUPS[item.path.stem]))
     items.sort(key=lambda item: RUN_ORDER.index(tier_of(item.path)))  # stable: in-tier order
 
 
