@@ -8,7 +8,7 @@ Run it again whenever templates/, static/*.js or the app's Python add a class::
 
     python -m hubdesk.bootstrap_subset
 
-tests/test_stylesheet.py fails when a class a page uses is in Bootstrap but not in the
+tests/unit/test_stylesheet.py fails when a class a page uses is in Bootstrap but not in the
 subset. What stays: every rule with no class in its selector (the reboot, ``:root`` and
 ``[data-bs-theme=dark]`` colour modes, elements), every ``@keyframes``, and each selector
 whose classes all appear as words in those sources (over-keeping is harmless; a word

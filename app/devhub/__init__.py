@@ -58,7 +58,7 @@ def external_service_env(hub: LocalHub, token: str, secret_key: str, **extra) ->
 # hubdesk feature but those of OPTIONAL_SERVICE_SCOPES (see hubdesk.permissions.ACTIONS). Not
 # admin:users, "tantamount to superuser" (every user's auth state, creating and deleting
 # users). read:users carries each user's roles, by which an add and a lesson's start tell
-# staff accounts from others (tests/test_least_privilege.py).
+# staff accounts from others (tests/hub/test_least_privilege.py).
 SERVICE_SCOPES = [
     "list:users",
     "read:users",
