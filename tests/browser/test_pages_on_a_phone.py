@@ -16,6 +16,7 @@ pages that refuse what was typed, are reached by filling in and sending their fo
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sys
@@ -60,6 +61,7 @@ class Things:
     user: str  # servers "labs" (running), "old" (stopped), "bad" (its start failed)
     members_job: str
     group_job: str
+    stop_job: str  # a finished hub-wide stop
     lesson: str  # a lesson of ``group``, once, years ahead
 
 
@@ -83,6 +85,7 @@ PAGES = {
     "user": lambda t: ("users.show", {"name": t.user}),
     "user-long-name": lambda t: ("users.show", {"name": t.long_name}),
     "running": lambda t: ("servers.running", {}),
+    "stop-job": lambda t: ("servers.stop_job", {"job": t.stop_job}),
     "progress-default": lambda t: ("users.progress", {"user": t.user, "server": ""}),
     "progress-running": lambda t: ("users.progress", {"user": t.user, "server": "labs"}),
     "progress-failed": lambda t: ("users.progress", {"user": t.user, "server": "bad"}),
@@ -238,6 +241,17 @@ def things(stack):
         assert "/servers/jobs/" in r.url, (r.status_code, r.url)
         group_job = r.url.rstrip("/").rpartition("/")[2]
         wait_for(lambda: shared(app).jobs.store.get(group_job).done)
+        r = admin.post(  # a hub-wide stop, confirmed: its page
+            stack.url("servers/stop"),
+            data={
+                "csrf_token": csrf_token(r.text),
+                "confirm": "yes",
+                "servers": json.dumps([[user, "old"]]),
+            },
+        )
+        assert "/servers/jobs/" in r.url, (r.status_code, r.url)
+        stop_job = r.url.rstrip("/").rpartition("/")[2]
+        wait_for(lambda: shared(app).jobs.store.get(stop_job).done)
         lesson = {"server": "lesson", "profile": "small", "tz": "UTC", "day": "2099-01-05"}
         r = admin.post(
             stack.url(f"groups/{group}/lessons/new"),
@@ -246,7 +260,15 @@ def things(stack):
         assert r.status_code == 200, r.status_code
         (lesson_id,) = [lesson.id for lesson in shared(app).lessons.active([group])]
         yield Things(
-            group, members, long_name, quiet_group, user, members_job, group_job, lesson_id
+            group,
+            members,
+            long_name,
+            quiet_group,
+            user,
+            members_job,
+            group_job,
+            stop_job,
+            lesson_id,
         )
     finally:
         for lesson in shared(stack.app).lessons.active([group]):
@@ -468,7 +490,7 @@ def _rules_of(app, endpoint_args):
 
 
 def test_every_get_route_is_checked(stack):
-    t = Things("g", ["a"], "a", "q", "u", "0" * 16, "0" * 16, "0" * 16)
+    t = Things("g", ["a"], "a", "q", "u", "0" * 16, "0" * 16, "0" * 16, "0" * 16)
     checked = _rules_of(stack.app, [page(t) for page in PAGES.values()])
     for rule in stack.app.url_map.iter_rules():
         if "GET" not in rule.methods or rule.endpoint in NOT_PAGES:
