@@ -12,9 +12,8 @@ from __future__ import annotations
 from flask import abort, g
 
 from . import permissions
-from .extensions import group_directory, service_client, settings
+from .extensions import group_directory, service_client, service_scopes, settings
 from .hub import HubAPIError, HubClient
-from .hubfacts import service_scopes
 
 
 def can(action: str, **target) -> bool:

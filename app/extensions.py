@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from flask import Flask, current_app
 
 from .cache import TTLCache
+from .hub import major_of
 
 if TYPE_CHECKING:  # the getters name their types; importing them here would be circular
     from cryptography.fernet import MultiFernet
@@ -93,3 +94,21 @@ def lesson_store() -> LessonStore:
 
 def sessions() -> SessionStore:
     return shared().sessions
+
+
+# -- the hub's facts (HubFacts: asked at most once a minute per process) -------------------
+
+
+def service_scopes() -> frozenset:
+    """The service token's own scopes: hubdesk offers nothing beyond them."""
+    return shared().hub_facts.scopes()
+
+
+def hub_version() -> str:
+    """The hub's version."""
+    return shared().hub_facts.version()
+
+
+def hub_major() -> int:
+    """The hub's major version (5 or 6)."""
+    return major_of(hub_version())

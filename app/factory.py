@@ -116,7 +116,7 @@ def create_app(config: Settings | Mapping | None = None) -> Flask:
         # pages answer 503 in words until it is back; each request tries again (db_ready)
         log.error("%s; hubdesk starts anyway and tries again", e)
 
-    logs.init_app(app)  # first: a request id before anything can refuse the request
+    logs.init_app(app, settings)  # first: a request id before anything can refuse the request
     csrf.init_app(app)
     hardening.init_app(app)
     assets.init_app(app)

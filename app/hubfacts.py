@@ -1,13 +1,12 @@
-"""What the hub says of itself and of hubdesk's service token: its version and major, and
-the token's scopes. Asked at most once a minute per process, and read from here only."""
+"""What the hub says of itself and of hubdesk's service token: its version, and the token's
+scopes. Asked at most once a minute per process; pages and jobs reach them through
+``extensions.service_scopes()``, ``hub_version()`` and ``hub_major()``."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from .cache import TTLCache
-from .extensions import shared
-from .hub import major_of
 
 if TYPE_CHECKING:
     from .hub import HubClient
@@ -34,18 +33,3 @@ class HubFacts:
             version = self.hub.version()
             self._cache.set("version", version)
         return version
-
-
-def service_scopes() -> frozenset:
-    """The service token's own scopes: hubdesk offers nothing beyond them."""
-    return shared().hub_facts.scopes()
-
-
-def hub_version() -> str:
-    """The hub's version."""
-    return shared().hub_facts.version()
-
-
-def hub_major() -> int:
-    """The hub's major version (5 or 6)."""
-    return major_of(hub_version())

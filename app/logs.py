@@ -21,8 +21,6 @@ from typing import NoReturn
 from flask import g, has_request_context, request
 from gunicorn import glogging
 
-from .extensions import settings
-
 # set by background work (group jobs) that runs outside any request
 background_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 
@@ -183,8 +181,8 @@ def setup(settings) -> None:
     logger.addHandler(handler)
 
 
-def init_app(app) -> None:
-    trust_proxy = settings(app).proxy_hops > 0
+def init_app(app, settings) -> None:
+    trust_proxy = settings.proxy_hops > 0
 
     @app.before_request
     def assign_request_id():

@@ -9,9 +9,8 @@ from flask import Blueprint, g, jsonify, render_template, request, url_for
 from . import compat, permissions
 from .access import can, person_client, require, visible_groups
 from .db import StateUnavailable
-from .extensions import audit_trail, database, service_client, settings
+from .extensions import audit_trail, database, hub_version, service_client, service_scopes, settings
 from .hub import HubError, HubUnreachable
-from .hubfacts import hub_version, service_scopes
 from .paging import int_arg
 
 bp = Blueprint("main", __name__)

@@ -14,8 +14,7 @@ from wtforms import SelectField, StringField, TextAreaField
 
 from . import jsontext
 from .access import can, require
-from .extensions import settings
-from .hubfacts import hub_major
+from .extensions import hub_major, settings
 from .jsontext import JSONTextError
 from .names import SERVER_NAME_RULES, NamesError
 from .profiles import UNLISTED, ChoiceError, Profile, default_profile

@@ -13,8 +13,7 @@ from datetime import UTC, datetime, timedelta
 from flask import g
 
 from .. import permissions
-from ..extensions import lesson_store
-from ..hubfacts import service_scopes
+from ..extensions import lesson_store, service_scopes
 
 PAST_SHOWN = 5  # lessons held and over, on their group's page
 SHOWN_ON_ROSTER = 50  # a group's lessons to come on its roster (the limit is 20 by default)

@@ -20,8 +20,7 @@ from wtforms import SelectMultipleField, StringField, widgets
 from .. import permissions
 from ..access import load_group_members, reachable_groups, require
 from ..errors import require_form
-from ..extensions import audit_trail, lesson_store, service_client, settings
-from ..hubfacts import hub_major
+from ..extensions import audit_trail, hub_major, lesson_store, service_client, settings
 from ..names import SERVER_NAME_RULES, NamesError, check_server_name
 from ..paging import int_arg, window
 from ..profiles import default_profile

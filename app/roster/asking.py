@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from flask import abort, request
 
 from ..access import require
-from ..hubfacts import hub_major
+from ..extensions import hub_major
 from ..names import NamesError, check_server_name
 from ..words import server_words
 from . import page as roster

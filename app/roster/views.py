@@ -13,9 +13,8 @@ from wtforms import HiddenField, StringField
 
 from ..access import can, load_group_members, person_client, require
 from ..errors import require_form
-from ..extensions import audit_trail, job_store, jobs, settings
+from ..extensions import audit_trail, hub_major, job_store, jobs, settings
 from ..forms import ActionForm
-from ..hubfacts import hub_major
 from ..jobs import StartSpec, StopSpec
 from ..lessons.panel import group_lessons
 from ..names import SERVER_NAME_RULES, NamesError

@@ -25,11 +25,10 @@ from wtforms import StringField
 
 from ..access import can, load_user, person_client, reachable_groups, require, visible_groups
 from ..errors import require_form
-from ..extensions import group_directory, service_client, settings
+from ..extensions import group_directory, hub_major, service_client, settings
 from ..forms import ActionForm
 from ..groups import ops
 from ..hub import HubAPIError
-from ..hubfacts import hub_major
 from ..names import NamesError, check_group_name, check_server_name
 from ..paging import int_arg, window
 from ..profiles import default_profile
