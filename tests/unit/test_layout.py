@@ -60,15 +60,12 @@ def graph():
     edges, inner = {m: set() for m in known}, set()
     for module, path in known.items():
         tree = ast.parse(path.read_text(encoding="utf-8"))
-        type_only = set()
-        for node in ast.walk(tree):
-            if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
-                type_only.update(id(x) for x in ast.walk(node))
         for top in tree.body:
             if isinstance(top, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
                 continue
             for node in ast.walk(top):
-                if isinstance(node, ast.Import | ast.ImportFrom) and id(node) not in type_only:
+                # type-only imports (under TYPE_CHECKING) count too: an arrow is an arrow
+                if isinstance(node, ast.Import | ast.ImportFrom):
                     edges[module].update(t for t in imported(node, module, path, known))
         for node in ast.walk(tree):
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
