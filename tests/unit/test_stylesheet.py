@@ -6,7 +6,10 @@ from pathlib import Path
 import pytest
 from hubdesk import bootstrap_subset as bs
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[2]  # the checkout (the installed package has no templates/)
+# the checkout's files, not the installed package's (CI installs it, not editable)
+FULL = ROOT / bs.FULL.relative_to(bs.ROOT)
+SUBSET = ROOT / bs.SUBSET.relative_to(bs.ROOT)
 JINJA = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.S)
 LITERAL = re.compile(r"'([^'\\]*)'|\"([^\"\\]*)\"")
 
@@ -76,14 +79,14 @@ def rules(css: str) -> set[tuple[str, str, str]]:
 
 
 def test_every_rule_the_pages_classes_can_match_is_in_the_subset():
-    full = bs.FULL.read_text(encoding="utf-8")
+    full = FULL.read_text(encoding="utf-8")
     classes, prefixes = used_classes()
     assert {"btn", "table", "navbar", "alert"} <= classes  # the extraction finds classes at all
     needed = rules(bs.subset(full, classes, tuple(sorted(prefixes))))
-    missing = needed - rules(bs.SUBSET.read_text(encoding="utf-8"))
+    missing = needed - rules(SUBSET.read_text(encoding="utf-8"))
     assert not missing, (
         f"{len(missing)} rules of Bootstrap that the pages' classes can match are not in "
-        f"{bs.SUBSET.name}, e.g. {sorted(sel for _, sel, _ in missing)[:10]}: "
+        f"{SUBSET.name}, e.g. {sorted(sel for _, sel, _ in missing)[:10]}: "
         "run `python -m hubdesk.bootstrap_subset`"
     )
 
@@ -95,8 +98,8 @@ def test_the_pages_link_the_subset():
 
 
 def test_the_colour_modes_and_the_licence_stay():
-    full = bs.FULL.read_text(encoding="utf-8")
-    mine = bs.SUBSET.read_text(encoding="utf-8")
+    full = FULL.read_text(encoding="utf-8")
+    mine = SUBSET.read_text(encoding="utf-8")
     assert "Licensed under MIT" in mine
     for block in ("[data-bs-theme=dark]{", ":root,[data-bs-theme=light]{"):
         start = full.index(block)
