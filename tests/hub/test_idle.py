@@ -188,7 +188,7 @@ def stopped_page(session, r) -> str:
 
     def done():
         page = session.get(r.url).text
-        return page if 'data-testid="job-state">done' in page else ""
+        return page if 'data-state="done" data-testid="job-state"' in page else ""
 
     return wait_for(done)
 
