@@ -26,6 +26,22 @@ ZONE_COOKIE = "hubdesk-zone"
 _ZONE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_+\-]*(?:/[A-Za-z0-9_+\-]+){0,2}")
 # names zoneinfo finds that are not places (the machine's own clock, tzdata's placeholder)
 _NOT_ZONES = frozenset({"localtime", "Factory", "posixrules"})
+# old names browsers still give (ICU keeps CLDR's), shown by the name tzdata has now
+RENAMED = {
+    "Asia/Calcutta": "Asia/Kolkata",
+    "Asia/Katmandu": "Asia/Kathmandu",
+    "Asia/Saigon": "Asia/Ho_Chi_Minh",
+    "Asia/Rangoon": "Asia/Yangon",
+    "Europe/Kiev": "Europe/Kyiv",
+    "Atlantic/Faeroe": "Atlantic/Faroe",
+    "America/Godthab": "America/Nuuk",
+    "Pacific/Truk": "Pacific/Chuuk",
+    "Pacific/Ponape": "Pacific/Pohnpei",
+    "Pacific/Enderbury": "Pacific/Kanton",
+    "America/Buenos_Aires": "America/Argentina/Buenos_Aires",
+    "America/Indianapolis": "America/Indiana/Indianapolis",
+    "America/Louisville": "America/Kentucky/Louisville",
+}
 
 
 def plural(n: int, word: str, words: str | None = None) -> str:
@@ -76,11 +92,13 @@ def duration_words(seconds, *, parts: int = 2) -> str:
 
 @dataclass(frozen=True)
 class Zone:
-    """The zone a page shows times in: ``known`` when it is the browser's own."""
+    """The zone a page shows times in: ``known`` when it is the browser's own (``given``: the
+    name the browser gave, ``name``: the one shown, tzdata's current name for it)."""
 
     name: str
     info: tzinfo
     known: bool
+    given: str = ""
 
 
 UNKNOWN = Zone("UTC", UTC, known=False)
@@ -101,8 +119,9 @@ def zone_named(name) -> Zone:
         return UNKNOWN
     if name not in _zone_names():
         return UNKNOWN
+    shown = RENAMED.get(name, name) if RENAMED.get(name) in _zone_names() else name
     try:
-        return Zone(name, ZoneInfo(name), known=True)
+        return Zone(shown, ZoneInfo(shown), known=True, given=name)
     except (ValueError, OSError):  # a zone file gone since the list was read
         return UNKNOWN
 
@@ -187,7 +206,7 @@ def lesson_next(start, end, lesson_zone: str) -> Markup:
             ends, ends.strftime("%H:%M" if same_day else "%Y-%m-%d %H:%M")
         )
     zone = person_zone()
-    if lesson_zone != zone.name:
+    if RENAMED.get(lesson_zone, lesson_zone) != zone.name:
         shown += Markup(" your time") if zone.known else Markup(" UTC")
     return shown
 

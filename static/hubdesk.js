@@ -143,5 +143,5 @@ document.querySelectorAll("[data-time-zone]").forEach((line) => {
   if (zone === line.dataset.timeZone || !/^[A-Za-z][\w+-]*(\/[\w+-]+){0,2}$/.test(zone)) return;
   const secure = window.location.protocol === "https:" ? "; Secure" : "";
   document.cookie = `hubdesk-zone=${zone}; Path=${line.dataset.cookiePath || "/"}; Max-Age=31536000; SameSite=Lax${secure}`;
-  line.textContent += ` From the next page on: ${zone}, your browser's time zone.`;
+  line.textContent += " From the next page on, in your browser's time zone.";
 });

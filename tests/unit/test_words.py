@@ -87,6 +87,15 @@ def test_times_in_the_browsers_zone_once_it_is_known(app):
         assert local_text(datetime(2026, 7, 1, 8, tzinfo=UTC)) == "2026-07-01 10:00"  # summer
 
 
+def test_a_zones_old_name_is_shown_by_its_current_one(app):
+    with page_for(app, "Asia/Calcutta"):  # what Chromium says in India
+        zone = person_zone()
+        assert (zone.name, zone.given) == ("Asia/Kolkata", "Asia/Calcutta")
+        assert zone_words() == "Times in Asia/Kolkata (your browser's time zone)."
+        assert "your time" not in lesson_next(WINTER, WINTER, "Asia/Calcutta")
+    assert zone_named("Europe/Rome").given == "Europe/Rome"
+
+
 def test_the_zone_is_read_once_a_request(app):
     with page_for(app, "Europe/Rome"):
         assert person_zone() is person_zone()
