@@ -176,6 +176,9 @@ def local_text(value, *, seconds: bool = False) -> str:
     return t.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M") if t else "—"
 
 
+NO_TIME = Markup('<span class="text-muted">—</span>')
+
+
 def _time_element(t: datetime, shown: str) -> Markup:
     """``<time datetime="ISO (UTC)" title="the time, its zone">shown</time>``."""
     full = t.strftime("%Y-%m-%d %H:%M:%S" if t.second else "%Y-%m-%d %H:%M")
@@ -188,7 +191,7 @@ def when(value, *, seconds: bool = False) -> Markup:
     """A time for a page, in the person's zone, as a <time> element (a dash when there is none)."""
     t = local(value)
     if t is None:
-        return Markup('<span class="text-muted">—</span>')
+        return NO_TIME
     return _time_element(t, t.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M"))
 
 
@@ -198,7 +201,7 @@ def lesson_next(start, end, lesson_zone: str) -> Markup:
     beside it, is another: never two unnamed zones side by side."""
     begins, ends = local(start), local(end)
     if begins is None:
-        return Markup('<span class="text-muted">—</span>')
+        return NO_TIME
     shown = _time_element(begins, begins.strftime("%Y-%m-%d %H:%M"))
     if ends is not None:
         same_day = ends.date() == begins.date()
