@@ -4,13 +4,20 @@
 ``Infinity``, numbers that overflow to infinity: ``requests`` later refuses to
 send them) and fails in ways that are not ``JSONDecodeError`` (``RecursionError``
 on deep nesting, a bare ``ValueError`` past Python's 4,300-digit limit).
-:func:`loads` turns all of these into :class:`JSONTextError`, in words.
+:func:`loads` turns all of these into :class:`JSONTextError`, in words, with a hint for
+the slips people make most (what Python writes is not JSON): single quotes, a comma
+before ``]`` or ``}``, ``True``/``False``/``None``.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
+
+PYTHON_WORDS = {"True": "true", "False": "false", "None": "null"}
+QUOTED = re.compile(r"'([^'\n]{0,40})'")
+WORD = re.compile(r"[A-Za-z]+")
 
 
 class JSONTextError(ValueError):
@@ -28,6 +35,29 @@ def _finite(text: str) -> float:
     return value
 
 
+def hint(text: str, pos: int) -> str:
+    """What probably went wrong where JSON's reading stopped (``pos``), or ""."""
+    if text.startswith("'", pos):
+        quoted = QUOTED.match(text, pos)
+        example = json.dumps(quoted.group(1) if quoted else "lab", ensure_ascii=False)
+        return f"JSON needs double quotes ({example}), not single quotes"
+    before = text[:pos].rstrip()
+    if before.endswith(",") and text.startswith(("]", "}"), pos):
+        return f"JSON allows no comma before the closing {text[pos]}"
+    word = WORD.match(text, pos)
+    if word and word.group(0) in PYTHON_WORDS:
+        found = word.group(0)
+        lower = PYTHON_WORDS[found]
+        return f"JSON writes true, false and null in lower case ({lower}, not {found})"
+    return ""
+
+
+def _decode_error(text: str, e: json.JSONDecodeError) -> JSONTextError:
+    why = f"{e.msg} at character {e.pos + 1}"
+    found = hint(text, e.pos)
+    return JSONTextError(f"{why} — {found}" if found else why)
+
+
 def loads(text: str):
     """``json.loads`` for untrusted text: only values that JSON can carry, else JSONTextError."""
     try:
@@ -38,7 +68,7 @@ def loads(text: str):
     except JSONTextError:
         raise
     except json.JSONDecodeError as e:
-        raise JSONTextError(f"{e.msg} at character {e.pos + 1}") from None
+        raise _decode_error(text, e) from None
     except RecursionError:
         raise JSONTextError("it is nested too deeply") from None
     except UnicodeEncodeError:

@@ -38,7 +38,15 @@ class ProfileError(ValueError):
 
 
 class ChoiceError(ValueError):
-    """What a person chose cannot be sent: the message says so in words."""
+    """What a person chose cannot be sent: the message says so in words.
+
+    ``option`` names the option refused; ``typed`` says whether its free text (not its list of
+    choices) holds the refused value, so that a form can mark the field that holds it."""
+
+    def __init__(self, message: str, *, option: str = "", typed: bool = False):
+        super().__init__(message)
+        self.option = option
+        self.typed = typed
 
 
 @dataclass(frozen=True)
@@ -76,6 +84,10 @@ class Option:
     def choice(self, slug: str) -> Choice | None:
         return next((c for c in self.choices if c.slug == slug), None)
 
+    def refused(self, why: str, *, typed: bool) -> ChoiceError:
+        """Why a value of this option is refused; ``typed``: its free text holds the value."""
+        return ChoiceError(f"{self.display_name}: {why}", option=self.name, typed=typed)
+
 
 @dataclass(frozen=True)
 class Profile:
@@ -104,23 +116,24 @@ class Profile:
             text = (typed.get(option.name) or "").strip()
             if value != UNLISTED:
                 if option.choice(value) is None:
-                    raise ChoiceError(f"{option.display_name}: there is no choice “{value}”.")
+                    raise option.refused(f"there is no choice “{value}”.", typed=False)
                 if text and option.unlisted is not None:
                     # without JavaScript both fields are sent: which one was meant is unclear
                     other = option.unlisted.display_name_in_choices
-                    raise ChoiceError(
-                        f"{option.display_name}: a value was typed but a listed choice is "
-                        f"chosen; choose “{other}” to use the typed value, or clear it."
+                    raise option.refused(
+                        "a value was typed but a listed choice is chosen; choose "
+                        f"“{other}” to use the typed value, or clear it.",
+                        typed=True,
                     )
                 options[option.name] = value
                 continue
             if option.unlisted is None:
-                raise ChoiceError(f"{option.display_name}: it takes no free text.")
+                raise option.refused("it takes no free text.", typed=False)
             if not text:
-                raise ChoiceError(f"{option.display_name}: type a value, or choose one listed.")
+                raise option.refused("type a value, or choose one listed.", typed=True)
             problem = option.unlisted.problem(text)
             if problem:
-                raise ChoiceError(f"{option.display_name}: {problem}")
+                raise option.refused(problem, typed=True)
             options[option.name] = UNLISTED
             options[f"{option.name}--{UNLISTED}"] = text
         return options

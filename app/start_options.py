@@ -4,6 +4,8 @@ the profile in words.
 
 Only the chosen profile's option fields are read (without JavaScript the form sends every
 profile's); a profile not offered here (its ``hubdesk_groups``) is refused like an unknown one.
+A refused value is a :class:`FieldError` naming its field: :func:`refusal` marks that field on
+the form (``start_fields`` shows the message beside it), so the page says where, not only what.
 """
 
 from __future__ import annotations
@@ -16,10 +18,29 @@ from . import jsontext
 from .access import can, require
 from .extensions import hub_major, settings
 from .jsontext import JSONTextError
-from .names import SERVER_NAME_RULES, NamesError
+from .names import SERVER_NAME_RULES, NamesError, check_server_name
 from .profiles import UNLISTED, ChoiceError, Profile, default_profile
 
 RAW = "__raw__"  # the profile choice "my own user_options"
+RAW_LABEL = "My own user_options (JSON)"
+
+
+class FieldError(NamesError):
+    """A start form's value refused: ``field`` is the id (and name) of the field holding it."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+
+
+def refusal(form, error: NamesError) -> str:
+    """Mark the field ``error`` names on ``form`` (``form.refused``: {field id: message}, read
+    by ``start_fields``); what is left to say at the top of the page ("" when a field says it)."""
+    field = getattr(error, "field", "")
+    if not field:
+        return str(error)
+    form.refused = {field: str(error)}
+    return ""
 
 
 class StartForm(FlaskForm):
@@ -27,7 +48,10 @@ class StartForm(FlaskForm):
         "Server name", description=f"Empty for the default server; else {SERVER_NAME_RULES}."
     )
     profile = SelectField("Profile", choices=[], validate_choice=False)
-    options = TextAreaField("user_options (JSON)", description='For example {"profile": "small"}')
+    options = TextAreaField(
+        "user_options (JSON), used only with “My own user_options”",
+        description='For example {"profile": "small"}',
+    )
     display_name = StringField(
         "Display name", description="Optional: how the hub names a named server (JupyterHub 6)."
     )
@@ -49,7 +73,7 @@ def profile_choices(profiles, with_keep: bool = False):
     if not profiles:
         choices.append(("", "No profile (the spawner's defaults)"))
     if can("raw_user_options"):
-        choices.append((RAW, "My own user_options (JSON)"))
+        choices.append((RAW, RAW_LABEL))
     return choices
 
 
@@ -78,7 +102,17 @@ def options_of(profile: Profile) -> dict:
     try:
         return profile.user_options_for(chosen, typed)
     except ChoiceError as e:
-        raise NamesError(f"Nothing was started. {profile.display_name}, {e}") from None
+        field = option_field(profile, e.option) + (f"--{UNLISTED}" if e.typed else "")
+        raise FieldError(field, f"{profile.display_name}, {e}") from None
+
+
+def server_name(form) -> str:
+    """The server name the form asks for ("" for the default server), checked."""
+    name = (form.server.data or "").strip()
+    try:
+        return check_server_name(name, hub_major=hub_major()) if name else ""
+    except NamesError as e:
+        raise FieldError(form.server.id, str(e)) from None
 
 
 def chosen_options(form, previous: dict | None, offered: list[Profile]):
@@ -86,17 +120,20 @@ def chosen_options(form, previous: dict | None, offered: list[Profile]):
     choice = form.profile.data or ""
     if choice == RAW:
         require("raw_user_options")
+        field = form.options.id
         try:
             options = jsontext.loads(form.options.data or "{}")
         except JSONTextError as e:
-            raise NamesError(f"The user_options are not valid JSON ({e}).") from None
+            raise FieldError(field, f"The user_options are not valid JSON: {e}.") from None
         if not isinstance(options, dict):
-            raise NamesError('The user_options must be a JSON object, like {"profile": "small"}.')
+            raise FieldError(
+                field, 'The user_options must be a JSON object, like {"profile": "small"}.'
+            )
         return options
     if choice:
         profile = next((p for p in offered if p.slug == choice), None)
         if profile is None:
-            raise NamesError(f"There is no profile “{choice}” on offer here.")
+            raise FieldError(form.profile.id, f"There is no profile “{choice}” on offer here.")
         return options_of(profile)
     if previous:
         return previous

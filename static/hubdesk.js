@@ -69,17 +69,29 @@ document.querySelectorAll("input[data-select-all]").forEach((all) => {
   all.addEventListener("change", () => boxes().forEach((b) => { b.checked = all.checked; }));
 });
 // Start forms with profile options: <select data-profile-select> shows only the chosen
-// profile's <fieldset data-profile-options="SLUG">, and <select data-unlisted="NAME"> shows
-// the free-text field NAME only while its "unlisted-choice" is chosen. Hidden fields are
-// disabled, so they are not sent; without JavaScript every field is shown and sent, and
-// hubdesk reads only the chosen profile's.
+// profile's <fieldset data-profile-options="SLUG">, only its description (<p data-about="SLUG">
+// in [data-profile-about]), and the raw user_options box ([data-raw-options]) only while "My own
+// user_options" (__raw__) is chosen; <select data-unlisted="NAME"> shows the free-text field
+// NAME only while its "unlisted-choice" is chosen. Hidden fields are disabled, so they are not
+// sent; without JavaScript every field and description is shown and every field sent, and
+// hubdesk reads only the chosen profile's (and the raw box only with "My own user_options").
 document.querySelectorAll("select[data-profile-select]").forEach((select) => {
   const sets = select.form.querySelectorAll("fieldset[data-profile-options]");
-  const show = () => sets.forEach((set) => {
-    const chosen = set.dataset.profileOptions === select.value;
-    set.hidden = !chosen;
-    set.disabled = !chosen;
-  });
+  const about = select.form.querySelectorAll("[data-profile-about] [data-about]");
+  const raw = select.form.querySelector("[data-raw-options]");
+  const show = () => {
+    sets.forEach((set) => {
+      const chosen = set.dataset.profileOptions === select.value;
+      set.hidden = !chosen;
+      set.disabled = !chosen;
+    });
+    about.forEach((text) => { text.hidden = text.dataset.about !== select.value; });
+    if (raw) {
+      const typed = select.value === "__raw__";
+      raw.hidden = !typed;
+      raw.querySelectorAll("textarea").forEach((box) => { box.disabled = !typed; });
+    }
+  };
   select.addEventListener("change", show);
   show();
 });

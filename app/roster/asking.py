@@ -10,6 +10,7 @@ from flask import abort, request
 from ..access import require
 from ..extensions import hub_major
 from ..names import NamesError, check_server_name
+from ..start_options import server_name
 from ..words import server_words
 from . import page as roster
 
@@ -51,9 +52,7 @@ def read_request(form, members: list[str]) -> GroupRequest:
     if not targets:
         raise NamesError("This group has no members, so nothing was done.")
     if kind == "start":
-        server = (form.server.data or "").strip()
-        server = check_server_name(server, hub_major=hub_major()) if server else ""
-        return GroupRequest("start", targets, server, None, selected)
+        return GroupRequest("start", targets, server_name(form), None, selected)
     if action == "stop-selected":
         return GroupRequest("stop", targets, None, chosen, selected)
     only = (form.server.data or "").strip()  # the stop form's own "server" field

@@ -29,6 +29,7 @@ from ..start_options import (
     offered_profiles,
     profile_choices,
     profile_words,
+    refusal,
     submitted_option_fields,
 )
 from . import page as roster
@@ -101,7 +102,7 @@ def group_servers(group):
     except NamesError as e:
         if form.action.data == "stop":  # the stop form's field keeps it; the start's stays empty
             form.server.data = ""
-        return _group_page(group, members, form, offered, error=str(e), status=400)
+        return _group_page(group, members, form, offered, error=refusal(form, e), status=400)
     profile = chosen_profile(form, offered) if asked.kind == "start" else None
     name_shown = display_name(form) if asked.kind == "start" and asked.server else ""
     choices = profile.chosen_labels(options or {}) if profile else []

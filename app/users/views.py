@@ -29,7 +29,7 @@ from ..extensions import group_directory, hub_major, service_client, settings
 from ..forms import ActionForm
 from ..groups import ops
 from ..hub import HubAPIError
-from ..names import NamesError, check_group_name, check_server_name
+from ..names import NamesError, check_group_name
 from ..paging import int_arg, window
 from ..profiles import default_profile
 from ..servers.model import (
@@ -47,6 +47,8 @@ from ..start_options import (
     display_name,
     offered_profiles,
     profile_choices,
+    refusal,
+    server_name,
 )
 from ..words import server_words
 from . import progress as progress_stream
@@ -96,8 +98,9 @@ def show(name):
     return user_page(name)
 
 
-def user_page(name: str, *, start_error: str = "", status: int = 200):
-    """A user's page; after a refused start, with the start form as the person filled it."""
+def user_page(name: str, *, start_form=None, start_error: str = "", status: int = 200):
+    """A user's page; after a refused start, with the start form as the person filled it
+    (``start_form``: its refused field marked) and what else was wrong (``start_error``)."""
     user = load_user(name, include_stopped_servers=True)
     groups = sorted(user.get("groups") or (), key=str.casefold)
     # groups this person could add the user to: listed in the page when their scopes name
@@ -108,10 +111,11 @@ def user_page(name: str, *, start_error: str = "", status: int = 200):
         if not suggest:
             choices = [e.name for e in visible_groups("edit_members") if e.name not in groups]
     offered = offered_profiles(user.get("groups") or ())
-    start_form = StartForm()
+    refused = start_form is not None
+    start_form = start_form if refused else StartForm()
     start_form.profile.choices = profile_choices(offered)
     default = default_profile(offered)
-    if default and not start_error:
+    if default and not refused:
         start_form.profile.data = default.slug
     shown = servers_of(user, settings().profiles, host=settings().hub_host)
     servers = mark_failures(shown, person_client())
@@ -125,6 +129,7 @@ def user_page(name: str, *, start_error: str = "", status: int = 200):
         servers=servers,
         start_form=start_form,
         start_error=start_error,
+        start_refused=refused,
         offered=offered,
         display_names=hub_major() >= 6,
         target_groups=user.get("groups") or (),
@@ -183,9 +188,11 @@ def _back(user: str):
     return redirect(url_for(".show", name=user))
 
 
-def _refused(user: str, why: str):
-    """The user's page again, its start form as the person filled it, and why it was refused."""
-    return user_page(user, start_error=why, status=400)
+def _refused(user: str, form: StartForm, why: NamesError | str):
+    """The user's page again, its start form as the person filled it, and why it was refused:
+    beside the field that holds the refused value, or else at the top of the form."""
+    error = refusal(form, why) if isinstance(why, NamesError) else why
+    return user_page(user, start_form=form, start_error=error, status=400)
 
 
 @bp.route("/<user>/servers", methods=["POST"])
@@ -193,18 +200,16 @@ def start(user):
     form = StartForm()
     require_form(form)
     try:
-        server = (form.server.data or "").strip()
-        if server:
-            server = check_server_name(server, hub_major=hub_major())
+        server = server_name(form)
     except NamesError as e:
-        return _refused(user, str(e))
+        return _refused(user, form, e)
     model, current, target = _target(user, server)
     require("start_server", **target)
     try:
         offered = offered_profiles(model.get("groups") or ())
         options = chosen_options(form, (current or {}).get("user_options"), offered)
     except NamesError as e:
-        return _refused(user, str(e))
+        return _refused(user, form, e)
     label = server_words(server)
     try:
         status = service_client().start_server(
@@ -215,7 +220,8 @@ def start(user):
             hub_major=hub_major(),
         )
     except HubAPIError as e:
-        return _refused(user, f"Could not start {label} for {user}: {explain(e, user, server)[1]}.")
+        why = explain(e, user, server)[1]
+        return _refused(user, form, f"Could not start {label} for {user}: {why}.")
     if status == 201:
         flash(f"{server_words(server, user, start=True)} is running.", "success")
     return redirect(url_for(".progress", user=user, server=server))

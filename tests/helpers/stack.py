@@ -191,8 +191,12 @@ def unique(prefix: str = "t") -> str:
 
 
 def alert(page: str) -> str:
-    """The flash messages of a page, as text."""
+    """What a page says happened, as text: its flash messages, and the messages beside refused
+    fields (a form marks the field that holds a refused value: helpers.start_options)."""
     found = re.findall(r'<div class="alert[^"]*" role="alert">(.*?)</div>', page, re.S)
+    found += re.findall(
+        r'<div class="invalid-feedback[^"]*" id="[^"]*"[^>]*>(.*?)</div>', page, re.S
+    )
     return html.unescape(" ".join(found))
 
 

@@ -12,7 +12,7 @@ import re
 
 from helpers.servers import gone_or_stopped, post, running, server  # noqa: F401 (fixture)
 from helpers.stack import alert, unique, wait_for
-from helpers.start_options import IMAGE, MEMORY, TYPED
+from helpers.start_options import IMAGE, MEMORY, TYPED, field_error
 
 
 def major(stack) -> int:
@@ -79,18 +79,23 @@ def test_defaults_are_sent_and_other_profiles_fields_are_ignored(stack, admin, u
     }
 
 
-def test_invalid_choices_are_refused_in_words_and_never_reach_the_hub(stack, admin, users):  # noqa: F811
+def test_invalid_choices_are_refused_beside_their_field_and_never_reach_the_hub(
+    stack, admin, users
+):  # noqa: F811
     (u,) = users()
+    typed = f"{IMAGE}--unlisted-choice"
     cases = [
-        ({IMAGE: "unlisted-choice", f"{IMAGE}--unlisted-choice": "no tag"}, "An image with a tag"),
-        ({IMAGE: "unlisted-choice"}, "type a value"),
-        ({IMAGE: "latest"}, "there is no choice “latest”"),
-        ({IMAGE: "minimal", f"{IMAGE}--unlisted-choice": TYPED}, "a value was typed"),
+        ({IMAGE: "unlisted-choice", typed: "no tag"}, typed, "An image with a tag"),
+        ({IMAGE: "unlisted-choice"}, typed, "type a value"),
+        ({IMAGE: "latest"}, IMAGE, "there is no choice “latest”"),
+        ({IMAGE: "minimal", typed: TYPED}, typed, "a value was typed"),
     ]
-    for fields, words in cases:
+    for fields, field, words in cases:
         data = {"server": "bad", "profile": "custom-lab", **fields}
         r = post(admin, stack, f"users/{u}/servers", data, page=f"users/{u}")
-        assert "Nothing was started" in alert(r.text) and words in alert(r.text), alert(r.text)
+        said = field_error(r.text, field)
+        assert r.status_code == 400 and "Custom lab, Image: " in said and words in said, said
+        assert 'data-testid="form-error"' not in r.text  # no banner: the field says it
         assert server(stack, u, "bad") is None
 
 
@@ -99,10 +104,56 @@ def test_hubdesk_groups_limit_whom_a_profile_is_offered_to(stack, admin, users):
     assert "GPU (class-a only)" in admin.get(stack.url("users/student")).text
     assert "GPU (class-a only)" not in admin.get(stack.url(f"users/{u}")).text
     r = post(admin, stack, f"users/{u}/servers", {"server": "gpu", "profile": "gpu"})
-    assert "no profile “gpu” on offer" in alert(r.text)
+    assert "no profile “gpu” on offer" in field_error(r.text, "profile")
     assert server(stack, u, "gpu") is None
     assert "GPU (class-a only)" in admin.get(stack.url("groups/class-a/servers")).text
     assert "GPU (class-a only)" not in admin.get(stack.url("groups/class-b/servers")).text
+
+
+def test_the_start_form_describes_profiles_and_marks_what_it_refuses(stack, admin, users):  # noqa: F811
+    """On a person's page and on a roster: each profile's description, described by the
+    profile field; the raw JSON box says when it is used; a refused value marks its field,
+    with the message (and a hint for JSON written as Python writes it) beside it."""
+    (u,) = users()
+    group = unique("form")
+    stack.api.create_group(group, users=[u])
+    try:
+        for page in (f"users/{u}", f"groups/{group}/servers"):
+            text = admin.get(stack.url(page)).text
+            select = re.search(r'<select[^>]*id="profile"[^>]*>', text).group(0)
+            assert 'aria-describedby="profile-about"' in select, select
+            about = re.search(r'id="profile-about".*?</div>', text, re.S).group(0)
+            assert "Large (4 CPU, 16 GB)</span>: Bigger data sets." in html.unescape(about)
+            assert "used only with “My own user_options”" in html.unescape(text)
+            assert 'aria-invalid="true"' not in text
+        # the person's page: raw JSON in single quotes, then a server name
+        r = post(
+            admin,
+            stack,
+            f"users/{u}/servers",
+            {"server": "js", "profile": "__raw__", "options": "['lab', 'intro']"},
+            page=f"users/{u}",
+        )
+        said = field_error(r.text, "options")
+        assert r.status_code == 400 and said == (
+            "The user_options are not valid JSON: Expecting value at character 2 — "
+            'JSON needs double quotes ("lab"), not single quotes.'
+        )
+        assert "['lab', 'intro']</textarea>" in html.unescape(r.text)  # kept as typed
+        assert re.search(r"<details[^>]*open", r.text)  # the start form is open
+        r = post(admin, stack, f"users/{u}/servers", {"server": "a/b", "profile": "small"})
+        assert field_error(r.text, "server")  # words by hub version: tests/hub/test_servers.py
+        # the roster: the same fields, marked the same way
+        roster = f"groups/{group}/servers"
+        r = post(admin, stack, roster, {"action": "start", "server": "a/b"}, page=roster)
+        assert r.status_code == 400 and field_error(r.text, "server")
+        data = {"action": "start", "server": "x", "profile": "__raw__", "options": '{"a": True}'}
+        r = post(admin, stack, roster, data, page=roster)
+        assert "(true, not True)" in field_error(r.text, "options")
+        assert 'data-testid="form-error"' not in r.text
+        assert server(stack, u, "js") is None and server(stack, u, "x") is None
+    finally:
+        stack.api.delete_group(group)
 
 
 def test_group_start_with_options(stack, admin, users):  # noqa: F811

@@ -71,6 +71,23 @@ def test_choices_that_cannot_be_sent_are_refused_in_words(chosen, typed, words):
         profile.user_options_for(chosen, typed)
 
 
+@pytest.mark.parametrize(
+    ("chosen", "typed", "field"),
+    [
+        ({"image": "nope"}, {}, ("image", False)),  # the list of choices holds it
+        ({"image": "unlisted-choice"}, {}, ("image", True)),  # the free text is missing
+        ({"image": "unlisted-choice"}, {"image": "Lab:x"}, ("image", True)),
+        ({"image": "minimal"}, {"image": "lab:1"}, ("image", True)),
+        ({"size": "unlisted-choice"}, {"size": "x"}, ("size", False)),
+    ],
+)
+def test_a_refused_choice_names_the_field_that_holds_it(chosen, typed, field):
+    (profile,) = parse([OPTIONS])
+    with pytest.raises(ChoiceError) as caught:
+        profile.user_options_for(chosen, typed)
+    assert (caught.value.option, caught.value.typed) == field
+
+
 def test_hubdesk_groups_limit_the_offer():
     gpu, everyone = parse(
         [{"display_name": "GPU", "hubdesk_groups": ["gpu-users"]}, {"display_name": "All"}]
