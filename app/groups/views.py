@@ -278,12 +278,9 @@ def add(name):
     unknown = [n for n in candidates if n not in known]
     grants = newly_reachable(name, {n: known[n] for n in to_add})
     roles = hub.group_roles(permissions.groups_of(known[n] for n in to_add) - {name})
-
-    def privileged(user: str) -> bool:  # an admin, or staff directly or through a group
-        return permissions.privileged_account(known[user], roles, besides=name)
-
-    lessons = lessons_reaching(name, [n for n in to_add if privileged(n)])
-    if not unknown and not lessons and not any(privileged(n) for n in grants):
+    staff = [n for n in to_add if permissions.privileged_account(known[n], roles, besides=name)]
+    lessons = lessons_reaching(name, staff)
+    if not unknown and not lessons and not any(n in grants for n in staff):
         # every name checks out, and no staff or admin account comes into the person's
         # reach, nor into a standing lesson's (a teacher adding a student, as always):
         # no second step
@@ -295,6 +292,7 @@ def add(name):
         already=already,
         unknown=unknown,
         grants=grants,
+        staff={n: known[n] for n in staff if n in grants},  # marked among the names
         lessons=lessons,
         # the members among the names go too: the outcome says they already were
         form=ConfirmForm(
