@@ -79,6 +79,8 @@ document.querySelectorAll("select[data-profile-select]").forEach((select) => {
   const sets = select.form.querySelectorAll("fieldset[data-profile-options]");
   const about = select.form.querySelectorAll("[data-profile-about] [data-about]");
   const raw = select.form.querySelector("[data-raw-options]");
+  // "only the chosen profile's options are used": said for the page without JavaScript
+  select.form.querySelectorAll("[data-profile-note]").forEach((note) => { note.hidden = true; });
   const show = () => {
     sets.forEach((set) => {
       const chosen = set.dataset.profileOptions === select.value;

@@ -167,7 +167,8 @@ def _start_refused(page, stack, t):
     box.locator("summary").click()
     box.get_by_label("Server name").fill("Not a name!")
     box.get_by_role("button", name="Start server").click()
-    expect(page.get_by_test_id("form-error")).to_be_visible()
+    expect(page.get_by_test_id("field-error")).to_be_visible()  # beside the refused field
+    expect(page.get_by_label("Server name")).to_be_focused()
 
 
 FLOWS = {
