@@ -41,9 +41,13 @@ def hint(text: str, pos: int) -> str:
         quoted = QUOTED.match(text, pos)
         example = json.dumps(quoted.group(1) if quoted else "lab", ensure_ascii=False)
         return f"JSON needs double quotes ({example}), not single quotes"
-    before = text[:pos].rstrip()
-    if before.endswith(",") and text.startswith(("]", "}"), pos):
-        return f"JSON allows no comma before the closing {text[pos]}"
+    closer = ""  # a comma before ] or }: Python 3.13 stops at the comma, older ones after it
+    if text.startswith(",", pos):
+        closer = text[pos + 1 :].lstrip()[:1]
+    elif text[:pos].rstrip().endswith(","):
+        closer = text[pos : pos + 1]
+    if closer in ("]", "}"):
+        return f"JSON allows no comma before the closing {closer}"
     word = WORD.match(text, pos)
     if word and word.group(0) in PYTHON_WORDS:
         found = word.group(0)

@@ -38,30 +38,25 @@ def test_what_no_json_can_carry_is_refused_in_words(text, why):
 
 
 @pytest.mark.parametrize(
-    ("text", "why"),
+    ("text", "hint"),
     [
-        (
-            "['lab', 'intro']",
-            'Expecting value at character 2 — JSON needs double quotes ("lab"), not single quotes',
-        ),
+        ("['lab', 'intro']", 'JSON needs double quotes ("lab"), not single quotes'),
         ("{'profile': 'small'}", 'JSON needs double quotes ("profile"), not single quotes'),
         ("{\"image\": 'lab'}", 'JSON needs double quotes ("lab"), not single quotes'),
-        ("[1, 2,]", "at character 7 — JSON allows no comma before the closing ]"),
+        ("[1, 2,]", "JSON allows no comma before the closing ]"),
         ('{"a": 1, }', "JSON allows no comma before the closing }"),
         ('{"gpu": True}', "JSON writes true, false and null in lower case (true, not True)"),
-        ("[False]", "(false, not False)"),
-        ('{"a": None}', "(null, not None)"),
+        ("[False]", "JSON writes true, false and null in lower case (false, not False)"),
+        ('{"a": None}', "JSON writes true, false and null in lower case (null, not None)"),
+        ('{"a": 1', ""),  # no hint where none fits
+        ('{"a": Nonesuch}', ""),
+        ("[1 2]", ""),
     ],
 )
-def test_the_common_slips_get_a_hint(text, why):
-    """What Python writes is not JSON: the message says what to write instead."""
+def test_the_common_slips_get_a_hint(text, hint):
+    """What Python writes is not JSON: the message says what to write instead (after where
+    JSON's reading stopped, whose words vary with Python's version)."""
     with pytest.raises(JSONTextError) as caught:
         loads(text)
-    assert why in str(caught.value)
-
-
-@pytest.mark.parametrize("text", ['{"a": 1', '{"a": Nonesuch}', "\"it's", "[1 2]"])
-def test_no_hint_where_none_fits(text):
-    with pytest.raises(JSONTextError) as caught:
-        loads(text)
-    assert " — " not in str(caught.value)
+    said = str(caught.value)
+    assert said.endswith(f" — {hint}") if hint else " — " not in said
