@@ -10,7 +10,8 @@ Each part is a named step below; the home view calls them. The cost is bounded w
 hub's size: the group list is the per-process directory (no hub call), at most ``GROUPS_SHOWN``
 groups are shown, their running servers come from one page of active users and their next
 lessons from one query; failed servers are the running list's first page
-(``servers.idle.running_page``), actions under way one query of the jobs table.
+(``servers.idle.running_page``, most recent first), actions under way one query of the jobs
+table.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ from .words import plural, server_words
 
 GROUPS_SHOWN = 10  # a teacher's groups on Home; the groups page lists every one
 ACTIVE_READ = 200  # active users read to count a teacher's running servers (one hub page)
-FAILED_LOOKED_AT = 50  # users with a server, the running list's first page
+LESSONS_READ = 100  # the groups' lessons to come, soonest first (one query)
+FAILED_LOOKED_AT = 50  # users with an active server, most recently active first
 FAILED_SHOWN = 5
 UNDER_WAY_SHOWN = 10
 
@@ -44,6 +46,7 @@ class GroupRow:
     running: int  # servers running or starting, of the members this person may see
     next_start: datetime | None  # its next lesson, if it has one that this person may see
     next_server: str = ""
+    at_least: bool = False  # more active users than one page: ``running`` is a lower bound
 
 
 def whole_hub(action: str) -> bool:
@@ -92,6 +95,8 @@ def _count_running(rows: list[GroupRow]) -> None:
         return
     by_name = {row.name: row for row in rows}
     page = person_client().list_users(limit=ACTIVE_READ, state="active")
+    for row in rows:
+        row.at_least = page.next_offset is not None
     for user in page.items:
         servers = [
             s
@@ -108,7 +113,7 @@ def _next_lessons(rows: list[GroupRow]) -> None:
     kept = [row.name for row in rows if may_keep_lessons(row.name)]
     if not kept:
         return
-    lessons, _ = lesson_store().upcoming(kept, limit=GROUPS_SHOWN * 5)
+    lessons, _ = lesson_store().upcoming(kept, limit=LESSONS_READ)
     by_name = {row.name: row for row in rows}
     for lesson, start, _end in upcoming(lessons):
         row = by_name[lesson.group]
@@ -117,14 +122,16 @@ def _next_lessons(rows: list[GroupRow]) -> None:
 
 
 def failed_servers() -> list[Server]:
-    """Servers whose last start failed, as the running list finds them (its first page, with
-    the hub's reason), for someone who lists every user."""
+    """Servers whose last start failed, as the running list finds them (its first page, most
+    recently active users first: the latest failures; with the hub's reason), for someone who
+    lists every user. Like that list, it sees only users with a server active."""
     if not (can("list_users") and whole_hub("list_users")):
         return []
     rows, _ = running_page(
         person_client(),
         offset=0,
         limit=FAILED_LOOKED_AT,
+        newest_first=True,
         profiles=catalogue(),
         host=settings().hub_host,
     )

@@ -5,9 +5,9 @@ all of it. (Every page's axe-core and sideways checks: test_pages_on_a_phone.py.
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from helpers.browser import sign_in
+from helpers.cleanup import _delete_group_quietly, _delete_users_quietly
 from helpers.stack import csrf_token, unique, wait_for
 from hubdesk.extensions import shared
-from hubdesk.hub import HubAPIError
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
@@ -65,9 +65,5 @@ def test_activity_at_390_px_is_stacked_entries_and_the_request_id_stays_whole(st
         ]
         assert max(tops) - min(tops) < 2, tops
     finally:
-        try:
-            stack.api.delete_group(group)
-        except HubAPIError:
-            pass
-        for name in members:
-            stack.api.request("DELETE", "users", name)
+        _delete_group_quietly(stack, group)
+        _delete_users_quietly(stack, members)

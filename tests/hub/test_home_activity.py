@@ -10,6 +10,12 @@ import html
 import re
 
 import pytest
+from helpers.cleanup import (
+    _delete_group_quietly,
+    _delete_users_quietly,
+    _remove_servers_and_users,
+    _servers_of,
+)
 from helpers.lessons import lesson_form, schedule
 from helpers.stack import csrf_token, unique, wait_for
 from hubdesk.extensions import shared
@@ -36,7 +42,7 @@ def section(page: str, testid: str) -> str:
 
 
 def _server(stack, user, name):
-    return (stack.api.get_user(user, include_stopped_servers=True).get("servers") or {}).get(name)
+    return _servers_of(stack, user).get(name)
 
 
 def test_home_for_an_admin_counts_failures_and_actions_under_way(stack, admin):
@@ -74,14 +80,8 @@ def test_home_for_an_admin_counts_failures_and_actions_under_way(stack, admin):
     finally:
         store.set_outcome(job, [user], "cancelled", "a test's job")
         store.finish(job)
-        for name in ("ok", "bad"):
-            try:
-                stack.api.stop_server(user, name, remove=True)
-            except HubAPIError:
-                pass
-        wait_for(lambda: not any(_server(stack, user, n) for n in ("ok", "bad")))
-        stack.api.delete_group(group)
-        stack.api.request("DELETE", "users", user)
+        _remove_servers_and_users(stack, [user])
+        _delete_group_quietly(stack, group)
 
 
 def test_home_for_a_teacher_shows_their_groups_running_servers_and_next_lesson(stack):
@@ -162,9 +162,5 @@ def test_activity_says_what_was_done_and_the_hubs_answer_in_words(stack, admin):
         page = admin.get(stack.url(f"activity?group={group}&action=no.such.code")).text
         assert "No records match" in page and '<option value="no.such.code" selected>' in page
     finally:
-        try:
-            stack.api.delete_group(group)
-        except HubAPIError:
-            pass
-        for name in users:
-            stack.api.request("DELETE", "users", name)
+        _delete_group_quietly(stack, group)
+        _delete_users_quietly(stack, users)
