@@ -229,6 +229,7 @@ class Said:
     details: list[tuple[str, str | Link, bool]]
     answer_kind: str
     answer: str
+    by_hub: bool = True  # the hub's answer; False: hubdesk's own outcome (a lesson saved)
 
 
 # a sentence's first word, for a change that may not have been made ("tried to create …")
@@ -259,4 +260,5 @@ def say(action: str, target: dict, hub: str | None) -> Said:
         if kind not in MADE and verb in BASE:
             first = f"tried to {BASE[verb]}{space}{rest}"
         sentence = [first[0].upper() + first[1:], *sentence[1:]]
-    return Said(sentence, details(action, target), kind, words)
+    by_hub = hub is None or bool(ANSWER.fullmatch(hub.strip())) or hub.startswith("no answer: ")
+    return Said(sentence, details(action, target), kind, words, by_hub)

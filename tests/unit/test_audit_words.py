@@ -186,7 +186,9 @@ def test_a_change_the_hub_refused_is_said_as_tried():
     assert refused.sentence[0] == "Tried to create the group "
     assert refused.answer == "refused: Group g already exists"
     assert say("server.stop", {"user": "a"}, None).sentence[0].startswith("Tried to stop ")
-    assert say("lesson.schedule", target, "saved").sentence[0] == "Scheduled a lesson of "
+    saved = say("lesson.schedule", target, "saved")
+    assert saved.sentence[0] == "Scheduled a lesson of " and not saved.by_hub  # hubdesk's own
+    assert refused.by_hub and say("group.create", target, None).by_hub
 
 
 def test_the_words_module_is_pure():
