@@ -43,7 +43,7 @@ UNDER_WAY_SHOWN = 10
 class GroupRow:
     name: str
     members: int
-    running: int  # servers running or starting, of the members this person may see
+    running: int | None  # servers running or starting of the members they see (None: unknown)
     next_start: datetime | None  # its next lesson, if it has one that this person may see
     next_server: str = ""
     at_least: bool = False  # more active users than one page: ``running`` is a lower bound
@@ -80,7 +80,7 @@ def my_groups() -> tuple[list[GroupRow], int]:
     if not can("list_groups") or whole_hub("list_groups"):
         return [], 0
     entries = visible_groups()
-    rows = [GroupRow(e.name, e.members, 0, None) for e in entries[:GROUPS_SHOWN]]
+    rows = [GroupRow(e.name, e.members, None, None) for e in entries[:GROUPS_SHOWN]]
     if not rows:
         return [], 0
     _count_running(rows)
@@ -96,7 +96,7 @@ def _count_running(rows: list[GroupRow]) -> None:
     by_name = {row.name: row for row in rows}
     page = person_client().list_users(limit=ACTIVE_READ, state="active")
     for row in rows:
-        row.at_least = page.next_offset is not None
+        row.running, row.at_least = 0, page.next_offset is not None
     for user in page.items:
         servers = [
             s

@@ -85,11 +85,13 @@ def test_home_for_an_admin_counts_failures_and_actions_under_way(stack, admin):
 
 
 def test_home_for_a_teacher_shows_their_groups_running_servers_and_next_lesson(stack):
-    teacher = stack.signin("teacher")
+    teacher, server = stack.signin("teacher"), unique("home")
     lesson = schedule(
         teacher, stack, "class-a", lesson_form(day="2099-01-05", starts="09:00", ends="10:30")
     )
     try:
+        stack.api.start_server("student", server, {"profile": "small"})  # a member's, running
+        wait_for(lambda: (_server(stack, "student", server) or {}).get("ready"))
         page = teacher.get(stack.url()).text
         assert 'data-testid="counts"' not in page  # not the whole hub's: their groups instead
         (row,) = re.findall(r'<li data-testid="home-group">(.*?)</li>', page, re.S)
@@ -102,13 +104,15 @@ def test_home_for_a_teacher_shows_their_groups_running_servers_and_next_lesson(s
             if s.get("ready") or s.get("pending") == "spawn"
         )
         words = text(row)
-        assert f"{running} server{'' if running == 1 else 's'} running" in words
+        assert running >= 1 and f"{running} server{'' if running == 1 else 's'} running" in words
         assert "next lesson 2099-01-05" in words and "(“lab”)" in words
         # groups first, the user search after them, what they may do folded at the end
         assert page.index("Your groups") < page.index('data-testid="user-search"')
         assert "only group class-a" in section(page, "what-you-may-do")
     finally:
         shared(stack.app).lessons.cancel(lesson, "teacher")
+        stack.api.stop_server("student", server, remove=True)
+        wait_for(lambda: not _server(stack, "student", server))
 
 
 def test_home_for_the_help_desk_starts_with_the_user_search(stack):
