@@ -36,6 +36,7 @@ from . import (
     metrics,
     roster,
     servers,
+    states,
     users,
     words,
 )
@@ -122,6 +123,7 @@ def create_app(config: Settings | Mapping | None = None) -> Flask:
     assets.init_app(app)
     metrics.init_app(app)
     words.init_app(app)
+    states.init_app(app)
 
     app.jinja_env.globals["page_url"] = page_url
     app.jinja_env.globals["option_field"] = option_field

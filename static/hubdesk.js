@@ -133,3 +133,15 @@ document.querySelectorAll("input[data-browser-zone]").forEach((input) => {
     if (words) words.textContent = `Filled in: your browser's time zone, ${zone}.`;
   }
 });
+// The person's time zone (templates/base.html's <footer data-time-zone="NAME", empty while the
+// server does not know it): the browser's own zone goes to the server in a cookie, written only
+// when it is not the one this page was made with; from the next page on, times are in it.
+// Without JavaScript (or with a zone the server does not know) pages stay in UTC, and say so.
+document.querySelectorAll("[data-time-zone]").forEach((line) => {
+  let zone = "";
+  try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch { return; }
+  if (zone === line.dataset.timeZone || !/^[A-Za-z][\w+-]*(\/[\w+-]+){0,2}$/.test(zone)) return;
+  const secure = window.location.protocol === "https:" ? "; Secure" : "";
+  document.cookie = `hubdesk-zone=${zone}; Path=${line.dataset.cookiePath || "/"}; Max-Age=31536000; SameSite=Lax${secure}`;
+  line.textContent += " From the next page on, in your browser's time zone.";
+});

@@ -24,23 +24,31 @@
     bar.classList.remove("progress-start");
     bar.style.width = `${percent}%`; // set through the CSSOM: allowed by the CSP
   };
+  // the vocabulary's words and colours for a start's two ends (data-running-* and
+  // data-failed-*, from states.py): the same as every page's
+  const term = (kind) => {
+    const key = kind === "success" ? "running" : "failed";
+    return { key, words: box.dataset[`${key}Words`], badge: box.dataset[`${key}Badge`], alert: box.dataset[`${key}Alert`] };
+  };
   const finish = (kind, build) => {
+    const said = term(kind);
     source.close();
     waiting.remove();
     widen(100);
     meter.setAttribute("aria-valuenow", "100");
     if (badge) {
-      badge.textContent = kind === "success" ? "running" : "failed";
-      badge.className = `badge ${kind === "success" ? "text-bg-success" : "text-bg-danger"}`;
+      badge.textContent = said.words;
+      badge.className = `badge ${said.badge}`;
+      badge.dataset.state = said.key;
     }
     bar.classList.remove("progress-bar-animated", "progress-bar-striped");
-    bar.classList.add(kind === "success" ? "bg-success" : "bg-danger");
+    bar.classList.add(...said.badge.split(" "));
     outcome.replaceChildren();
     const alert = document.createElement("div");
-    alert.className = `alert alert-${kind}`;
+    alert.className = `alert ${said.alert}`;
     build(alert);
     outcome.append(alert);
-    box.dataset.state = kind === "success" ? "running" : "failed";
+    box.dataset.state = said.key;
   };
 
   source.onmessage = (message) => {

@@ -14,6 +14,7 @@ from flask import g
 
 from .. import permissions
 from ..extensions import lesson_store, service_scopes
+from ..words import duration_words, local_text
 
 PAST_SHOWN = 5  # lessons held and over, on their group's page
 SHOWN_ON_ROSTER = 50  # a group's lessons to come on its roster (the limit is 20 by default)
@@ -48,7 +49,7 @@ def token_warnings(store, lessons, now: datetime | None = None) -> list[dict]:
             ends = datetime.fromtimestamp(health.expires, UTC)
             if ends - now > WARN_BEFORE:
                 continue
-            day = ends.strftime("%Y-%m-%d %H:%M UTC")
+            day = local_text(ends)
             about = "" if health.kind == "lesson" else " (about: 14 days after they signed in)"
             if ends <= now:
                 words = (
@@ -57,7 +58,8 @@ def token_warnings(store, lessons, now: datetime | None = None) -> list[dict]:
                 )
             else:
                 words = (
-                    f"{person}'s lessons run on {on}, which expires on {day}{about}: "
+                    f"{person}'s lessons run on {on}, which expires on {day}, in "
+                    f"{duration_words((ends - now).total_seconds(), parts=1)}{about}: "
                     f"{person} must sign in to hubdesk before then, or their servers will "
                     "not start."
                 )

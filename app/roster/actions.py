@@ -25,6 +25,7 @@ from ..hub import HubAPIError, HubUnreachable, while_away
 from ..jobs import PAUSED, PENDING, Context, Item, Job, StartSpec, StopSpec, pool_map
 from ..servers.breaker import FAILURE, FORGET_SECONDS, PROCESS, Breaker, HubWide, verdict
 from ..servers.model import explain, server_in, state_of
+from ..states import OUTCOME_WORDS
 
 log = logging.getLogger(__name__)
 
@@ -36,22 +37,7 @@ SPAWN_SECONDS = 600  # a spawn is followed this long at most
 
 # -- the outcomes, in words ----------------------------------------------------------
 
-OUTCOMES = {
-    "waiting": "waiting",
-    "started": "started",
-    "starting": "starting",
-    "running": "already running",
-    "stopped": "stopped",
-    "stopping": "stopping",
-    "nothing": "nothing to stop",
-    "forbidden": "not allowed",
-    "limit": "server limit reached",
-    "failed": "failed",
-    "unknown": "unknown: check",
-    "cancelled": "cancelled",
-    "skipped": "skipped",
-    PAUSED: "not started: paused",
-}
+OUTCOMES = OUTCOME_WORDS  # one vocabulary for every job page (states.py)
 NOT_SENT_PAUSED = "not started: the action is paused"
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from ..hub import MAX_PAGE, HubAPIError, HubClient, HubUnreachable, Page
-from ..words import server_words
+from ..words import duration_words, server_words
 from .model import (
     Server,
     explain,
@@ -64,9 +64,8 @@ class Idle:
 
     @property
     def words(self) -> str:
-        """ "2 hours", "1 hour", "0.25 hours", "15 minutes"."""
-        unit = self.unit[:-1] if self.amount == 1 else self.unit
-        return f"{self.amount_text} {unit}"
+        """ "2 hours", "1 hour", "15 minutes" (0.25 hours), "1 hour 30 minutes"."""
+        return duration_words(self.seconds)
 
     def idle_for(self, last_activity: datetime | None, now: datetime) -> bool:
         """Was something last active at ``last_activity`` idle this long at ``now``?"""
@@ -303,13 +302,15 @@ def still_idle(idle: Idle, may_stop: Callable[[str, str, list], bool], now: Call
         state = state_of(current)
         if state != "running":
             return "skipped", "no longer running" if state == "stopped" else f"now {state}"
-        last = parse_time(current.get("last_activity"))
-        if not idle.idle_for(last, now()):
-            return "skipped", f"active again since the list was made (last active {_hhmm(last)})"
+        last, at = parse_time(current.get("last_activity")), now()
+        if not idle.idle_for(last, at):
+            return "skipped", f"active again since the list was made (last active {_ago(last, at)})"
         return None
 
     return check
 
 
-def _hhmm(t: datetime | None) -> str:
-    return t.strftime("%Y-%m-%d %H:%M UTC") if t else "just now"
+def _ago(t: datetime | None, now: datetime) -> str:
+    """ "3 minutes before the check": an outcome's stored words name no time of day, whose
+    zone would be nobody's in particular."""
+    return f"{duration_words((now - t).total_seconds())} before the check" if t else "just now"

@@ -18,20 +18,13 @@ from datetime import UTC, datetime
 
 from .. import metrics
 from ..jobs import Context, HubStopSpec, Item, Job, pool_map
+from ..states import OUTCOME_WORDS
 from .idle import HIDDEN, RESULTS, Check, Idle, Outcome, StopResult, still_idle, stop_one
 
 log = logging.getLogger(__name__)
 
 KIND = "hub-stop"
-# an item's outcome in words (its counts on the page)
-OUTCOMES = {
-    "waiting": "waiting",
-    "stopped": "stopped",
-    "stopping": "stopping",
-    "skipped": "left alone",
-    "failed": "not stopped",
-    "cancelled": "cancelled",
-}
+OUTCOMES = OUTCOME_WORDS  # an item's outcome in words (its counts on the page): states.py
 
 
 def idle_of(spec: HubStopSpec) -> Idle | None:

@@ -78,6 +78,8 @@ def index():
     page = person_client().list_users(offset=offset, limit=limit, **filters)
     profiles = settings().profiles
     rows = [(u, servers_of(u, profiles, host=settings().hub_host)) for u in page.items]
+    # a stopped server whose last start failed says "failed" here too, as on every page
+    mark_failures([s for _, servers in rows for s in servers], person_client())
     return render_template(
         "users/index.html",
         rows=rows,

@@ -435,7 +435,9 @@ def test_group_start_in_the_browser(stack, page):
         page.get_by_role("button", name="Start for 5 members").click()
         page.wait_for_url(re.compile(r"/servers/jobs/[0-9a-f]{16}$"))
         # the page reloads itself every 2 s while the job runs
-        expect(page.get_by_test_id("job-state")).to_have_text("done", timeout=60_000)
+        expect(page.get_by_test_id("job-state")).to_have_attribute(
+            "data-state", "done", timeout=60_000
+        )
         rows = page.get_by_test_id("job-items").locator("tr[data-user]")
         expect(rows).to_have_count(5)
         expect(rows.and_(page.locator('[data-outcome="started"]'))).to_have_count(5)

@@ -92,7 +92,15 @@ def test_a_failed_start_shows_as_failed_and_a_refused_form_keeps_its_input(stack
             page.get_by_role("heading", name="Start the default server for 1 member?")
         ).to_be_visible()
         confirm(page, "Start for 1 member")
-        expect(page.get_by_test_id("job-state")).to_have_text("done", timeout=LIVE_MS)
+        verdict = page.get_by_test_id("job-state")
+        expect(verdict).to_have_attribute("data-state", "done", timeout=LIVE_MS)
+        # read as a person: every member failed, and the words and the colour say so
+        expect(verdict).to_have_text("finished — 1 failed")
+        red, green, _ = map(
+            int, re.findall(r"\d+", verdict.evaluate("e => getComputedStyle(e).backgroundColor"))
+        )
+        assert red > 150 and green < 100, "the verdict of a failed start is red"
+        expect(page.locator(".text-bg-success, .alert-success, .bg-success")).to_have_count(0)
         page.get_by_role("link", name="the roster").first.click()
         failed = row(page, people[1])
         expect(failed).to_have_attribute("data-state", "failed")
@@ -101,6 +109,12 @@ def test_a_failed_start_shows_as_failed_and_a_refused_form_keeps_its_input(stack
         # the user's own page says so too
         page.goto(stack.url(f"users/{people[1]}"))
         expect(page.locator('tr[data-server=""]')).to_have_attribute("data-state", "failed")
+        # and so does the users list (one vocabulary: not "stopped" there)
+        page.goto(stack.url(f"users/?q={people[1]}"))
+        expect(page.locator("[data-testid=users] [data-state]")).to_have_attribute(
+            "data-state", "failed"
+        )
+        expect(page.get_by_test_id("failure")).to_contain_text("never starts")
     finally:
         _delete_group_quietly(stack, group)
         _remove_servers_and_users(stack, people)

@@ -85,7 +85,11 @@ def start_group(session, stack, group, data) -> str:
 
 def wait_state(session, url, state, seconds=90) -> str:
     return wait_for(
-        lambda: (p := session.get(url).text) and f'data-testid="job-state">{state}<' in p and p,
+        lambda: (
+            (p := session.get(url).text)
+            and f'data-state="{state}" data-testid="job-state"' in p
+            and p
+        ),
         seconds=seconds,
     )
 
@@ -154,7 +158,7 @@ def test_a_broken_group_start_pauses_and_the_hub_lives_on(stack, admin, users): 
         page = wait_for(
             lambda: (
                 (p := admin.get(url).text)
-                and 'job-state">paused<' in p
+                and 'data-state="paused" data-testid="job-state"' in p
                 and list(outcomes(p).values()).count("failed") == LIMIT + 1
                 and p
             ),
@@ -174,7 +178,7 @@ def test_a_broken_group_start_pauses_and_the_hub_lives_on(stack, admin, users): 
             url[len(stack.url()) :],
         )
         page = admin.get(url).text
-        assert 'job-state">done<' in page
+        assert 'data-state="done" data-testid="job-state"' in page
         got = outcomes(page)
         assert list(got.values()).count("cancelled") == 9 - LIMIT - 1
         assert list(got.values()).count("failed") == LIMIT + 1
@@ -272,7 +276,10 @@ def test_a_lesson_with_a_broken_profile_pauses_too(stack, admin, users):  # noqa
         )
         job_id = re.search(rf"/groups/{group}/servers/jobs/([0-9a-f]{{16}})", roster).group(1)
         page = admin.get(stack.url(f"groups/{group}/servers/jobs/{job_id}")).text
-        assert 'job-state">paused<' in page and "3 starts in a row failed" in html.unescape(page)
+        assert (
+            'data-state="paused" data-testid="job-state"' in page
+            and "3 starts in a row failed" in html.unescape(page)
+        )
         got = outcomes(page)
         assert list(got.values()).count("failed") == LIMIT
         assert list(got.values()).count("paused") == len(members) - LIMIT

@@ -388,7 +388,7 @@ def test_a_group_start_through_a_hub_outage_reports_what_the_hub_has(
     page = wait_for(
         lambda: (
             (p := client.get(job).get_data(as_text=True))
-            and 'data-testid="job-state">done' in p
+            and 'data-state="done" data-testid="job-state"' in p
             and p
         ),
         seconds=90,
@@ -433,7 +433,12 @@ def test_a_long_membership_change_goes_on_with_a_page_of_its_own(
     # any worker or replica sharing the state folder shows the same page
     other = hubdesk(HUBDESK_MEMBERSHIP_CHUNK="40")
     done = wait_for(
-        lambda: (p := text(other.get(r.location))) and 'job-state">done' in p and p, seconds=30
+        lambda: (
+            (p := text(other.get(r.location)))
+            and 'data-state="done" data-testid="job-state"' in p
+            and p
+        ),
+        seconds=30,
     )
     assert "Added 100 members to" in done and "alert-success" in done, done
     assert members_of(stack, group) == sorted(names)
@@ -487,7 +492,12 @@ def test_a_bulk_add_through_a_hub_restart_says_what_was_done(
     if hub_returns:  # it says it is waiting for the hub, to check
         wait_for(lambda: "job-waiting" in text(client.get(r.location)), seconds=20)
     page = wait_for(
-        lambda: (p := text(client.get(r.location))) and 'job-state">done' in p and p, seconds=40
+        lambda: (
+            (p := text(client.get(r.location)))
+            and 'data-state="done" data-testid="job-state"' in p
+            and p
+        ),
+        seconds=40,
     )
     message = said(page)
     members = set(members_of(stack, group))

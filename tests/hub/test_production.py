@@ -213,7 +213,7 @@ def test_group_actions_are_audited_as_the_person_who_started_them(stack):
     data = {"csrf_token": token, "action": "stop", "server": "nothing-here", "confirm": "yes"}
     r = teacher.post(stack.url("groups/class-a/servers"), data=data)
     deadline = time.monotonic() + 30
-    while 'data-testid="job-state">done' not in teacher.get(r.url).text:
+    while 'data-state="done" data-testid="job-state"' not in teacher.get(r.url).text:
         assert time.monotonic() < deadline
         time.sleep(0.2)
     # nothing to stop: no change, so no record; but nothing is recorded as someone else

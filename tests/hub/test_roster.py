@@ -47,7 +47,11 @@ def finish(session, stack, r):
     done = session.post(r.url, data=data)
     assert "/servers/jobs/" in done.url, alert(done.text)
     return wait_for(
-        lambda: (p := session.get(done.url).text) and 'data-testid="job-state">done' in p and p,
+        lambda: (
+            (p := session.get(done.url).text)
+            and 'data-state="done" data-testid="job-state"' in p
+            and p
+        ),
         seconds=90,
     )
 

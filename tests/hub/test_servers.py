@@ -262,7 +262,7 @@ def stopped_page(session, r) -> str:
 
     def done():
         page = session.get(r.url).text
-        return page if 'data-testid="job-state">done' in page else ""
+        return page if 'data-state="done" data-testid="job-state"' in page else ""
 
     return wait_for(done)
 
@@ -331,7 +331,9 @@ def run_group(session, stack, group, data):
     job = r.url
     assert "/servers/jobs/" in job
     return wait_for(
-        lambda: (p := session.get(job).text) and 'data-testid="job-state">done' in p and p,
+        lambda: (
+            (p := session.get(job).text) and 'data-state="done" data-testid="job-state"' in p and p
+        ),
         seconds=90,
     )
 

@@ -125,7 +125,9 @@ def test_group_start_with_options(stack, admin, users):  # noqa: F811
         assert confirm["confirm"] == "yes" and confirm[IMAGE] == "scipy"
         job = admin.post(stack.url(f"groups/{group}/servers"), data=confirm).url
         assert "/servers/jobs/" in job
-        wait_for(lambda: 'data-testid="job-state">done' in admin.get(job).text, seconds=90)
+        wait_for(
+            lambda: 'data-state="done" data-testid="job-state"' in admin.get(job).text, seconds=90
+        )
         for m in members:
             model = server(stack, m, "lab")
             assert model["user_options"] == {

@@ -88,7 +88,11 @@ def test_a_group_start_survives_its_hubdesk_being_killed(
 
     with hubdesk(stack, proxy, db_url, tmp_path / "second") as (_, base):
         page = wait_for(
-            lambda: (p := s.get(base + job).text) and 'data-testid="job-state">done' in p and p,
+            lambda: (
+                (p := s.get(base + job).text)
+                and 'data-state="done" data-testid="job-state"' in p
+                and p
+            ),
             seconds=90,
         )
     got = outcomes(page)
@@ -123,7 +127,11 @@ def test_two_replicas_sharing_only_a_database_agree(
 
         job = start_for_group(s, a, group)
         page = wait_for(
-            lambda: (p := s.get(b + job).text) and 'data-testid="job-state">done' in p and p,
+            lambda: (
+                (p := s.get(b + job).text)
+                and 'data-state="done" data-testid="job-state"' in p
+                and p
+            ),
             seconds=90,
         )
         assert set(outcomes(page).values()) == {"started"}
@@ -163,7 +171,11 @@ def test_a_database_that_goes_away_mid_action_is_a_503_then_the_action_finishes(
             postgres.restart()
         # back without a restart of hubdesk: the job is carried on and finishes
         page = wait_for(
-            lambda: (p := s.get(base + job).text) and 'data-testid="job-state">done' in p and p,
+            lambda: (
+                (p := s.get(base + job).text)
+                and 'data-state="done" data-testid="job-state"' in p
+                and p
+            ),
             seconds=90,
         )
         assert s.get(f"{base}health").json()["database"] == "up"
@@ -359,7 +371,11 @@ def test_a_long_membership_change_killed_midway_is_finished_by_the_next_hubdesk(
         with hubdesk(stack, proxy, db_url, tmp_path / "second") as (_, base):
             job = page.split(PREFIX, 1)[1]
             done = wait_for(
-                lambda: (p := s.get(base + job).text) and 'job-state">done' in p and p,
+                lambda: (
+                    (p := s.get(base + job).text)
+                    and 'data-state="done" data-testid="job-state"' in p
+                    and p
+                ),
                 seconds=120,
             )
         assert "Added 300 members to" in done, done
@@ -397,7 +413,11 @@ def test_whoever_may_run_a_group_action_may_cancel_what_is_not_sent_yet(
         r = s.post(f"{base}{job}/cancel", data={"csrf_token": token})
         assert r.status_code == 200 and "Cancelled:" in r.text
         page = wait_for(
-            lambda: (p := s.get(base + job).text) and 'data-testid="job-state">done' in p and p,
+            lambda: (
+                (p := s.get(base + job).text)
+                and 'data-state="done" data-testid="job-state"' in p
+                and p
+            ),
             seconds=60,
         )
     got = outcomes(page)

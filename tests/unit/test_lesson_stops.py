@@ -223,7 +223,9 @@ def test_the_owner_is_warned_in_words_a_week_before_and_after(database):
     # ten days on: four days left
     (w,) = token_warnings(store, store.active(), now + timedelta(days=10))
     assert w["person"] == "teacher" and "their sign-in to hubdesk, which expires on" in w["words"]
-    assert "teacher must sign in to hubdesk before then" in w["words"]
+    assert (
+        "teacher must sign in to hubdesk before then" in w["words"] and ", in 4 days" in w["words"]
+    )
     # three weeks on: over
     (w,) = token_warnings(store, store.active(), now + timedelta(days=21))
     assert "no longer start their servers" in w["words"]

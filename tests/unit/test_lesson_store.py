@@ -20,9 +20,9 @@ def store(db_url):
     database.dispose()
 
 
-def weekly(hour=9):
+def weekly(hour=9, weekdays=("0", "3")):
     return schedule.parse_when(
-        tz="UTC", starts=f"{hour:02d}:00", ends=f"{hour + 1:02d}:00", weekdays=["0", "3"]
+        tz="UTC", starts=f"{hour:02d}:00", ends=f"{hour + 1:02d}:00", weekdays=list(weekdays)
     )
 
 
@@ -55,7 +55,9 @@ def test_the_runner_reads_only_lessons_due_and_sets_their_next_due(store):
         lead_minutes="5",
     )
     lesson_id = store.create("g", server="", spec={}, when=soon, by="ann", token="t")
-    store.create("g", server="", spec={}, when=weekly(), by="ann", token="t")
+    # a weekly lesson three days away: not due, whatever the day and hour the test runs
+    later = str((now.weekday() + 3) % 7)
+    store.create("g", server="", spec={}, when=weekly(weekdays=[later]), by="ann", token="t")
     due = store.due(now.timestamp())
     assert [x.id for x in due] == [lesson_id]  # its start, less the lead, has come
     lesson = due[0]

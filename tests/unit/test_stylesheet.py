@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 from hubdesk import bootstrap_subset as bs
+from hubdesk import states
 
 ROOT = Path(__file__).resolve().parents[2]  # the checkout (the installed package has no templates/)
 # the checkout's files, not the installed package's (CI installs it, not editable)
@@ -57,6 +58,8 @@ def used_classes() -> tuple[set[str], set[str]]:
                 add(in_class_value(t.group(1)))
         for m in re.finditer(r'class="([^"]*)"', text):
             add(in_class_value(m.group(1)))
+    for badge, alert in states.TONES.values():  # the vocabulary's colours, named in Python
+        classes.update(badge.split() + alert.split())
     for path in (ROOT / "app").rglob("*.py"):
         for m in re.finditer(r"class=\\?[\"']([^\"'\\]*)", path.read_text(encoding="utf-8")):
             add(in_class_value(m.group(1)))
