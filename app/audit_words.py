@@ -17,6 +17,7 @@ import json
 import re
 from dataclasses import dataclass
 
+from .states import Term
 from .words import plural, server_words
 
 # every action code hubdesk writes, with what it does in a few words (the filter's choices)
@@ -205,13 +206,13 @@ def answer(hub: str | None) -> tuple[str, str]:
     found = ANSWER.fullmatch(hub.strip())
     if found is None:
         if hub.startswith("no answer: "):
-            return "no-answer", f"the hub did not answer: {hub.removeprefix('no answer: ')}"
+            return "no-answer", f"no answer: {hub.removeprefix('no answer: ')}"
         if hub.startswith("refused: "):
             return "refused", hub
         return "said", hub
     status, message = int(found[1]), (found[2] or "").strip()
     if status == 202:
-        return "under-way", "accepted: under way"
+        return "under-way", "accepted"
     if 200 <= status < 300:
         return "done", "done"
     if status == 404:
@@ -230,6 +231,32 @@ class Said:
     answer_kind: str
     answer: str
     by_hub: bool = True  # the hub's answer; False: hubdesk's own outcome (a lesson saved)
+
+    @property
+    def answer_term(self) -> Term | None:
+        """The answer's first words as a term of the shared vocabulary's tones (a badge), the
+        rest in :attr:`answer_detail`; None for hubdesk's own words, shown as they are."""
+        tone = ANSWER_TONES.get(self.answer_kind)
+        if tone is None:
+            return None
+        return Term(self.answer_kind, self.answer.partition(": ")[0], tone)
+
+    @property
+    def answer_detail(self) -> str:
+        return self.answer.partition(": ")[2] if self.answer_term else self.answer
+
+
+# each kind of answer's tone (hubdesk.states.TONES): done is good, under way busy, a change not
+# made (or not known to be) is to look at, a hub error failed
+ANSWER_TONES = {
+    "done": "good",
+    "under-way": "busy",
+    "refused": "warn",
+    "not-found": "warn",
+    "no-answer": "warn",
+    "unanswered": "warn",
+    "error": "bad",
+}
 
 
 # a sentence's first word, for a change that may not have been made ("tried to create …")

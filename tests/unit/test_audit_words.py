@@ -156,16 +156,12 @@ def test_details_are_words_not_json():
         ("204", "done", "done"),
         ("201", "done", "done"),
         ("200", "done", "done"),
-        ("202", "under-way", "accepted: under way"),
+        ("202", "under-way", "accepted"),
         ("404 Not Found", "not-found", "not found"),
         ("400 No such user: x", "refused", "refused: No such user: x"),
         ("409", "refused", "refused: the hub said 409"),
         ("503 Service Unavailable", "error", "hub error: Service Unavailable"),
-        (
-            "no answer: the connection timed out",
-            "no-answer",
-            "the hub did not answer: the connection timed out",
-        ),
+        ("no answer: the connection timed out", "no-answer", "no answer: the connection timed out"),
         (None, "unanswered", "sent; no answer recorded"),
         (
             "refused: ana may no longer start servers",
@@ -189,6 +185,22 @@ def test_a_change_the_hub_refused_is_said_as_tried():
     saved = say("lesson.schedule", target, "saved")
     assert saved.sentence[0] == "Scheduled a lesson of " and not saved.by_hub  # hubdesk's own
     assert refused.by_hub and say("group.create", target, None).by_hub
+
+
+def test_the_answer_is_a_badge_of_the_shared_tones_then_its_detail():
+    refused = say("group.create", {"group": "g"}, "400 No such user: x")
+    assert (refused.answer_term.words, refused.answer_term.tone) == ("refused", "warn")
+    assert refused.answer_detail == "No such user: x"
+    done = say("group.create", {"group": "g"}, "204")
+    assert (done.answer_term.words, done.answer_term.tone, done.answer_detail) == (
+        "done",
+        "good",
+        "",
+    )
+    assert say("server.stop", {}, "503 Service Unavailable").answer_term.tone == "bad"
+    assert say("server.stop", {}, None).answer_term.words == "sent; no answer recorded"
+    own = say("lesson.start", {}, "job started")
+    assert own.answer_term is None and own.answer_detail == "job started"
 
 
 def test_the_words_module_is_pure():
