@@ -226,10 +226,12 @@ class AuditTrail:
         person: str = "",
         group: str = "",
         user: str = "",
+        action: str = "",
         before: int | None = None,
         limit: int = PAGE,
     ) -> tuple[list[Record], int | None]:
-        """The newest records older than ``before`` (an id), filtered by whole names.
+        """The newest records older than ``before`` (an id), filtered by whole names (and by
+        an action's code, ``group.members.add``).
 
         Each filter has an index holding (name, id), and the page's ids are read from it
         alone, then their rows: O(page), whatever the history. (Asked for the rows at once,
@@ -241,12 +243,14 @@ class AuditTrail:
         if user:
             ids = select(n.c.record_id.label("id")).where(n.c.name == user)
             key = n.c.record_id
-            if person or group:
+            if person or group or action:
                 ids = ids.join(a, a.c.id == n.c.record_id)
         else:
             ids, key = select(a.c.id), a.c.id
         if person:
             ids = ids.where(a.c.person == person)
+        if action:
+            ids = ids.where(a.c.action == action)
         if group:
             ids = ids.where(a.c.group_name == group)
         if before is not None:

@@ -105,6 +105,7 @@ audit = Table(
     Index("ix_audit_person", "person", "id"),
     Index("ix_audit_group", "group_name", "id"),
     Index("ix_audit_time", "time"),
+    Index("ix_audit_action", "action", "id"),
 )
 
 # every user an audit record names, for the "user" filter

@@ -31,6 +31,8 @@ from .devhub import (
     LocalHub,
     free_port,
     hub_roles,
+    proxy_command,
+    proxy_streams,
 )
 
 STUDENTS_A = ["mrossi", "student1", "student2", "student3"]
@@ -86,6 +88,25 @@ def build_hub(root: Path, port: int) -> LocalHub:
                 "oauth_client_allowed_scopes": OAUTH_CLIENT_ALLOWED_SCOPES,
             }
         ],
+    )
+
+
+def proxy_words() -> str:
+    """Which proxy the demo runs, and whether a server's start progress will stream live."""
+    try:
+        command = proxy_command()
+    except RuntimeError as e:
+        return f"Proxy: {e}"
+    if proxy_streams(command):
+        return (
+            f"Proxy: Node's configurable-http-proxy ({command[0]}): "
+            "a server's start progress streams live."
+        )
+    return (
+        f"Proxy: the pip configurable-http-proxy ({command[0]}), which holds each answer "
+        "back: a server's start progress shows all at once when it ends. For live progress, "
+        "install Node's (npm install configurable-http-proxy) and start the demo with "
+        "HUBDESK_DEVHUB_PROXY=/path/to/node_modules/.bin/configurable-http-proxy."
     )
 
 
@@ -153,6 +174,7 @@ def main(argv=None) -> int:
 def run(hub: LocalHub, port: int, log, log_path: Path) -> int:
     """Start the hub (which starts hubdesk), wait for Ctrl-C, stop everything; the exit code."""
     try:
+        print(proxy_words(), flush=True)
         print(f"Starting JupyterHub on http://127.0.0.1:{port} ...", flush=True)
         hub.start(log=log)
         wait_for(f"{hub.public_url}/services/{SERVICE_NAME}/health", timeout=60)

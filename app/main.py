@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import time
 
-from flask import Blueprint, g, jsonify, render_template, request, url_for
+from flask import Blueprint, g, jsonify, render_template, request
 
-from . import compat, permissions
-from .access import can, person_client, require, visible_groups
+from . import audit_words, compat, permissions
+from . import home as home_parts
+from .access import can, require
+from .audit_words import say
 from .db import StateUnavailable
 from .extensions import audit_trail, database, hub_version, service_client, service_scopes, settings
 from .hub import HubError, HubUnreachable
@@ -18,14 +20,10 @@ bp = Blueprint("main", __name__)
 
 @bp.route("/")
 def home():
-    person, hub = g.person, person_client()
-    counts = []  # (number, one, many, link)
-    if can("list_groups"):
-        counts.append((len(visible_groups()), "group", "groups", url_for("groups.index")))
-    if can("list_users"):
-        counts.append((hub.count("users"), "user", "users", None))
-        active = hub.count("users", params={"state": "active"})
-        counts.append((active, "user with running servers", "users with running servers", None))
+    """What the person can do next, from their own scopes (:mod:`hubdesk.home`), and below,
+    folded, everything their scopes let them do here."""
+    person = g.person
+    groups, groups_total = home_parts.my_groups()
     abilities = []
     for name, action in permissions.ACTIONS.items():
         reach = permissions.reach(person.scopes, name, me=person.name)
@@ -34,7 +32,12 @@ def home():
     return render_template(
         "home.html",
         version=hub_version(),
-        counts=counts,
+        counts=home_parts.counts(),
+        groups=groups,
+        groups_total=groups_total,
+        failed=home_parts.failed_servers(),
+        under_way=home_parts.under_way(),
+        search_first=can("list_users") and not groups and not can("edit_members"),
         abilities=abilities,
     )
 
@@ -71,7 +74,8 @@ def status():
 
 @bp.route("/activity")
 def activity():
-    """The audit trail, newest first, a page at a time, filtered by person, group or user.
+    """The audit trail, newest first, a page at a time, filtered by person, group, user or
+    action (its code), each record said in words (:mod:`hubdesk.audit_words`).
 
     Filters match whole names, through indexes: a page costs the same whatever the history.
     The records name users, groups and servers anywhere on the hub, so the page needs what
@@ -79,11 +83,13 @@ def activity():
     """
     require("read_activity")
     filters = {k: request.args.get(k, "")[:255].strip() for k in ("person", "group", "user")}
+    filters["action"] = request.args.get("action", "")[:64].strip()
     before = int_arg("before", 0) or None
     records, older = audit_trail().page(before=before, **filters)
     return render_template(
         "activity.html",
-        records=records,
+        entries=[(r, say(r.action, r.target, r.hub)) for r in records],
+        actions=audit_words.ACTIONS,
         filters=filters,
         older=older,
         first_page=before is None,

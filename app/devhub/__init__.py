@@ -172,6 +172,12 @@ def proxy_command() -> list[str]:
     return [found]
 
 
+def proxy_streams(command: list[str]) -> bool:
+    """Whether this proxy passes server-sent events on as they come (Node's does; the PyPI
+    port holds each answer back until it ends)."""
+    return _is_node_script(Path(command[0])) or Path(command[0]).name == "node"
+
+
 def _is_node_script(path: Path) -> bool:
     try:
         with open(path, "rb") as f:

@@ -184,15 +184,20 @@ class JobStore:
                 )
             ]
             rows = sorted(rows, key=lambda r: r.created, reverse=True)[:limit]
-            counts = {}
-            if rows:
-                tally = (
-                    select(db.job_items.c.job_id, db.job_items.c.outcome, func.count())
-                    .where(db.job_items.c.job_id.in_([r.id for r in rows]))
-                    .group_by(db.job_items.c.job_id, db.job_items.c.outcome)
-                )
-                for job_id, outcome, n in conn.execute(tally):
-                    counts.setdefault(job_id, {})[outcome] = n
+            return self._with_counts(conn, rows)
+
+    def _with_counts(self, conn, rows) -> list[Job]:
+        """Jobs of these rows (items not loaded), each with ``result["counts"]``: its items by
+        outcome, in one query. A damaged row is left out (and logged)."""
+        counts = {}
+        if rows:
+            tally = (
+                select(db.job_items.c.job_id, db.job_items.c.outcome, func.count())
+                .where(db.job_items.c.job_id.in_([r.id for r in rows]))
+                .group_by(db.job_items.c.job_id, db.job_items.c.outcome)
+            )
+            for job_id, outcome, n in conn.execute(tally):
+                counts.setdefault(job_id, {})[outcome] = n
         found = []
         for row in rows:
             try:
@@ -203,6 +208,17 @@ class JobStore:
             job.result = dict(job.result, counts=counts.get(row.id, {}))
             found.append(job)
         return found
+
+    def unfinished(self, groups: Iterable[str] | None = None, limit: int = 10) -> list[Job]:
+        """The newest jobs still under way or paused (of these groups; None: any), each with
+        ``result["counts"]`` (its items by outcome), as :meth:`recent` gives them: O(limit)."""
+        j = db.jobs
+        query = select(j).where(j.c.state.in_(("running", PAUSED)))
+        if groups is not None:
+            query = query.where(j.c.group_name.in_(sorted(groups)))
+        query = query.order_by(j.c.created.desc()).limit(limit)
+        with self.database.read() as conn:
+            return self._with_counts(conn, conn.execute(query).all())
 
     # -- leases -------------------------------------------------------------------
 

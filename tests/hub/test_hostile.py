@@ -336,7 +336,7 @@ READS = {
     "groups.properties": ("extra",),
     "users.index": ("q", "state", "limit", "offset"),
     "servers.running": ("limit", "offset", "idle", "unit", "sort"),
-    "main.activity": ("person", "group", "user"),
+    "main.activity": ("person", "group", "user", "action"),
     "auth.login": ("next",),
     "auth.oauth_callback": ("state", "code", "error"),
 }

@@ -44,6 +44,10 @@ def test_demo_starts_signs_in_keeps_an_audit_trail_and_leaves_no_process(tmp_pat
         password = re.search(r"the password is: (\S+)", text).group(1)
         for login in ("admin", "helpdesk", "teacher"):
             assert re.search(rf"^\s+{login}\s", text, re.M)
+        # it says which proxy runs, and whether a start's progress will stream live
+        proxy = re.search(r"^Proxy: (.*)$", text, re.M)
+        assert proxy, text
+        assert "streams live" in proxy[1] or "HUBDESK_DEVHUB_PROXY=" in proxy[1], proxy[1]
 
         # managed by the hub, served by gunicorn, signed in to through the hub's OAuth
         assert requests.get(url + "health", timeout=5).json() == {
@@ -66,8 +70,14 @@ def test_demo_starts_signs_in_keeps_an_audit_trail_and_leaves_no_process(tmp_pat
         r = s.post(url + "groups/", data={"csrf_token": token, "name": "demo-trail"})
         assert r.url == url + "groups/demo-trail"
         activity = html.unescape(s.get(url + "activity").text)
-        rows = re.findall(r"<tr[^>]*>(.*?)</tr>", activity, re.S)
-        assert any(">admin<" in r and "group.create" in r and "demo-trail" in r for r in rows)
+        records = re.findall(r'<li class="hubdesk-record"[^>]*>(.*?)</li>', activity, re.S)
+        assert any(
+            ">admin<" in r
+            and "Created the group" in r
+            and "group.create" in r
+            and "demo-trail" in r
+            for r in records
+        )
     finally:
         demo.send_signal(signal.SIGINT)  # Ctrl-C
         try:

@@ -260,6 +260,12 @@ def test_activity_pages_go_back_through_the_whole_history_with_filters(database)
     assert [r.target["users"] for r in trail.page(user="u3", group="class-a")[0]] == [["u3"]]
     assert trail.page(user="u3", group="class-b")[0] == []
     assert len(trail.page(person="-")[0]) == 50  # no request: "-" acted
+    deleted, older = trail.page(action="group.delete", limit=10)
+    assert {r.action for r in deleted} == {"group.delete"} and len(deleted) == 10 and older
+    assert [r.target["users"] for r in trail.page(user="u3", action="group.members.add")[0]] == [
+        ["u3"]
+    ]
+    assert trail.page(user="u3", action="group.delete")[0] == []
 
 
 def test_a_huge_record_is_stored_shortened_and_says_so(database):
