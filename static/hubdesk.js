@@ -30,15 +30,6 @@ const scrollingTables = () => document.querySelectorAll(".table-responsive").for
 });
 scrollingTables();
 window.addEventListener("resize", scrollingTables);
-// "Select all" checkboxes: <input type="checkbox" data-select-all="NAME" hidden>
-// ticks every checkbox named NAME in the same form.
-// <form data-confirm="Question?">: ask before sending (the pages without JavaScript
-// send at once; actions that lose more, like removing, have a confirmation page).
-document.querySelectorAll("form[data-confirm]").forEach((form) => {
-  form.addEventListener("submit", (event) => {
-    if (!window.confirm(form.dataset.confirm)) event.preventDefault();
-  });
-});
 // <input list="ID" data-suggest="URL">: fill the datalist as the person types, from
 // URL?q=… (a JSON list of names); without JavaScript the field takes any name.
 document.querySelectorAll("input[data-suggest]").forEach((input) => {
@@ -61,6 +52,8 @@ document.querySelectorAll("input[data-suggest]").forEach((input) => {
     }, 150);
   });
 });
+// "Select all" checkboxes: <input type="checkbox" data-select-all="NAME" hidden>
+// ticks every checkbox named NAME in the same form.
 document.querySelectorAll("input[data-select-all]").forEach((all) => {
   // the form's elements, not its subtree: a roster's ticks join their form by `form="…"`
   const boxes = () => [...all.form.elements].filter(

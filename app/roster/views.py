@@ -12,6 +12,7 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, StringField
 
 from ..access import can, load_group_members, person_client, require
+from ..confirming import ask_to_cancel
 from ..errors import require_form
 from ..extensions import audit_trail, hub_major, job_store, jobs, settings
 from ..forms import ActionForm
@@ -187,12 +188,21 @@ def group_job(group, job):
     )
 
 
-@bp.route("/<group>/servers/jobs/<job>/cancel", methods=["POST"])
+@bp.route("/<group>/servers/jobs/<job>/cancel", methods=["GET", "POST"])
 def cancel_group_job(group, job):
-    """Whoever may run a group action may cancel it: items not sent yet are "cancelled"."""
+    """Whoever may run a group action may cancel it: items not sent yet are "cancelled".
+    GET asks (a confirmation page), POST cancels."""
     require("read_group", group=group)
     record = _group_job(group, job)
     _require_steer(record)
+    if request.method == "GET":
+        page = url_for(".group_job", group=group, job=job)
+        return ask_to_cancel(
+            record,
+            "Cancel this group action?",
+            "Members not asked for yet will not be; those under way finish.",
+            [(group, url_for(".group_servers", group=group)), ("Group action", page)],
+        )
     require_form(ActionForm())
     done = job_store().cancel(job, g.person.name)
     if done == "cancelled":  # it was paused: done now

@@ -18,6 +18,7 @@ from wtforms import HiddenField
 
 from .. import jsontext
 from ..access import can, person_client, require
+from ..confirming import ask_to_cancel
 from ..errors import require_form
 from ..extensions import job_store, jobs, settings
 from ..forms import ActionForm
@@ -117,27 +118,46 @@ def _posted_servers(data: str | None) -> list[tuple[str, str]]:
     return [(u, s) for u, s in chosen if isinstance(u, str) and isinstance(s, str) and u]
 
 
-@bp.route("/servers/stop", methods=["POST"])
+# a review's address longer than this is not redirected to (gunicorn's request line: 8190)
+LONGEST_URL = 6000
+
+
+def _ticked(values: list[str]) -> list[tuple[str, str]]:
+    """Ticked rows' ``user/server`` values as (user, server) pairs, at most 500."""
+    chosen = [tuple(v.partition("/")[::2]) for v in values]
+    return [(u, s) for u, s in chosen if u][:500]
+
+
+@bp.route("/servers/stop", methods=["GET", "POST"])
 def stop_many():
+    """GET ``?server=user/name&…``: which servers will stop, asked (a confirmation page); its
+    POST makes a job of them, followed on its page (303). The running list posts its ticks
+    here: they are answered with a redirect to the question (at an address a reload can ask
+    again), or, too many for an address, with the question itself."""
     require("stop_server")  # for someone, somewhere; each server is checked below
     form = ActionForm()
-    require_form(form)
-    if form.confirm.data:
-        chosen = _posted_servers(form.servers.data)
-    else:
-        chosen = [tuple(s.partition("/")[::2]) for s in request.form.getlist("server")]
-        chosen = [(u, s) for u, s in chosen if u]
-    chosen = chosen[:500]
+    if request.method == "POST":
+        require_form(form)
+        if form.confirm.data:
+            chosen = _posted_servers(form.servers.data)[:500]
+            return _submit_stop(chosen) if chosen else _none_chosen()
+        ticked = [f"{u}/{s}" for u, s in _ticked(request.form.getlist("server"))]
+        review = url_for(".stop_many", server=ticked)
+        if ticked and len(review) <= LONGEST_URL:
+            return redirect(review, 303)
+    chosen = _ticked(request.values.getlist("server"))
     if not chosen:
-        flash("No servers were chosen, so nothing was changed.", "info")
-        return redirect(url_for(".running"))
-    if not form.confirm.data:
-        return render_template(
-            "servers/stop_confirm.html",
-            chosen=chosen,
-            form=ActionForm(formdata=None, confirm="yes", servers=json.dumps(chosen)),
-        )
-    return _submit_stop(chosen)
+        return _none_chosen()
+    return render_template(
+        "servers/stop_confirm.html",
+        chosen=chosen,
+        form=ActionForm(formdata=None, confirm="yes", servers=json.dumps(chosen)),
+    )
+
+
+def _none_chosen():
+    flash("No servers were chosen, so nothing was changed.", "info")
+    return redirect(url_for(".running"), 303)
 
 
 def _submit_stop(chosen: list[tuple[str, str]], idle: Idle | None = None):
@@ -159,52 +179,60 @@ def _submit_stop(chosen: list[tuple[str, str]], idle: Idle | None = None):
     return redirect(url_for(".stop_job", job=job_id), 303)
 
 
-@bp.route("/servers/stop-idle", methods=["POST"])
+@bp.route("/servers/stop-idle", methods=["GET", "POST"])
 def stop_idle():
-    """ "Stop all that match": review the servers idle that long, then stop those still idle.
+    """ "Stop all that match": GET ``?idle=&unit=`` reviews the servers idle that long (a
+    confirmation page); its POST stops those named that are still idle (a job, 303).
 
     The review names them (at most STOP_AT_ONCE, longest idle first, only those the person
     may stop); the confirmation makes a job of exactly those named, each checked again at its
-    turn (:mod:`.stops`).
+    turn (:mod:`.stops`). A POST without the confirmation is sent to the review (303).
     """
     require("stop_server")  # for someone, somewhere; each server is checked below
     form = IdleStopForm()
-    require_form(form)
-    idle, error = _idle_filter(request.form)
+    if request.method == "POST":
+        require_form(form)
+    idle, error = _idle_filter(request.values)
     if idle is None:
         abort(400, description=f"{error or 'No idle time was given.'} Nothing was changed.")
+    if request.method == "POST" and form.confirm.data:
+        return _submit_stop(_posted_servers(form.servers.data)[:STOP_AT_ONCE], idle)
+    if request.method == "POST":
+        return redirect(url_for(".stop_idle", idle=idle.amount_text, unit=idle.unit), 303)
+    return _idle_review(idle)
+
+
+def _idle_review(idle: Idle):
+    """The question of "Stop all that match": the servers idle that long the person may stop."""
     back = url_for(".running", idle=idle.amount_text, unit=idle.unit)
-    if not form.confirm.data:
-        found = idle_servers(
-            active_users(person_client()), idle, now=datetime.now(UTC), profiles=catalogue()
+    found = idle_servers(
+        active_users(person_client()), idle, now=datetime.now(UTC), profiles=catalogue()
+    )
+    mine = found.stoppable(_may_stop)
+    if not mine:
+        flash(
+            f"No server you may stop has been idle for at least {idle.words}; nothing was changed.",
+            "info",
         )
-        mine = found.stoppable(_may_stop)
-        if not mine:
-            flash(
-                f"No server you may stop has been idle for at least {idle.words}; "
-                "nothing was changed.",
-                "info",
-            )
-            return redirect(back)
-        chosen = mine[:STOP_AT_ONCE]
-        return render_template(
-            "servers/stop_idle_confirm.html",
-            idle=idle,
-            chosen=chosen,
-            labels=[server_words(s.name, s.user) for s in chosen],
-            more=len(mine) - len(chosen),
-            not_yours=len(found.servers) - len(mine),
-            at_once=STOP_AT_ONCE,
-            back=back,
-            form=IdleStopForm(
-                formdata=None,
-                idle=idle.amount_text,
-                unit=idle.unit,
-                confirm="yes",
-                servers=json.dumps([[s.user, s.name] for s in chosen]),
-            ),
-        )
-    return _submit_stop(_posted_servers(form.servers.data)[:STOP_AT_ONCE], idle)
+        return redirect(back)
+    chosen = mine[:STOP_AT_ONCE]
+    return render_template(
+        "servers/stop_idle_confirm.html",
+        idle=idle,
+        chosen=chosen,
+        labels=[server_words(s.name, s.user) for s in chosen],
+        more=len(mine) - len(chosen),
+        not_yours=len(found.servers) - len(mine),
+        at_once=STOP_AT_ONCE,
+        back=back,
+        form=IdleStopForm(
+            formdata=None,
+            idle=idle.amount_text,
+            unit=idle.unit,
+            confirm="yes",
+            servers=json.dumps([[s.user, s.name] for s in chosen]),
+        ),
+    )
 
 
 # -- a hub-wide stop, followed ------------------------------------------------------------
@@ -256,11 +284,20 @@ def stop_job(job):
     )
 
 
-@bp.route("/servers/jobs/<job>/cancel", methods=["POST"])
+@bp.route("/servers/jobs/<job>/cancel", methods=["GET", "POST"])
 def cancel_stop_job(job):
-    """Servers not asked for yet are not stopped ("cancelled"); those under way finish."""
+    """GET asks (a confirmation page); POST cancels: servers not asked for yet are not
+    stopped ("cancelled"), those under way finish."""
     record = _stop_job(job)
     _require_steer(record)
+    if request.method == "GET":
+        page = url_for(".stop_job", job=job)
+        return ask_to_cancel(
+            record,
+            "Cancel this stop?",
+            "Servers not asked for yet will not be stopped; those under way finish.",
+            [("Running servers", url_for(".running")), ("Stop servers", page)],
+        )
     require_form(ActionForm())
     if job_store().cancel(job, g.person.name):
         flash(

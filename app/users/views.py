@@ -137,8 +137,12 @@ def user_page(name: str, *, start_form=None, start_error: str = "", status: int 
     return html, status
 
 
-@bp.route("/<name>/groups", methods=["POST"])
+@bp.route("/<name>/groups", methods=["GET", "POST"])
 def change_groups(name):
+    """POST adds to or removes from a group; GET ``?group=G`` asks before a removal (the
+    "Remove from group…" link of the user's page), its form posts the removal."""
+    if request.method == "GET":
+        return _removal_question(name, request.args.get("group", ""))
     form = GroupChoiceForm()
     require_form(form)
     action = request.form.get("action")
@@ -172,6 +176,25 @@ def change_groups(name):
     else:
         flash(result.summary(group), "warning")
     return redirect(url_for(".show", name=name))
+
+
+def _removal_question(name: str, group: str):
+    """The page asking whether to take ``name`` out of ``group`` (nothing to ask: said so)."""
+    require("edit_members")
+    try:
+        group = check_group_name(group)
+    except NamesError as e:
+        flash(str(e), "error")
+        return redirect(url_for(".show", name=name))
+    require("edit_members", group=group)
+    user = load_user(name)
+    return render_template(
+        "users/leave_group.html",
+        user=name,
+        group=group,
+        member=group in (user.get("groups") or ()),
+        form=GroupChoiceForm(formdata=None),
+    )
 
 
 # -- one person's servers --------------------------------------------------------------
@@ -227,13 +250,18 @@ def start(user):
     return redirect(url_for(".progress", user=user, server=server))
 
 
-@bp.route("/<user>/server/stop", methods=["POST"], defaults={"server": ""})
-@bp.route("/<user>/servers/<server>/stop", methods=["POST"])
+@bp.route("/<user>/server/stop", methods=["GET", "POST"], defaults={"server": ""})
+@bp.route("/<user>/servers/<server>/stop", methods=["GET", "POST"])
 def stop(user, server):
-    form = ActionForm()
-    require_form(form)
+    """GET asks (a confirmation page), POST stops; either way back to the user's page."""
     _, current, target = _target(user, server)
     require("stop_server", **target)
+    form = ActionForm()
+    if request.method == "GET":
+        return render_template(
+            "users/stop.html", user=user, server=server, state=state_of(current), form=form
+        )
+    require_form(form)
     if state_of(current) == "stopped":
         flash(f"{server_words(server, user, start=True)} is not running; nothing changed.", "info")
         return _back(user)

@@ -331,8 +331,9 @@ def test_helpdesk_flow_in_the_browser(stack, page):
         row = page.get_by_test_id("servers").locator('tr[data-server="labs"]')
         expect(row.locator("[data-state]")).to_have_attribute("data-state", "running")
         expect(row).to_contain_text("Slow to start (demo)")
-        page.once("dialog", lambda dialog: dialog.accept())  # "Stop labs of …? Unsaved work …"
-        row.get_by_role("button", name="Stop").click()
+        row.get_by_role("link", name="Stop…").click()  # its page asks first
+        expect(page.get_by_role("heading", name=f"Stop “labs” of {name}?")).to_be_visible()
+        page.get_by_role("button", name=f"Stop “labs” of {name}").click()
         _on_user_page(page, stack, name)
         expect(page.get_by_role("alert")).to_contain_text(
             re.compile(rf"Stopped “labs” of {name}|“labs” of {name} is stopping")

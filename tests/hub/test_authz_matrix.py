@@ -49,15 +49,23 @@ GET = {
     "groups.sync": (302, 403, 403, 403, 200),
     "roster.group_servers": (302, 403, 403, 403, 200),
     "roster.group_job": (302, 403, 403, 403, 404),
+    "roster.cancel_group_job": (302, 403, 403, 403, 404),  # its question, as its page
     "servers.running": (302, 403, 200, 200, 200),
     # a hub-wide stop: who asked for it, or who may stop each of its servers (none: no such job)
     "servers.stop_job": (302, 404, 404, 404, 404),
+    "servers.cancel_stop_job": (302, 404, 404, 404, 404),
+    # the questions before a stop: none ticked, back to the list; no idle time, refused
+    "servers.stop_many": (302, 303, 303, 303, 303),
+    "servers.stop_idle": (302, 400, 400, 400, 400),
     "users.index": (302, 403, 200, 200, 200),
     # everyone may read themselves, so the hub answers "no such user" for others
     "users.show": (302, 404, 404, 404, 200),
     "users.progress": (302, 404, 404, 404, None),  # admin: 200 (default) or 404 (no "labs")
     "users.progress_events": (302, 404, 404, 404, 200),
     "users.remove": (302, 404, 404, 404, 404),
+    "users.stop": (302, 404, 404, 404, 200),  # the question (the server need not exist)
+    # "remove from which group?": none named, back to the user's page
+    "users.change_groups": (302, 403, 403, 302, 302),
 }
 POST = {
     "groups.create": ((403, 403, 403), {"name": "matrix-made"}),

@@ -336,6 +336,9 @@ READS = {
     "groups.properties": ("extra",),
     "users.index": ("q", "state", "limit", "offset"),
     "servers.running": ("limit", "offset", "idle", "unit", "sort"),
+    "servers.stop_many": ("server",),
+    "servers.stop_idle": ("idle", "unit"),
+    "users.change_groups": ("group",),
     "main.activity": ("person", "group", "user", "action"),
     "auth.login": ("next",),
     "auth.oauth_callback": ("state", "code", "error"),
@@ -373,6 +376,8 @@ def test_hostile_query_parameters(stack, admin, world, endpoint, param, key):
     values = (
         {"name": world.ga} if endpoint.startswith("groups.") and endpoint != "groups.index" else {}
     )
+    if endpoint == "users.change_groups":
+        values = {"name": world.u1}
     url = build(stack, endpoint, **values)
     session = stack.session() if endpoint.startswith("auth.") else admin
     r = session.get(url, params={param: value}, allow_redirects=False, timeout=60)
