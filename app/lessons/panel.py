@@ -86,7 +86,7 @@ def group_lessons(group: str) -> dict:
         "rows": rows + past[:PAST_SHOWN],
         "runs": runs,
         "may": may_keep_lessons(group),
-        "live_until": live_until(rows),
+        "live_until": max(live_until(rows), settling_until(coming + over, runs)),
         "token_warnings": token_warnings(store, [lesson for lesson, _, _ in rows]),
     }
 
@@ -106,6 +106,41 @@ def live_until(rows, now: datetime | None = None) -> float:
             last = start + LIVE_AFTER if now < start + LIVE_AFTER else end + LIVE_AFTER
             until = max(until, last.timestamp())
     return until
+
+
+SETTLE_AT_MOST = timedelta(minutes=10)  # after a lesson's end, followed at most this long
+
+
+def settling_until(lessons, runs, now: datetime | None = None) -> float:
+    """Until when (epoch seconds) the roster should follow a lesson that has ended: until its
+    stop has run and its job is done (the rows then show each server stopping, and the roster
+    follows those by their state), at most ``SETTLE_AT_MOST`` after the end; 0: nothing to wait
+    for. The stop runs a few seconds after the end, so the end itself is no place to stop.
+
+    ``runs``: each lesson's latest runs, newest first (``LessonStore.runs``)."""
+    now = now or datetime.now(UTC)
+    until = 0.0
+    for lesson in lessons:
+        ended = last_ended(lesson.when, now)
+        if ended is None or now > ended[1] + SETTLE_AT_MOST:
+            continue
+        key = ended[0].timestamp()
+        mine = [r for r in runs.get(lesson.id) or () if r.occurrence == key]
+        if not any(r.kind == "start" for r in mine):
+            continue  # never started (cancelled before, say): nothing will stop
+        stop = next((r for r in mine if r.kind == "stop"), None)
+        if stop is None or (stop.job_id and stop.job_state != "done"):
+            until = max(until, (ended[1] + SETTLE_AT_MOST).timestamp())
+    return until
+
+
+def last_ended(when, now: datetime):
+    """The (start, end) of a lesson's latest holding that has ended by ``now``, if any."""
+    if when.day:
+        holding = when.holding()
+        return holding if holding[1] <= now else None
+    ended = [o for o in when.occurrences(now - SETTLE_AT_MOST, now) if o[1] <= now]
+    return max(ended) if ended else None
 
 
 def upcoming(lessons, now: datetime | None = None):

@@ -3,7 +3,8 @@
 A lesson is held once (a date) or weekly (chosen weekdays), from a start time to an end
 time, in a time zone. Each holding is an *occurrence*, named by its start as seconds
 since the epoch. hubdesk starts the servers ``lead`` seconds before the start and stops
-them at the end; an end earlier than the start means the lesson runs past midnight.
+them at the end; an end earlier than the start means the lesson runs past midnight, which
+the form must say explicitly ("ends the next day": ``parse_when``'s ``overnight``).
 """
 
 from __future__ import annotations
@@ -21,7 +22,12 @@ _TIME = re.compile(r"([01]\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?")
 
 
 class ScheduleError(ValueError):
-    """A lesson's times or days cannot be used; the message says why, in words."""
+    """A lesson's times or days cannot be used; the message says why, in words (``field``:
+    the form's field it is about, marked there, when it is about one)."""
+
+    def __init__(self, message: str, field: str = ""):
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass(frozen=True)
@@ -192,9 +198,14 @@ def parse_when(
     day: str = "",
     weekdays=(),
     lead_minutes: str = "0",
+    overnight: bool = False,
     now: datetime | None = None,
 ) -> When:
     """A lesson's timing from a form's text; ScheduleError says what is wrong.
+
+    An end before the start is a lesson past midnight only when ``overnight`` says so
+    ("ends the next day"); else it is refused (a typo would run for nearly a day), and
+    ``overnight`` with an end after the start is refused too (a lesson is shorter than a day).
 
     A lesson held once whose end is already past (at ``now``) is refused: it would never
     run, never show among the lessons to come, and could not be cancelled from the roster.
@@ -203,7 +214,19 @@ def parse_when(
     zone = parse_zone(tz)
     start, end = parse_time(starts, "start time"), parse_time(ends, "end time")
     if start == end:
-        raise ScheduleError("The lesson must end at another time than it starts.")
+        raise ScheduleError("The lesson must end at another time than it starts.", "ends")
+    if end < start and not overnight:
+        raise ScheduleError(
+            f"The lesson ends ({_hm(end)}) before it starts ({_hm(start)}): correct the end, "
+            "or tick “ends the next day” for a lesson past midnight.",
+            "ends",
+        )
+    if end > start and overnight:
+        raise ScheduleError(
+            f"“Ends the next day” is ticked, but {_hm(end)} is after {_hm(start)} on the same "
+            "day: untick it (a lesson lasts less than a day).",
+            "ends",
+        )
     lead = parse_lead(lead_minutes)
     days = parse_weekdays(weekdays)
     if day:

@@ -15,12 +15,13 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
-from wtforms import SelectMultipleField, StringField, widgets
+from wtforms import BooleanField, SelectMultipleField, StringField, widgets
 
 from .. import permissions
 from ..access import load_group_members, reachable_groups, require
 from ..errors import require_form
 from ..extensions import audit_trail, hub_major, lesson_store, service_client, settings
+from ..forms import ActionForm
 from ..names import SERVER_NAME_RULES, NamesError, check_server_name
 from ..paging import int_arg, window
 from ..profiles import default_profile
@@ -63,6 +64,11 @@ class LessonForm(FlaskForm):
     )
     starts = StringField("Starts at")
     ends = StringField("Ends at")
+    overnight = BooleanField(
+        "Ends the next day",
+        description="For a lesson past midnight (e.g. 22:00–01:00); else the end must come "
+        "after the start.",
+    )
     lead = StringField("Start the servers this many minutes before", default="5")
     privileged = StringField(
         "Also for these hub admins or staff members (names)",
@@ -109,6 +115,7 @@ def _fill(form: LessonForm, lesson) -> None:
     form.day.data = row["day"] or ""
     form.weekdays.data = [str(d) for d in w.weekdays]
     form.starts.data, form.ends.data = row["starts"], row["ends"]
+    form.overnight.data = w.ends < w.starts
     form.lead.data = f"{w.lead / 60:g}"
     form.profile.data = lesson.spec.get("profile_slug") or ""
     form.display_name.data = lesson.spec.get("display_name") or ""
@@ -126,6 +133,7 @@ def _read(form: LessonForm, offered) -> tuple[str, dict, schedule.When]:
         day=form.day.data or "",
         weekdays=form.weekdays.data or (),
         lead_minutes=form.lead.data or "0",
+        overnight=bool(form.overnight.data),
     )
     named = sorted(
         {n for n in (form.privileged.data or "").replace(",", " ").split() if n},
@@ -149,7 +157,8 @@ def _read(form: LessonForm, offered) -> tuple[str, dict, schedule.When]:
     return server, spec, when
 
 
-def _form_page(group, form, offered, *, lesson=None, error="", status=200):
+def _form_page(group, form, offered, *, lesson=None, error="", status=200, field=""):
+    """The lesson's form (again, after a refusal: ``field`` is the one marked with it)."""
     return (
         render_template(
             "lessons/form.html",
@@ -158,6 +167,7 @@ def _form_page(group, form, offered, *, lesson=None, error="", status=200):
             offered=offered,
             lesson=lesson,
             error=error,
+            field_errors={field: error} if field else {},
             zones=schedule.zones(),
             display_names=hub_major() >= 6,
         ),
@@ -212,7 +222,10 @@ def save_lesson(group: str, form: LessonForm, offered, *, lesson=None):
             lesson_id = lesson.id
             store.change(lesson_id, **fields, limits=_limits())
     except (NamesError, ScheduleError, LessonLimit) as e:
-        return _form_page(group, form, offered, lesson=lesson, error=str(e), status=400)
+        field = getattr(e, "field", "")
+        return _form_page(
+            group, form, offered, lesson=lesson, error=str(e), status=400, field=field
+        )
     new = lesson is None
     action, done = ("lesson.schedule", "Scheduled") if new else ("lesson.change", "Changed")
     audit_trail().record(action, _target(lesson_id, group, server, when), outcome="saved")
@@ -221,11 +234,15 @@ def save_lesson(group: str, form: LessonForm, offered, *, lesson=None):
     return redirect(url_for("roster.group_servers", group=group))
 
 
-@bp.route("/groups/<group>/lessons/<lesson>/cancel", methods=["POST"])
+@bp.route("/groups/<group>/lessons/<lesson>/cancel", methods=["GET", "POST"])
 def cancel_lesson(group, lesson):
+    """GET asks (a confirmation page, no JavaScript needed); POST cancels, then the roster."""
     _require_keep_lessons(group)
     lesson = _lesson_of(group, lesson)
-    require_form(FlaskForm())
+    form = ActionForm()
+    if request.method == "GET":
+        return render_template("lessons/cancel.html", group=group, lesson=lesson, form=form)
+    require_form(form)
     if lesson.cancelled:
         flash("This lesson was cancelled already.", "info")
     else:

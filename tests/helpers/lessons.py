@@ -16,6 +16,8 @@ def at(seconds: float) -> tuple[str, str]:
 def lesson_form(server="lab", profile="small", start_in=4, end_in=20, **extra) -> dict:
     day, starts = at(start_in)
     _, ends = at(end_in)
+    if ends < starts:  # across midnight (UTC): said explicitly, as the form asks
+        extra.setdefault("overnight", "y")
     return {
         "tz": "UTC",
         "day": day,

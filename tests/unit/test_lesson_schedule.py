@@ -74,6 +74,9 @@ def test_a_run_missed_while_hubdesk_was_down_is_late_and_a_stop_is_never_skipped
         ({"tz": "Mars/Olympus"}, "not a time zone"),
         ({"starts": "9am"}, "start time must be a time"),
         ({"ends": "09:00"}, "end at another time"),
+        ({"ends": "08:00"}, r"ends \(08:00\) before it starts \(09:00\).*ends the next day"),
+        ({"overnight": True}, "“Ends the next day” is ticked, but 10:00 is after 09:00"),
+        ({"day": "", "weekdays": ["0"], "ends": "08:59"}, "before it starts"),
         ({"day": "", "weekdays": []}, "Choose a date, or the weekdays"),
         ({"day": "7 December"}, "date must be like"),
         ({"lead_minutes": "500"}, "between 0 and 120"),
@@ -153,7 +156,9 @@ def test_a_lesson_held_once_that_would_be_over_already_is_refused():
         parse_when(tz="UTC", starts="09:00", ends="10:00", day="2020-01-01", now=now)
     # under way now: taken (its start runs at once, late); past midnight: ends tomorrow
     assert parse_when(tz="UTC", starts="11:00", ends="13:00", day="2026-12-07", now=now)
-    assert parse_when(tz="UTC", starts="23:00", ends="12:30", day="2026-12-06", now=now)
+    assert parse_when(
+        tz="UTC", starts="23:00", ends="12:30", day="2026-12-06", overnight=True, now=now
+    )
     # far ahead: taken, and shown as to come (not only within the next week)
     w = parse_when(tz="UTC", starts="09:00", ends="10:00", day="2030-01-07", now=now)
     assert w.next_after(now) == (utc(2030, 1, 7, 9), utc(2030, 1, 7, 10))
@@ -209,3 +214,33 @@ def test_next_due_is_the_next_start_or_a_pending_stop_and_never_skips_one():
     for now, ran in [(utc(2026, 12, 7, 9, 30), set()), (utc(2026, 12, 9), {("start", monday)})]:
         assert schedule.next_due(w, now, ran) <= now.timestamp()
         assert due_runs(w, now, ran)
+
+
+def test_the_roster_follows_an_ended_lesson_until_its_stop_has_run_and_settled():
+    from types import SimpleNamespace
+
+    from hubdesk.lessons.panel import SETTLE_AT_MOST, settling_until
+    from hubdesk.lessons.store import Run
+
+    once = When(tz="UTC", starts=time(9), ends=time(10), day=date(2030, 1, 7))
+    lesson = SimpleNamespace(id="l1", when=once)
+    key = utc(2030, 1, 7, 9).timestamp()
+    bound = (utc(2030, 1, 7, 10) + SETTLE_AT_MOST).timestamp()
+
+    def run(kind, job_state="done", job_id="j"):
+        return Run("l1", kind, key, key, key, False, job_id, "", job_state=job_state)
+
+    just_after = utc(2030, 1, 7, 10, 0, 3)
+    started = {"l1": [run("start")]}
+    # the end has come, the stop has not run yet: followed (to a bound), not stopped at the end
+    assert settling_until([lesson], started, just_after) == bound
+    # the stop's job is under way: still followed; done (or nothing to stop): no longer
+    stopping = {"l1": [run("stop", "running"), run("start")]}
+    assert settling_until([lesson], stopping, just_after) == bound
+    assert settling_until([lesson], {"l1": [run("stop"), run("start")]}, just_after) == 0
+    nothing = run("stop", None, None)  # "nothing to stop": a run without a job
+    assert settling_until([lesson], {"l1": [nothing, run("start")]}, just_after) == 0
+    # never started (no start run), before its end, or long after: nothing to follow
+    assert settling_until([lesson], {"l1": []}, just_after) == 0
+    assert settling_until([lesson], started, utc(2030, 1, 7, 9, 59)) == 0
+    assert settling_until([lesson], started, utc(2030, 1, 7, 11)) == 0
