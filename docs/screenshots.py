@@ -145,6 +145,7 @@ def tour(browser, demo: Demo):
     shoot(page, "group")
 
     page.goto(demo.url("groups/class-a/servers"))
+    page.get_by_test_id("start-panel").locator("summary").click()  # folded
     start = page.get_by_test_id("group-start")
     start.locator("#server").fill("labs")
     start.locator("#profile").select_option("small")

@@ -160,6 +160,7 @@ class StopSpec(GroupActionSpec):
 
     servers: dict[str, list[str]] | None = None  # ticked servers: {member: [server, ...]}
     authority: str = ""  # a lesson's stop: hubdesk's own authority, in words
+    listed_at: float | None = None  # confirmed then: a server started after it is left alone
 
     @classmethod
     def _fields(cls, data: Mapping) -> dict:
@@ -167,6 +168,7 @@ class StopSpec(GroupActionSpec):
             super()._fields(data),
             servers=_names_by(data.get("servers")),
             authority=_text(data.get("authority")),
+            listed_at=_number(data.get("listed_at")),
         )
 
 

@@ -24,7 +24,7 @@ from .. import metrics
 from ..hub import HubAPIError, HubUnreachable, while_away
 from ..jobs import PAUSED, PENDING, Context, Item, Job, StartSpec, StopSpec, pool_map
 from ..servers.breaker import FAILURE, FORGET_SECONDS, PROCESS, Breaker, HubWide, verdict
-from ..servers.model import explain, server_in, state_of
+from ..servers.model import explain, parse_time, server_in, state_of
 from ..states import OUTCOME_WORDS
 
 log = logging.getLogger(__name__)
@@ -292,13 +292,18 @@ def stop_member(context: Context, item: Item, set_outcome) -> None:
     ticked = (spec.servers or {}).get(user)  # a stop of ticked servers: theirs
     model = context.hub.get_user(user)
     groups = model.get("groups") or ()
-    targets = [
+    matched = [
         name
         for name, s in (model.get("servers") or {}).items()
         if state_of(s) != "stopped"
         and (only is None or name == only)
         and (ticked is None or name in ticked)
     ]
+    later = [n for n in matched if _started_after(model["servers"][n], spec.listed_at)]
+    targets = [n for n in matched if n not in later]
+    left = "".join(f", {n or 'default'}: started after you confirmed, left running" for n in later)
+    if not targets and later:
+        return set_outcome("nothing", left[2:])
     if not targets:
         if item.sent:  # our stop reached the hub before it (or the worker) went away
             return set_outcome("stopped", "stopped (checked with the hub after an interruption)")
@@ -316,4 +321,10 @@ def stop_member(context: Context, item: Item, set_outcome) -> None:
         if status == 202 and outcome == "stopped":
             outcome = "stopping"
         words.append(f"{label}: {'stopping' if status == 202 else 'stopped'}")
-    set_outcome(outcome, ", ".join(words))
+    set_outcome(outcome, ", ".join(words) + left)
+
+
+def _started_after(server: dict, listed_at: float | None) -> bool:
+    """A server started after a group stop was confirmed: not among what its page listed."""
+    started = parse_time(server.get("started")) if listed_at else None
+    return started is not None and started.timestamp() > listed_at

@@ -13,6 +13,7 @@ from ..names import NamesError, check_server_name
 from ..start_options import server_name
 from ..words import server_words
 from . import page as roster
+from .stopping import read_which
 
 GROUP_ACTIONS = ("start", "start-selected", "stop", "stop-selected")
 
@@ -55,8 +56,8 @@ def read_request(form, members: list[str]) -> GroupRequest:
         return GroupRequest("start", targets, server_name(form), None, selected)
     if action == "stop-selected":
         return GroupRequest("stop", targets, None, chosen, selected)
-    only = (form.server.data or "").strip()  # the stop form's own "server" field
-    only = check_server_name(only, hub_major=hub_major()) if only else None
+    # the stop's own choice: one server name (the default), or every server, said so
+    _, only = read_which(request.form.get("which", ""), form.server.data, hub_major=hub_major())
     return GroupRequest("stop", targets, only, None, selected)
 
 

@@ -7,6 +7,9 @@ job runner checks every member again with the scopes of the person who asked.
 
 from __future__ import annotations
 
+import math
+import time
+
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, StringField
@@ -14,7 +17,7 @@ from wtforms import HiddenField, StringField
 from ..access import can, load_group_members, person_client, require
 from ..confirming import ask_to_cancel
 from ..errors import require_form
-from ..extensions import audit_trail, hub_major, job_store, jobs, settings
+from ..extensions import audit_trail, hub_major, job_store, jobs, lesson_store, settings
 from ..forms import ActionForm
 from ..jobs import StartSpec, StopSpec
 from ..lessons.panel import group_lessons
@@ -36,6 +39,8 @@ from ..start_options import (
 from . import page as roster
 from .actions import OUTCOMES, job_target, resume_changes
 from .asking import read_request, target_words
+from .stopping import EVERY, NAMED, preview, read_which, usual_name
+from .stopping import SIZES as STOP_SIZES
 
 bp = Blueprint("roster", __name__)
 
@@ -49,8 +54,9 @@ class GroupServersForm(FlaskForm):
     confirm = HiddenField()
 
 
-def _group_page(group, members, form, offered, *, error: str = "", status: int = 200):
-    """The roster page (also after a refusal: the form keeps what was typed)."""
+def _group_page(group, members, form, offered, *, error: str = "", status: int = 200, stop=None):
+    """The roster page (also after a refusal: the form keeps what was typed; ``stop``: the
+    stop form's (which, name) as sent, its panel open)."""
     query = request.args.get("rq", "")[:255]
     limit = int_arg("rlimit", 50, allowed=roster.SIZES)
     offset = int_arg("roffset", 0)
@@ -63,6 +69,8 @@ def _group_page(group, members, form, offered, *, error: str = "", status: int =
         profiles=catalogue(),
         host=settings().hub_host,
     )
+    lessons = group_lessons(group)
+    recent = job_store().recent(group, ("start", "stop"))
     html = render_template(
         "roster/group.html",
         group=group,
@@ -76,9 +84,13 @@ def _group_page(group, members, form, offered, *, error: str = "", status: int =
         display_names=hub_major() >= 6,
         may_start=can("start_server"),
         may_stop=can("stop_server"),
-        jobs=job_store().recent(group, ("start", "stop")),
+        jobs=recent,
         outcomes=OUTCOMES,
-        lessons=group_lessons(group),
+        lessons=lessons,
+        stop=stop or (NAMED, usual_name(lessons["rows"], recent, page.rows)),
+        # after a refused start, its folded form is open: the message may be on a field of it
+        start_open=bool(error or getattr(form, "refused", None))
+        and (form.action.data or "").startswith("start"),
     )
     return html, status
 
@@ -101,9 +113,16 @@ def group_servers(group):
         asked = read_request(form, members)
         options = chosen_options(form, None, offered) if asked.kind == "start" else None
     except NamesError as e:
+        stop, said = None, ""
         if form.action.data == "stop":  # the stop form's field keeps it; the start's stays empty
+            stop = (request.form.get("which") or NAMED, form.server.data or "")
             form.server.data = ""
-        return _group_page(group, members, form, offered, error=refusal(form, e), status=400)
+            said = str(e)  # at the top: the start form's fields are not the stop's
+        said = said or refusal(form, e)
+        return _group_page(group, members, form, offered, error=said, status=400, stop=stop)
+    if form.action.data == "stop" and not form.confirm.data:  # reviewed server by server
+        which = EVERY if asked.server is None else NAMED
+        return redirect(url_for(".confirm_stop", group=group, which=which, server=asked.server))
     profile = chosen_profile(form, offered) if asked.kind == "start" else None
     name_shown = display_name(form) if asked.kind == "start" and asked.server else ""
     choices = profile.chosen_labels(options or {}) if profile else []
@@ -131,7 +150,9 @@ def group_servers(group):
             profile=profile_words(profile, choices),
         )
     else:
-        spec = StopSpec(server=asked.server, servers=asked.servers, ticked=ticked)
+        spec = StopSpec(
+            server=asked.server, servers=asked.servers, ticked=ticked, listed_at=_listed_at()
+        )
     job_id = jobs().submit(
         asked.kind,
         group,
@@ -141,6 +162,54 @@ def group_servers(group):
         items=[(m, "") for m in asked.members],
     )
     return redirect(url_for(".group_job", group=group, job=job_id))
+
+
+@bp.route("/<group>/servers/stop")
+def confirm_stop(group):
+    """A stop for the whole group, reviewed: the servers that will stop, a page of members at
+    a time, with what is known of other classes that use them (``stopping``)."""
+    members = load_group_members(group)
+    require("stop_server")
+    typed = (request.args.get("which", ""), request.args.get("server", "")[:255])
+    try:
+        which, server = read_which(*typed, hub_major=hub_major())
+    except NamesError as e:
+        form, offered = GroupServersForm(), offered_profiles([group])
+        form.profile.choices = profile_choices(offered)
+        return _group_page(group, members, form, offered, error=str(e), status=400, stop=typed)
+    limit = int_arg("limit", STOP_SIZES[0], allowed=STOP_SIZES)
+    offset = int_arg("offset", 0)
+    lessons = group_lessons(group)
+    listing = preview(
+        person_client(),
+        members,
+        group=group,
+        which=which,
+        server=server,
+        usual=server or usual_name(lessons["rows"], job_store().recent(group, ("start",)), []),
+        offset=offset,
+        limit=limit,
+        profiles=catalogue(),
+        lessons_of=lambda groups: lesson_store().upcoming(groups, limit=200)[0],
+    )
+    return render_template(
+        "roster/stop_confirm.html",
+        group=group,
+        listing=listing,
+        page=window(offset, limit, listing.total),
+        page_sizes=STOP_SIZES,
+        listed_at=f"{time.time():.3f}",
+        form=ActionForm(),
+    )
+
+
+def _listed_at() -> float | None:
+    """When the confirmation page of a group stop was shown (its servers were listed)."""
+    try:
+        value = float(request.form.get("listed_at") or "")
+    except ValueError:
+        return None
+    return value if math.isfinite(value) and 0 < value <= time.time() + 60 else None
 
 
 def _group_job(group: str, job: str):

@@ -425,6 +425,7 @@ def test_group_start_in_the_browser(stack, page):
         _on_group_page(page, stack, group)
         page.get_by_role("link", name="Servers…").click()
         page.wait_for_url(stack.url(f"groups/{group}/servers"))
+        page.get_by_test_id("start-panel").locator("summary").click()  # folded
         start = page.get_by_test_id("group-start")
         start.get_by_label("Server name").fill("lab")
         start.get_by_label("Profile").select_option(label="Small (1 CPU, 2 GB)")

@@ -47,6 +47,7 @@ NOT_PAGES = {
     "auth.oauth_callback": "the end of the OAuth redirects",
     "groups.suggest": "JSON for the group-name field",
     "users.progress_events": "an event stream",
+    "roster.confirm_stop": "a confirmation: checked as the flow group-stop-confirm",
 }
 
 
@@ -105,6 +106,7 @@ PAGES = {
     "lessons": lambda t: ("lessons.index", {}),
     "lesson-new": lambda t: ("lessons.schedule_lesson", {"group": t.group}),
     "lesson": lambda t: ("lessons.change_lesson", {"group": t.group, "lesson": t.lesson}),
+    "lesson-cancel": lambda t: ("lessons.cancel_lesson", {"group": t.group, "lesson": t.lesson}),
 }
 STATUS = {"group-not-found": 404}
 # more pages of the one confirmation layout (server-remove and server-stop are checked in
@@ -162,6 +164,7 @@ def _properties_preview(page, stack, t):
 
 def _group_stop_confirm(page, stack, t):
     _open(page, stack, "roster.group_servers", group=t.group)
+    page.get_by_test_id("stop-panel").locator("summary").click()  # the folded stop form
     page.get_by_test_id("group-stop").get_by_role("button").first.click()  # for everyone
     expect(page.get_by_role("heading", level=1, name=re.compile(r"^Stop .*\?$"))).to_be_visible()
 

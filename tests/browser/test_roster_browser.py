@@ -9,6 +9,7 @@ import re
 import pytest
 from helpers.browser import sign_in
 from helpers.cleanup import _delete_group_quietly, _ready, _remove_servers_and_users
+from helpers.lessons import lesson_form, schedule
 from helpers.stack import unique
 from playwright.sync_api import expect
 
@@ -19,6 +20,11 @@ LIVE_MS = 60_000  # a slow spawn is 3 s; the roster looks again every 3 s
 
 def row(page, user: str, server: str = ""):
     return page.locator(f'tr[data-user="{user}"][data-server="{server}"]')
+
+
+def open_start_form(page):
+    """The start form is folded in the bar above the roster (the roster comes first)."""
+    page.get_by_test_id("start-panel").locator("summary").click()
 
 
 def confirm(page, button: str):
@@ -36,6 +42,7 @@ def test_the_roster_follows_a_group_start_then_a_ticked_stop(stack, page):
         page.goto(stack.url(f"groups/{group}/servers"))
         for person in people:
             expect(row(page, person)).to_contain_text("no server yet")
+        open_start_form(page)
         start = page.get_by_test_id("group-start")
         start.get_by_label("Server name").fill("lab")
         start.get_by_label("Profile").select_option(label="Slow to start (demo)")
@@ -74,6 +81,7 @@ def test_a_failed_start_shows_as_failed_and_a_refused_form_keeps_its_input(stack
         stack.api.create_group(group, users=people)
         sign_in(page, stack, "admin")
         page.goto(stack.url(f"groups/{group}/servers"))
+        open_start_form(page)
         start = page.get_by_test_id("group-start")
         # refused: a server name no hub takes; what was typed and chosen stays
         start.get_by_label("Server name").fill("no/slashes please")
@@ -115,6 +123,41 @@ def test_a_failed_start_shows_as_failed_and_a_refused_form_keeps_its_input(stack
             "data-state", "failed"
         )
         expect(page.get_by_test_id("failure")).to_contain_text("never starts")
+    finally:
+        _delete_group_quietly(stack, group)
+        _remove_servers_and_users(stack, people)
+
+
+def test_the_roster_comes_first_and_follows_a_lesson_until_its_servers_are_stopped(stack, page):
+    """At 1280x900 the roster's first row is above the fold (the actions a bar, the lessons
+    below); left open through a one-off lesson, the page shows its servers come up, then
+    stopped once the lesson's stop (a few seconds after its end) has run: never a reload."""
+    group = unique("lesson")
+    people = sorted(unique("l") for _ in range(2))
+    stack.api.create_users(people)
+    try:
+        stack.api.create_group(group, users=people)
+        schedule(stack.signin("admin"), stack, group, lesson_form(start_in=3, end_in=16))
+        sign_in(page, stack, "admin")
+        page.set_viewport_size({"width": 1280, "height": 900})
+        page.goto(stack.url(f"groups/{group}/servers"))
+        first = page.get_by_test_id("roster").locator("tbody tr").first
+        expect(first).to_contain_text(people[0])
+        top = first.bounding_box()
+        assert top["y"] + top["height"] <= 900, top
+        assert page.get_by_test_id("group-lessons").bounding_box()["y"] > top["y"]
+        for person in people:  # the lesson's start: the rows come up by themselves
+            expect(row(page, person, "lab")).to_be_attached(timeout=LIVE_MS)
+        for person in people:  # its stop, after its end: shown stopped, not left "running"
+            expect(row(page, person, "lab")).to_have_attribute(
+                "data-state", "stopped", timeout=LIVE_MS
+            )
+            assert not _ready(stack, person, "lab")
+        # at a phone's width too, the first row is on the first screen
+        page.set_viewport_size({"width": 390, "height": 844})
+        page.reload()
+        top = page.get_by_test_id("roster").locator("tbody tr").first.bounding_box()
+        assert top["y"] + top["height"] <= 844, top
     finally:
         _delete_group_quietly(stack, group)
         _remove_servers_and_users(stack, people)

@@ -41,6 +41,7 @@ GET = {
     "lessons.index": (302, 403, 403, 200, 200),  # every lesson of the groups one may read
     "lessons.schedule_lesson": (302, 403, 403, 403, 200),
     "lessons.change_lesson": (302, 403, 403, 403, 404),
+    "lessons.cancel_lesson": (302, 403, 403, 403, 404),  # asks first, on its own page
     "groups.show": (302, 403, 403, 403, 200),
     "groups.suggest": (302, 403, 403, 200, 200),  # the teacher may change class-a
     "groups.members_job": (302, 403, 403, 403, 404),
@@ -50,6 +51,7 @@ GET = {
     "roster.group_servers": (302, 403, 403, 403, 200),
     "roster.group_job": (302, 403, 403, 403, 404),
     "roster.cancel_group_job": (302, 403, 403, 403, 404),  # its question, as its page
+    "roster.confirm_stop": (302, 403, 403, 403, 200),  # lists what a group stop would stop
     "servers.running": (302, 403, 200, 200, 200),
     # a hub-wide stop: who asked for it, or who may stop each of its servers (none: no such job)
     "servers.stop_job": (302, 404, 404, 404, 404),
