@@ -70,7 +70,11 @@ def test_a_group_stop_names_each_server_and_stops_exactly_those(stack, admin, us
         done = admin.post(stack.url(roster), data=fields)
         assert "/servers/jobs/" in done.url, alert(done.text)
         page = wait_for(
-            lambda: (p := admin.get(done.url).text) and 'data-testid="job-state">done' in p and p,
+            lambda: (
+                (p := admin.get(done.url).text)
+                and 'data-state="done" data-testid="job-state"' in p
+                and p
+            ),
             seconds=60,
         )
         got = outcomes(page)
