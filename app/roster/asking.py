@@ -9,7 +9,7 @@ from flask import abort, request
 
 from ..access import require
 from ..extensions import hub_major
-from ..names import NamesError, check_server_name
+from ..names import NamesError
 from ..start_options import server_name
 from ..words import server_words
 from . import page as roster
