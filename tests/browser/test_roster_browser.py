@@ -87,8 +87,9 @@ def test_a_failed_start_shows_as_failed_and_a_refused_form_keeps_its_input(stack
         start.get_by_label("Server name").fill("no/slashes please")
         start.get_by_label("Profile").select_option(label="Large (4 CPU, 16 GB)")
         start.get_by_role("button", name="Start for everyone…").click()
-        expect(page.get_by_test_id("form-error")).to_be_visible()
-        start = page.get_by_test_id("group-start")
+        start = page.get_by_test_id("group-start")  # open again, its field marked
+        expect(start.get_by_test_id("field-error")).to_be_visible()
+        expect(start.get_by_label("Server name")).to_have_attribute("aria-invalid", "true")
         expect(start.get_by_label("Server name")).to_have_value("no/slashes please")
         expect(start.get_by_label("Profile")).to_have_value("large")
         # a start for the ticked member only, with the profile that always fails
