@@ -39,7 +39,7 @@ from .. import permissions
 from ..audit import MAX_NAMES, AuditTrail
 from ..hub import HubAPIError, HubClient, HubUnreachable
 from ..jobs import JobRunner, StartSpec, StopSpec
-from ..words import server_words
+from ..words import plural, server_words
 from . import schedule
 from .store import Lesson, LessonStore
 
@@ -310,7 +310,7 @@ def make_stop(runner, lessons, audit, lesson: Lesson, due: schedule.Due) -> str 
         },
         person=lesson.by,
         outcome=(
-            f"job started: stopping the {len(members)} servers this lesson started"
+            f"job started: stopping the {plural(len(members), 'server')} this lesson started"
             if members
             else words
         ),

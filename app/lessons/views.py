@@ -27,6 +27,7 @@ from ..paging import int_arg, window
 from ..profiles import default_profile
 from ..start_options import (
     RAW,
+    FieldError,
     StartForm,
     chosen_options,
     chosen_profile,
@@ -34,6 +35,7 @@ from ..start_options import (
     offered_profiles,
     profile_choices,
     profile_words,
+    refusal,
 )
 from ..words import server_words
 from . import schedule, tokens
@@ -221,6 +223,8 @@ def save_lesson(group: str, form: LessonForm, offered, *, lesson=None):
         else:
             lesson_id = lesson.id
             store.change(lesson_id, **fields, limits=_limits())
+    except FieldError as e:  # a start field's value (server name, profile, options): marked on it
+        return _form_page(group, form, offered, lesson=lesson, error=refusal(form, e), status=400)
     except (NamesError, ScheduleError, LessonLimit) as e:
         field = getattr(e, "field", "")
         return _form_page(

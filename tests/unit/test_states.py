@@ -122,3 +122,16 @@ def test_templates_and_scripts_take_state_colours_from_the_vocabulary():
             if HAND_PAINTED.search(line):
                 found.append(f"{path.relative_to(ROOT)}:{n}: {line.strip()[:100]}")
     assert not found
+
+
+def test_no_page_asks_through_the_browsers_own_dialog():
+    """One confirmation pattern: a page of its own (templates/_confirm.html), never the
+    browser's native confirm() (data-confirm was its hook)."""
+    found = []
+    for path in [*(ROOT / "templates").rglob("*.html"), *(ROOT / "static").glob("*.js")]:
+        text = path.read_text(encoding="utf-8")
+        for needle in re.findall(
+            r"data-confirm|(?<![\w.])(?:window\.)?(?:confirm|alert|prompt)\(", text
+        ):
+            found.append(f"{path.relative_to(ROOT)}: {needle}")
+    assert not found
