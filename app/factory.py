@@ -26,7 +26,6 @@ from . import (
     assets,
     audit,
     auth,
-    breaks,
     errors,
     extensions,
     groups,
@@ -125,7 +124,6 @@ def create_app(config: Settings | Mapping | None = None) -> Flask:
     metrics.init_app(app)
     words.init_app(app)
     states.init_app(app)
-    breaks.init_app(app)
 
     app.jinja_env.globals["page_url"] = page_url
     app.jinja_env.globals["option_field"] = option_field

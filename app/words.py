@@ -44,6 +44,20 @@ RENAMED = {
 }
 
 
+# a <wbr> after each of these in a name (``breakable``)
+AFTER_SEPARATOR = re.compile(r"(?<=[-_./@])")
+
+
+def breakable(name) -> Markup:
+    """A name that wraps where a reader would break it: escaped, with a ``<wbr>`` after each
+    ``-``, ``_``, ``.``, ``/`` or ``@`` (none at its end). The element holding it keeps
+    ``word-break: normal`` (``.name-breaks`` in hubdesk.css), so a line breaks there first and
+    mid-word only when one part is wider than the whole line (``.text-break`` breaks anywhere).
+    """
+    parts = [part for part in AFTER_SEPARATOR.split(str(name)) if part]
+    return Markup("<wbr>").join(parts)
+
+
 def plural(n: int, word: str, words: str | None = None) -> str:
     """ "1 member", "2 members", "1,204 people" (``plural(n, "person", "people")``)."""
     return f"{n:,} {word if n == 1 else (words or word + 's')}"
@@ -225,6 +239,7 @@ def zone_words() -> str:
 def init_app(app) -> None:
     app.jinja_env.filters["plural"] = plural
     app.jinja_env.filters["duration"] = duration_words
+    app.jinja_env.filters["breakable"] = breakable
     app.jinja_env.globals["server_words"] = server_words
     app.jinja_env.globals["when"] = when
     app.jinja_env.globals["lesson_next"] = lesson_next

@@ -1,6 +1,6 @@
 """Names that break after their separators, escaped."""
 
-from hubdesk.breaks import breakable
+from hubdesk.words import breakable
 
 
 def test_a_wbr_after_each_separator_and_none_at_the_end():
