@@ -245,6 +245,21 @@ def stack_roles(service_scopes=EVERY_SERVICE_SCOPE, **people) -> list[dict]:
 
 
 @contextmanager
+def another_app(env: dict):
+    """Another hubdesk app in this process (other settings, often the stack's database): its
+    job runner stopped on the way out. A runner left polling would go on making the stack's
+    lessons' runs from that database, with its own hub client: against a hub where nothing
+    listens (test_unreachable's), a lesson's stop would wait there for the hub instead of
+    stopping anything (seen once: a roster test waited for servers that never stopped)."""
+    app = create_app(env)
+    try:
+        yield app
+    finally:
+        shared(app).jobs.stop()
+        shared(app).hub.session.close()
+
+
+@contextmanager
 def running_stack(root: Path, *, users=USERS, roles=None, hub_options=None, **env_extra):
     """A hub and hubdesk registered with it, as the session's ``stack`` (which is one).
 

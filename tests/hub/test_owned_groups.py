@@ -9,20 +9,17 @@ about groups (properties, servers, creating and deleting) works as ever.
 import html
 
 import pytest
-from helpers.stack import PREFIX, csrf_token, unique
-from hubdesk import create_app
-from hubdesk.extensions import shared
+from helpers.stack import PREFIX, another_app, csrf_token, unique
 
 OWNED = "come from the identity provider"
 
 
 @pytest.fixture
 def owned(stack, admin):
-    app = create_app(dict(stack.env, HUBDESK_AUTHENTICATOR_MANAGES_GROUPS="true"))
-    client = app.test_client()
-    client.set_cookie("hubdesk-session", admin.cookies["hubdesk-session"], path=PREFIX)
-    yield client
-    shared(app).jobs.stop()
+    with another_app(dict(stack.env, HUBDESK_AUTHENTICATOR_MANAGES_GROUPS="true")) as app:
+        client = app.test_client()
+        client.set_cookie("hubdesk-session", admin.cookies["hubdesk-session"], path=PREFIX)
+        yield client
 
 
 def text(r):

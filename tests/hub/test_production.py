@@ -8,8 +8,7 @@ import time
 from html.parser import HTMLParser
 
 import pytest
-from helpers.stack import METRICS_TOKEN, PREFIX, csrf_token, unique
-from hubdesk import create_app
+from helpers.stack import METRICS_TOKEN, PREFIX, another_app, csrf_token, unique
 from hubdesk.config import Settings
 from hubdesk.logs import JSONFormatter, request_id
 
@@ -142,8 +141,14 @@ def test_a_client_chosen_request_id_never_lands_in_the_audit_trail(stack, admin)
         stack.api.delete_group(group)
 
 
-def test_a_trusted_proxys_request_id_is_kept_beside_hubdesks(stack, admin):
-    behind = create_app(dict(stack.env, HUBDESK_PROXY_HOPS="1"))
+@pytest.fixture
+def behind(stack):
+    """hubdesk behind one trusted proxy hop (its runner stopped afterwards: another_app)."""
+    with another_app(dict(stack.env, HUBDESK_PROXY_HOPS="1")) as app:
+        yield app
+
+
+def test_a_trusted_proxys_request_id_is_kept_beside_hubdesks(stack, admin, behind):
     client = behind.test_client()
     client.set_cookie("hubdesk-session", admin.cookies["hubdesk-session"], path=PREFIX)
     start = stack.last_audit_id()
@@ -300,14 +305,11 @@ def test_a_token_that_reaches_a_log_call_is_redacted(stack, caplog):
     assert all("[redacted]" in r.getMessage() for r in caplog.records)
 
 
-def test_forwarded_headers_count_only_from_configured_proxies(stack):
-    from hubdesk import create_app
-
+def test_forwarded_headers_count_only_from_configured_proxies(stack, behind):
     forwarded = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9"}
     plain = stack.app.test_client().get(f"{PREFIX}login", headers=forwarded)
     assert "Secure" not in plain.headers["Set-Cookie"]  # nobody said to trust them
-    behind = create_app(dict(stack.env, HUBDESK_PROXY_HOPS="1")).test_client()
-    r = behind.get(f"{PREFIX}login", headers=forwarded)
+    r = behind.test_client().get(f"{PREFIX}login", headers=forwarded)
     assert "Secure" in r.headers["Set-Cookie"] and r.headers["Strict-Transport-Security"]
 
 

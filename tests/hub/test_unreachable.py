@@ -1,8 +1,7 @@
 """A hub that is down: a 503 page in words, health says down, no stack trace."""
 
 import pytest
-from helpers.stack import PREFIX, settings_env
-from hubdesk import create_app
+from helpers.stack import PREFIX, another_app, settings_env
 from hubdesk.devhub import free_port
 
 
@@ -17,7 +16,8 @@ def stranded(stack):
         HUBDESK_STATE_DIR=stack.env["HUBDESK_STATE_DIR"],  # its database: the same sessions
     )
     env["JUPYTERHUB_API_URL"] = f"http://127.0.0.1:{free_port()}/hub/api"
-    return create_app(env).test_client()
+    with another_app(env) as app:
+        yield app.test_client()
 
 
 def test_health_says_down_with_503(stranded):
