@@ -24,7 +24,7 @@ from flask import g, url_for
 from . import permissions
 from .access import can, person_client, reachable_groups, visible_groups
 from .extensions import job_store, lesson_store, settings
-from .jobs import Job
+from .jobs import PENDING, Job
 from .lessons.panel import may_keep_lessons, upcoming
 from .servers.idle import running_page
 from .servers.model import Server
@@ -157,14 +157,20 @@ def under_way() -> list[UnderWay]:
     for job in job_store().unfinished(None if g.person.admin else groups, UNDER_WAY_SHOWN):
         counts = job.result.get("counts", {})
         total = sum(counts.values())
-        waiting = sum(counts.get(o, 0) for o in ("waiting", "starting", "paused"))
+        waiting = sum(n for outcome, n in counts.items() if outcome in PENDING)
         found.append(UnderWay(job, *_job_words(job), total - waiting, total))
     return found
 
 
 def _job_words(job: Job) -> tuple[str, str]:
     """(what the job does, in words; its page)."""
-    server = server_words(getattr(job.spec, "server", "") or "")
+    spec = job.spec
+    if job.kind == "stop" and spec.servers:
+        server = "the ticked servers"
+    elif job.kind == "stop" and spec.server is None:
+        server = "every running server"
+    else:
+        server = server_words(getattr(spec, "server", "") or "")
     if job.kind == "start":
         link = url_for("roster.group_job", group=job.group, job=job.id)
         return f"Starting {server} for {job.group}", link
