@@ -27,7 +27,9 @@ def can(action: str, **target) -> bool:
         return False
     if action in OWNED_BY_THE_AUTHENTICATOR and settings().authenticator_manages_groups:
         return False
-    return permissions.allowed_both(person.scopes, service_scopes, action, **target)
+    return permissions.allowed_both(
+        person.scopes, service_scopes, action, admin=person.admin, **target
+    )
 
 
 def reachable_groups(action: str) -> set[str] | None:
@@ -66,7 +68,10 @@ def why_not(action: str, **target) -> str:
         return ""
     spec = permissions.ACTIONS[action]
     person = g.get("person")
-    if person is not None and permissions.allowed(person.scopes, action, **target):
+    if spec.hub_admin and (person is None or not person.admin):
+        return f"Only the hub's admins may {spec.words} (the hub's own rule)."
+    admin = person is not None and person.admin
+    if person is not None and permissions.allowed(person.scopes, action, admin=admin, **target):
         scopes = " or ".join(spec.scopes)
         return (
             f"hubdesk may not {spec.words} on this hub: its service token lacks {scopes} (its "

@@ -61,7 +61,16 @@ def describe(method: str, segments: tuple[str, ...], body) -> tuple[str, dict] |
         case ("PUT", ("groups", group, "properties")):
             return "group.properties.set", {"group": group, "keys": sorted(body)[:MAX_NAMES]}
         case ("POST", ("users",)):
-            return "users.create", _names(body.get("usernames"))
+            return "users.create", {**_names(body.get("usernames")), **_admin(body)}
+        case ("POST", ("users", user)):
+            return "users.create", {**_names([user]), **_admin(body)}
+        case ("PATCH", ("users", user)) if "name" in body:
+            return "user.rename", {"user": user, "new_name": str(body["name"]), **_admin(body)}
+        case ("PATCH", ("users", user)) if "admin" in body:
+            action = "user.admin.grant" if body["admin"] else "user.admin.revoke"
+            return action, {"user": user}
+        case ("DELETE", ("users", user)):
+            return "user.delete", {"user": user}
         case ("POST", ("users", user, "tokens")):
             # the scopes asked for, never the token (the answer holds it, and is not kept)
             return "token.create", {
@@ -91,6 +100,11 @@ def _start(body: dict) -> dict:
             found["display_name"] = body["display_name"]
         return found
     return {"user_options": body}
+
+
+def _admin(body: dict) -> dict:
+    """``{"admin": True}`` when the call makes hub admins (said in the record), else nothing."""
+    return {"admin": True} if body.get("admin") else {}
 
 
 def _names(names) -> dict:

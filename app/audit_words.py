@@ -28,6 +28,10 @@ ACTIONS: dict[str, str] = {
     "group.members.remove": "remove members from a group",
     "group.properties.set": "set a group's properties",
     "users.create": "create hub accounts",
+    "user.rename": "rename a hub account",
+    "user.admin.grant": "make someone a hub admin",
+    "user.admin.revoke": "take hub admin away",
+    "user.delete": "delete a hub account",
     "token.create": "make an API token (for lessons)",
     "token.revoke": "revoke an API token",
     "server.start": "start a server",
@@ -51,7 +55,7 @@ ACTIONS: dict[str, str] = {
 }
 
 # the parts of a target that the sentence says (the rest are details)
-SAID = frozenset({"group", "user", "server", "count", "path"})
+SAID = frozenset({"group", "user", "server", "count", "path", "new_name", "admin"})
 
 
 @dataclass(frozen=True)
@@ -95,9 +99,21 @@ def said(action: str, target: dict) -> list[Part]:
         case "group.properties.set":
             return ["set the properties of ", group]
         case "users.create":
+            admins = [" as hub admins" if t.get("count") != 1 else " as a hub admin"]
+            tail = admins if t.get("admin") else []
             if t.get("count") == 1 and t.get("users"):
-                return ["created the hub account ", Link("user", str(t["users"][0]))]
-            return [f"created {plural(t.get('count', 0), 'hub account')}"]
+                return ["created the hub account ", Link("user", str(t["users"][0])), *tail]
+            return [f"created {plural(t.get('count', 0), 'hub account')}", *tail]
+        case "user.rename":
+            # the old name is no one's now: said, not linked
+            new = Link("user", str(t.get("new_name") or ""))
+            return [f"renamed the hub account {t.get('user') or ''} to ", new]
+        case "user.admin.grant":
+            return ["made ", user, " a hub admin"]
+        case "user.admin.revoke":
+            return ["took hub admin away from ", user]
+        case "user.delete":
+            return [f"deleted the hub account {t.get('user') or ''}"]
         case "token.create":
             return ["made an API token for ", user]
         case "token.revoke":

@@ -51,7 +51,7 @@ class GroupRow:
 
 def whole_hub(action: str) -> bool:
     """Whether the person's ``action`` reaches everything (an admin's), not a filtered part."""
-    return permissions.reach(g.person.scopes, action, me=g.person.name) == []
+    return permissions.reach(g.person.scopes, action, me=g.person.name, admin=g.person.admin) == []
 
 
 def counts() -> list[tuple[int | None, str, str, str]]:

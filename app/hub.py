@@ -456,6 +456,23 @@ class HubClient:
         params = {"include_stopped_servers": "1"} if include_stopped_servers else None
         return self.get_json("users", name, params=params)
 
+    def create_user(self, name: str, *, admin: bool = False) -> dict:
+        """Create one user (201); 409 if it exists, 400 with the hub's reason for a bad name,
+        403 "Only admins can grant admin permissions" for ``admin`` from a non-admin."""
+        body = {"admin": True} if admin else None
+        return self.request("POST", "users", name, json=body).json()
+
+    def update_user(self, name: str, **changes) -> dict:
+        """PATCH a user: ``name`` renames (their servers and groups stay theirs), ``admin``
+        sets the flag. The hub refuses a non-admin caller who touches an admin or grants it."""
+        return self.request("PATCH", "users", name, json=changes).json()
+
+    def delete_user(self, name: str) -> None:
+        """Delete a user (204). The hub stops a running default server itself, but fails
+        (500, after the authenticator forgot them) while a named server is active: stop
+        every server first. 400 while a server is stopping, 404 when already gone."""
+        self.request("DELETE", "users", name)
+
     # -- servers ----------------------------------------------------------------
 
     @staticmethod
@@ -573,9 +590,11 @@ class HubClient:
             found = zip(servers, pool.map(lambda us: self.start_failure(*us), servers), strict=True)
             return {pair: why for pair, why in found if why}
 
-    def create_users(self, names: list[str]) -> list[dict]:
-        """Create users in one call (201); 409 if one exists, 400 for an invalid name."""
-        return self.request("POST", "users", json={"usernames": list(names)}).json()
+    def create_users(self, names: list[str], *, admin: bool = False) -> list[dict]:
+        """Create users in one call (201); 409 if all exist, 400 for an invalid name (the
+        whole call is refused then: "Invalid usernames: a, b")."""
+        body = {"usernames": list(names), **({"admin": True} if admin else {})}
+        return self.request("POST", "users", json=body).json()
 
     def existing_users(self, names: Iterable[str], *, workers: int = 8) -> set[str]:
         """Which of these names are users on the hub (see :meth:`user_models`)."""

@@ -26,7 +26,7 @@ def home():
     groups, groups_total = home_parts.my_groups()
     abilities = []
     for name, action in permissions.ACTIONS.items():
-        reach = permissions.reach(person.scopes, name, me=person.name)
+        reach = permissions.reach(person.scopes, name, me=person.name, admin=person.admin)
         if reach is not None:
             abilities.append((action.words, reach))
     return render_template(

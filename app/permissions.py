@@ -25,6 +25,9 @@ class Action:
     listing: bool = False  # a list the hub filters itself: any filter is enough
     service: bool = True  # done with the service token, so it must hold the scope too
     also: tuple[str, ...] = ()  # and every one of these, unfiltered (reach over the whole hub)
+    # the hub's own rule on top of the scope: only a hub admin may do it (grant or take
+    # admin, change an admin's account: "Only admins can modify other admins")
+    hub_admin: bool = False
 
 
 ACTIONS: dict[str, Action] = {
@@ -40,6 +43,21 @@ ACTIONS: dict[str, Action] = {
     # admin:users: not in the README's service role (every user's auth state with it);
     # without it a bulk add lists the missing names and says hubdesk may not create them
     "create_users": Action(("admin:users",), "hub", "create users"),
+    # People's accounts (JupyterHub 5.x and 6.x alike). Adding, renaming and the admin flag
+    # go out with the person's own token (service=False): the hub then applies its rules on
+    # admins to the person, who may be a hub admin, rather than to hubdesk's service, which
+    # is not. Deleting goes with the service token: the end-of-term job runs on after the
+    # person has gone, so the service token must hold delete:users too.
+    "add_users": Action(("admin:users",), "hub", "add people's hub accounts", service=False),
+    "edit_user": Action(("admin:users",), "user", "rename people's accounts", service=False),
+    "grant_admin": Action(
+        ("admin:users",),
+        "user",
+        "make people hub admins, or take it back",
+        service=False,
+        hub_admin=True,
+    ),
+    "delete_user": Action(("delete:users",), "user", "delete people's hub accounts"),
     "read_servers": Action(("read:servers",), "server", "see servers"),
     # start:servers is new in JupyterHub 6; on 5.x only `servers` lets you start
     "start_server": Action(("start:servers", "servers"), "server", "start servers"),
@@ -68,13 +86,17 @@ def allowed(
     server: str | None = None,
     group: str | None = None,
     user_groups: Iterable[str] = (),
+    admin: bool = False,
 ) -> bool:
     """May someone holding ``scopes`` (expanded, as the hub reports them) do ``action``?
 
     Without a target, the question is "may they do it to anything at all"
-    (what menus and the home page need); with a target it is exact.
+    (what menus and the home page need); with a target it is exact. ``admin``: whether
+    they are a hub admin, for the actions only the hub's admins may do.
     """
     spec = ACTIONS[action]
+    if spec.hub_admin and not admin:
+        return False
     have = set(scopes)
     if not all(scope in have for scope in spec.also):
         return False
@@ -102,12 +124,14 @@ def allowed(
     return bool(check_scopes(wanted, {s for s in have if "!group=" not in s}))
 
 
-def allowed_both(person_scopes: Iterable[str], service, action: str, **target) -> bool:
+def allowed_both(
+    person_scopes: Iterable[str], service, action: str, *, admin: bool = False, **target
+) -> bool:
     """``allowed`` for a person, and for the service token too when the action is done with it.
 
     ``service`` gives the service token's scopes when called (asked only when needed).
     """
-    if not allowed(person_scopes, action, **target):
+    if not allowed(person_scopes, action, admin=admin, **target):
         return False
     if not ACTIONS[action].service:
         return True
@@ -166,13 +190,17 @@ def group_filter(scopes: Iterable[str], action: str) -> set[str] | None:
     return names
 
 
-def reach(scopes: Iterable[str], action: str, *, me: str = "") -> list[str] | None:
+def reach(
+    scopes: Iterable[str], action: str, *, me: str = "", admin: bool = False
+) -> list[str] | None:
     """How far an action reaches, in words.
 
     ``None`` when the scopes do not grant it, ``[]`` when it reaches everything,
     else the list of things it is limited to (``group class-a``, ``yourself``).
     """
     spec = ACTIONS[action]
+    if spec.hub_admin and not admin:
+        return None
     if not all(scope in set(scopes) for scope in spec.also):
         return None
     limits = []
