@@ -71,6 +71,8 @@ SERVICE_SCOPES = [
 # grant them (their setup creates users with the service token).
 OPTIONAL_SERVICE_SCOPES = {
     "admin:users": "creating missing accounts in a bulk add (a group's Add members)",
+    # a part of admin:users: enough for deleting without the rest of it
+    "delete:users": "deleting people's accounts (one, or the end of term's)",
 }
 EVERY_SERVICE_SCOPE = SERVICE_SCOPES + list(OPTIONAL_SERVICE_SCOPES)
 # What a person may delegate to hubdesk when they sign in (intersected with their own).

@@ -50,16 +50,19 @@ def feature_rows(page: str) -> dict[str, str]:
 def test_the_hub_gave_hubdesk_the_readmes_role_and_nothing_more(stack):
     scopes = set(stack.api.whoami()["scopes"])
     assert "admin:users" not in scopes and "admin:auth_state" not in scopes
+    assert "delete:users" not in scopes
     assert {"read:users", "admin:groups", "admin:servers"} <= scopes
-    assert set(OPTIONAL_SERVICE_SCOPES) == {"admin:users"}
+    assert set(OPTIONAL_SERVICE_SCOPES) == {"admin:users", "delete:users"}
 
 
 def test_status_page_names_the_missing_feature(stack, admin):
     page = admin.get(stack.url("status")).text
     rows = feature_rows(page)
     assert rows["Create users"] == "missing"
+    assert rows["Delete people's hub accounts"] == "missing"
     # everything else hubdesk does is there
-    assert {words for words, badge in rows.items() if badge != "has it"} == {"Create users"}
+    lacking = {words for words, badge in rows.items() if badge != "has it"}
+    assert lacking == {"Create users", "Delete people's hub accounts"}
 
 
 def test_a_bulk_add_of_a_missing_user_says_hubdesk_may_not_create_it(stack, admin, group):
