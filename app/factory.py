@@ -34,6 +34,7 @@ from . import (
     logs,
     main,
     metrics,
+    people,
     roster,
     servers,
     states,
@@ -134,6 +135,7 @@ def create_app(config: Settings | Mapping | None = None) -> Flask:
     app.register_blueprint(main.bp)
     app.register_blueprint(groups.bp, url_prefix="/groups")
     app.register_blueprint(users.bp, url_prefix="/users")
+    app.register_blueprint(people.bp, url_prefix="/people")
     app.register_blueprint(roster.bp, url_prefix="/groups")
     app.register_blueprint(servers.bp)
     app.register_blueprint(lessons.bp)
