@@ -128,6 +128,21 @@ def test_what_the_hub_client_records_reads_as_a_person_would_say_it():
         sentence("PATCH", "users", "ana", "servers", "x")
         == "asked the hub: PATCH /users/ana/servers/x"
     )
+    assert sentence("POST", "users", "ana") == "created the hub account ana"
+    assert sentence("POST", "users", "ana", body={"admin": True}) == (
+        "created the hub account ana as a hub admin"
+    )
+    assert sentence("POST", "users", body={"usernames": ["a", "b"], "admin": True}) == (
+        "created 2 hub accounts as hub admins"
+    )
+    assert sentence("PATCH", "users", "ana", body={"name": "ana2"}) == (
+        "renamed the hub account ana to ana2"
+    )
+    assert sentence("PATCH", "users", "ana", body={"admin": True}) == "made ana a hub admin"
+    assert sentence("PATCH", "users", "ana", body={"admin": False}) == (
+        "took hub admin away from ana"
+    )
+    assert sentence("DELETE", "users", "ana") == "deleted the hub account ana"
     parts = said(*describe("POST", ("groups", "class-a", "users"), {"users": ["a"]}))
     assert Link("user", "a") in parts and Link("group", "class-a") in parts
 

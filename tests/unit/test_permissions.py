@@ -107,6 +107,54 @@ def test_allowed(scopes, action, target, expected):
     assert allowed(scopes, action, **target) is expected
 
 
+ACCOUNTS = expand("admin:users")  # the hub's "tantamount to superuser" scope, held unfiltered
+
+
+@pytest.mark.parametrize(
+    ("scopes", "action", "target", "admin", "expected"),
+    [
+        # adding people needs admin:users without a filter (there is no user to filter by yet)
+        (ACCOUNTS, "add_users", {}, False, True),
+        (expand("admin:users!group=class-a"), "add_users", {}, False, False),
+        (HELPDESK, "add_users", {}, False, False),
+        # renaming: admin:users for that user (a group filter reaches the group's members)
+        (ACCOUNTS, "edit_user", {"user": "ann"}, False, True),
+        (expand("admin:users!group=class-a"), "edit_user", {"user": "ann"}, False, False),
+        (
+            expand("admin:users!group=class-a"),
+            "edit_user",
+            {"user": "ann", "user_groups": ["class-a"]},
+            False,
+            True,
+        ),
+        # the admin flag: the scope, and the hub's rule that only its admins grant admin
+        (ACCOUNTS, "grant_admin", {"user": "ann"}, False, False),
+        (ACCOUNTS, "grant_admin", {"user": "ann"}, True, True),
+        (HELPDESK, "grant_admin", {"user": "ann", "user_groups": ["class-a"]}, True, False),
+        # deleting: delete:users, which admin:users holds
+        (ACCOUNTS, "delete_user", {"user": "ann"}, False, True),
+        ({"delete:users!group=class-a"}, "delete_user", {"user": "bo"}, False, False),
+        (
+            {"delete:users!group=class-a"},
+            "delete_user",
+            {"user": "ann", "user_groups": ["class-a"]},
+            False,
+            True,
+        ),
+        (HELPDESK, "delete_user", {"user": "ann", "user_groups": ["class-a"]}, False, False),
+        (TEACHER, "delete_user", {}, False, False),
+    ],
+)
+def test_accounts(scopes, action, target, admin, expected):
+    assert allowed(scopes, action, admin=admin, **target) is expected
+
+
+def test_only_admins_reach_the_admin_flag():
+    assert reach(ACCOUNTS, "grant_admin") is None
+    assert reach(ACCOUNTS, "grant_admin", admin=True) == []
+    assert reach(ACCOUNTS, "delete_user") == []
+
+
 def test_tricky_group_names_do_not_widen_access():
     scopes = {"groups!group=a b"}
     assert allowed(scopes, "edit_group", group="a b")
