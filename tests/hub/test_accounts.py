@@ -148,11 +148,13 @@ def test_rename_keeps_groups_and_servers_then_delete_stops_them(stack, admin, ma
     clash = admin.post(asked.url, data={"csrf_token": token, "new_name": taken})
     assert clash.status_code == 400
     assert f"The hub refused: User {taken} already exists" in alert(clash.text)
+    audit_from = stack.last_audit_id()
     done = admin.post(asked.url, data={"csrf_token": token, "new_name": new}, allow_redirects=False)
     assert done.status_code == 303 and done.headers["Location"].endswith(f"users/{new}")
     assert not exists(stack, old)
     model = stack.api.get_user(new, include_stopped_servers=True)
     assert model["groups"] == [group] and "labs" in model["servers"]
+    assert [r["action"] for r in stack.audit_records(audit_from)] == ["user.rename"]
 
     # deleted with its stopped named server and its running default server
     stack.api.start_server(new, "", {"profile": "small"})
@@ -168,6 +170,7 @@ def test_rename_keeps_groups_and_servers_then_delete_stops_them(stack, admin, ma
     assert f"Deleted the account of {new}." in alert(done.text)
     assert not exists(stack, new)
     assert stack.api.get_group(group)["users"] == []
+    assert "user.delete" in [r["action"] for r in stack.audit_records(audit_from)]
 
 
 def test_admin_flag_granted_revoked_and_taken_from_oneself_after_a_warning(stack, admin, made):
