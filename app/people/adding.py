@@ -29,7 +29,7 @@ from .views import bp
 SEE_OTHER = 303
 GROUPS_HELP = "One group name per line; only groups whose members you may change."
 # a flash message lives in the session cookie: lists in it are cut to about this many characters
-SAID_CHARS = 600
+SAID_CHARS = 400
 
 
 class AddPeopleForm(NamesMixin, FlaskForm):
