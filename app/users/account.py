@@ -98,6 +98,13 @@ def after_removal(name: str, removal) -> None:
 
 @bp.route("/<name>/rename", methods=["GET", "POST"])
 def rename(name):
+    require("edit_user")
+    if name == g.person.name:
+        abort(
+            403,
+            description="You cannot rename your own account here: hubdesk knows you by the "
+            "name you signed in with. Another admin can rename you.",
+        )
     user = account_of(name, "edit_user", include_stopped_servers=True)
     refuse_if_admin(user, "rename")
     form = RenameForm()

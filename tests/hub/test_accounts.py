@@ -192,7 +192,8 @@ def test_admin_flag_granted_revoked_and_taken_from_oneself_after_a_warning(stack
 
     me = stack.signin(boss)
     mine = me.get(stack.url(f"users/{boss}")).text
-    assert "Delete account" not in mine  # nobody deletes themselves
+    assert "Delete account" not in mine and "Rename…" not in mine  # nor renames themselves
+    assert me.get(stack.url(f"users/{boss}/rename")).status_code == 403
     token = csrf_token(mine)
     refused = me.post(stack.url(f"users/{boss}/delete"), data={"csrf_token": token})
     assert refused.status_code == 403 and exists(stack, boss)
