@@ -17,6 +17,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, TextAreaField
 
 from ..access import can, person_client, require
+from ..db import NAME
 from ..errors import require_form
 from ..extensions import group_directory, service_client, settings
 from ..groups import ops
@@ -236,6 +237,8 @@ def confirmed():
     to_create = names_from_json(form.names.data)
     existing = names_from_json(form.existing.data)
     groups = names_from_json(form.groups.data)
+    if any(len(n) > NAME for n in (*to_create, *existing, *groups)):
+        abort(400, description=f"A name longer than {NAME} characters cannot be a hub user.")
     for group in groups:
         require("edit_members", group=group)
     if not to_create and not (existing and groups):

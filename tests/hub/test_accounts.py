@@ -5,6 +5,7 @@ taking one's own away after a warning) and deleting an account with its servers.
 import html
 import json
 import re
+from urllib.parse import quote
 
 import pytest
 from helpers.servers import gone_or_stopped, running
@@ -107,15 +108,24 @@ def test_hostile_names_are_escaped_and_refused_in_words(stack, admin, made):
     fields = confirm_fields(asked.text)
     assert json.loads(fields["names"]) == [script, accented]  # the invalid ones are not sent
 
+    spaced = "jane doe-" + unique("s")  # a CSV cell keeps its inner spaces
+    made["users"].append(spaced)
+    csv = f"username\n{spaced}\n".encode()
+    from_csv = preview(admin, stack, files={"csv": ("c.csv", csv, "text/csv")})
+    assert json.loads(confirm_fields(from_csv.text)["names"]) == [spaced]
+
     # a crafted confirmation with a name the hub refuses: its reason, the others created
-    fields["names"] = json.dumps([accented, "a/b", script])
+    fields["names"] = json.dumps([accented, "a/b", script, spaced])
     done = admin.post(stack.url("people/add"), data=fields)
     assert done.status_code == 200
     said = alert(done.text)
     assert "The hub refused 1 name: a/b (Invalid username: a/b)." in said, said
-    assert "Created 2 accounts" in said
-    assert exists(stack, accented) and exists(stack, script)
+    assert "Created 3 accounts" in said
+    assert exists(stack, accented) and exists(stack, script) and exists(stack, spaced)
     assert script not in done.text  # escaped in the outcome too
+    assert admin.get(stack.url(f"users/{quote(spaced)}")).status_code == 200
+    fields["names"] = json.dumps(["y" * 300])
+    assert admin.post(stack.url("people/add"), data=fields).status_code == 400
 
     long = "x" * 300
     refused = preview(admin, stack, long)
