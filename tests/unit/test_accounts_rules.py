@@ -2,9 +2,13 @@
 loses with their own flag (derived from the permissions), and what hubdesk tells the hub
 refuses before it is asked."""
 
+import pytest
+from flask import Flask, g
 from hubdesk import permissions
+from hubdesk.auth import Person
 from hubdesk.people.adding import invalid_names, said
-from hubdesk.users.account import pages_lost
+from hubdesk.users.account import pages_lost, refuse_if_admin
+from werkzeug.exceptions import Forbidden
 
 
 def test_only_a_hub_admin_may_grant_admin_even_with_admin_users():
@@ -18,6 +22,17 @@ def test_only_a_hub_admin_may_grant_admin_even_with_admin_users():
     helpdesk = {"list:users!group=class-a", "read:users!group=class-a", "servers!group=class-a"}
     for action in ("add_users", "edit_user", "grant_admin", "delete_user"):
         assert not permissions.allowed(helpdesk, action, admin=False)
+
+
+def test_a_non_admin_with_admin_users_is_refused_an_admins_account_in_words():
+    with Flask(__name__).test_request_context():
+        g.person = Person("mgr", False, frozenset({"admin:users"}), "t")
+        refuse_if_admin({"name": "student", "admin": False}, "rename")  # not an admin: fine
+        with pytest.raises(Forbidden) as refused:
+            refuse_if_admin({"name": "boss", "admin": True}, "rename")
+        assert "only the hub's admins may rename an admin's account" in refused.value.description
+        g.person = Person("root", True, frozenset({"admin:users"}), "t")
+        refuse_if_admin({"name": "boss", "admin": True}, "rename")  # a hub admin may
 
 
 def test_the_pages_a_hub_admin_loses_come_from_the_permissions():
