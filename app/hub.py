@@ -462,7 +462,7 @@ class HubClient:
         body = {"admin": True} if admin else None
         return self.request("POST", "users", name, json=body).json()
 
-    def update_user(self, name: str, **changes) -> dict:
+    def update_user(self, name: str, /, **changes) -> dict:
         """PATCH a user: ``name`` renames (their servers and groups stay theirs), ``admin``
         sets the flag. The hub refuses a non-admin caller who touches an admin or grants it."""
         return self.request("PATCH", "users", name, json=changes).json()

@@ -107,6 +107,11 @@ PAGES = {
     "lesson-new": lambda t: ("lessons.schedule_lesson", {"group": t.group}),
     "lesson": lambda t: ("lessons.change_lesson", {"group": t.group, "lesson": t.lesson}),
     "lesson-cancel": lambda t: ("lessons.cancel_lesson", {"group": t.group, "lesson": t.lesson}),
+    # one person's account (labs runs: the rename page asks to stop it first), adding people
+    "user-rename": lambda t: ("users.rename", {"name": t.user}),
+    "user-admin": lambda t: ("users.admin_flag", {"name": t.user}),
+    "user-delete": lambda t: ("users.delete", {"name": t.user}),
+    "people-add": lambda t: ("people.add", {}),
 }
 STATUS = {"group-not-found": 404}
 # more pages of the one confirmation layout (server-remove and server-stop are checked in
@@ -116,6 +121,10 @@ ONE_VARIANT = {
     "user-leave-group": ("phone", "light"),
     "group-job-cancel": ("phone", "dark"),
     "stop-job-cancel": ("phone", "light"),
+    "user-rename": ("phone", "dark"),
+    "user-admin": ("phone", "light"),
+    "user-delete": ("phone", "dark"),
+    "people-add": ("phone", "light"),
 }
 
 

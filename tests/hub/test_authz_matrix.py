@@ -68,6 +68,11 @@ GET = {
     "users.stop": (302, 404, 404, 404, 200),  # the question (the server need not exist)
     # "remove from which group?": none named, back to the user's page
     "users.change_groups": (302, 403, 403, 302, 302),
+    # one person's account, and adding people: admin:users / delete:users, none of the personas'
+    "users.rename": (302, 403, 403, 403, 200),
+    "users.admin_flag": (302, 403, 403, 403, 200),
+    "users.delete": (302, 403, 403, 403, 200),
+    "people.add": (302, 403, 403, 403, 200),
 }
 POST = {
     "groups.create": ((403, 403, 403), {"name": "matrix-made"}),
@@ -96,6 +101,10 @@ POST = {
     "users.start": ((404, 404, 404), {"server": "labs", "profile": "small"}),
     "users.stop": ((404, 404, 404), {}),
     "users.remove": ((404, 404, 404), {}),
+    "users.rename": ((403, 403, 403), {"new_name": "matrix-renamed"}),
+    "users.admin_flag": ((403, 403, 403), {"admin": "grant"}),
+    "users.delete": ((403, 403, 403), {}),
+    "people.add": ((403, 403, 403), {"names": "matrix-person"}),
     "auth.logout": None,  # allowed to everyone signed in; tested in test_signin
 }
 
