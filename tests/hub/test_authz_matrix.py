@@ -96,6 +96,7 @@ POST = {
     "users.start": ((404, 404, 404), {"server": "labs", "profile": "small"}),
     "users.stop": ((404, 404, 404), {}),
     "users.remove": ((404, 404, 404), {}),
+    "people.choose_group": ((403, 403, 403), {"names": "outsider", "group": "class-b"}),
     "auth.logout": None,  # allowed to everyone signed in; tested in test_signin
 }
 
