@@ -61,6 +61,15 @@ document.querySelectorAll("input[data-select-all]").forEach((all) => {
   all.hidden = false;
   all.addEventListener("change", () => boxes().forEach((b) => { b.checked = all.checked; }));
 });
+// Bulk buttons: <button data-needs-ticked="NAME"> is enabled while a checkbox named NAME in its
+// form is ticked (without JavaScript it always is, and the next page says when none was).
+document.querySelectorAll("button[data-needs-ticked]").forEach((button) => {
+  const boxes = () => [...button.form.elements].filter(
+    (b) => b.type === "checkbox" && b.name === button.dataset.needsTicked);
+  const update = () => { button.disabled = !boxes().some((b) => b.checked); };
+  button.form.addEventListener("change", update);
+  update();
+});
 // Start forms with profile options: <select data-profile-select> shows only the chosen
 // profile's <fieldset data-profile-options="SLUG">, only its description (<p data-about="SLUG">
 // in [data-profile-about]), and the raw user_options box ([data-raw-options]) only while "My own

@@ -12,6 +12,7 @@ from flask import (
     Blueprint,
     Response,
     abort,
+    current_app,
     flash,
     g,
     redirect,
@@ -51,6 +52,7 @@ from ..start_options import (
     server_name,
 )
 from ..words import server_words
+from . import listing
 from . import progress as progress_stream
 
 bp = Blueprint("users", __name__)
@@ -60,37 +62,39 @@ class GroupChoiceForm(FlaskForm):
     group = StringField("Group")
 
 
-PAGE_SIZES = (25, 50, 100, 200)
-STATES = {"": "all users", "active": "with a running server", "inactive": "with no running server"}
-
-
 @bp.route("/")
 def index():
+    """The users list: sorted and filtered by the hub where it can (``listing``), a page of
+    hub calls; the ticked rows go to a bulk action (``people`` area) in one POST form."""
     require("list_users")
-    query = request.args.get("q", "")[:255].strip()
-    state = request.args.get("state", "")
-    state = state if state in STATES else ""
-    limit = int_arg("limit", 50, allowed=PAGE_SIZES)
-    offset = int_arg("offset", 0)
-    filters = {"sort": "name", "include_stopped_servers": "1"}
-    if query:
-        filters["name_filter"] = query
-    if state:
-        filters["state"] = state
-    page = person_client().list_users(offset=offset, limit=limit, **filters)
+    q = listing.question(
+        request.args,
+        offset=int_arg("offset", 0),
+        limit=int_arg("limit", 50, allowed=listing.PAGE_SIZES),
+    )
+    found = listing.answer(person_client(), q, person=listing.person_key(g.person.token))
     profiles = settings().profiles
-    rows = [(u, servers_of(u, profiles, host=settings().hub_host)) for u in page.items]
+    rows = [(u, servers_of(u, profiles, host=settings().hub_host)) for u in found.users]
     # a stopped server whose last start failed says "failed" here too, as on every page
     mark_failures([s for _, servers in rows for s in servers], person_client())
+    next_offset = q.offset + q.limit if found.more else None
     return render_template(
         "users/index.html",
         rows=rows,
-        query=query,
-        state=state,
-        states=STATES,
-        page=window(offset, limit, page.total or 0, page.next_offset),
-        page_sizes=PAGE_SIZES,
+        q=q,
+        found=found,
+        states=listing.STATES,
+        sorts=listing.SORTS,
+        admins=listing.ADMINS,
+        page=window(q.offset, q.limit, found.total or 0, next_offset),
+        page_sizes=listing.PAGE_SIZES,
+        bulk_form=ActionForm(),
+        links={e: e in current_app.view_functions for e in BULK_ENDPOINTS},
     )
+
+
+# the people area's pages the list links to (each shown only once its route exists)
+BULK_ENDPOINTS = ("people.add", "people.end_of_term", "people.choose_group")
 
 
 @bp.route("/<name>")

@@ -105,6 +105,7 @@ POST = {
     "users.admin_flag": ((403, 403, 403), {"admin": "grant"}),
     "users.delete": ((403, 403, 403), {}),
     "people.add": ((403, 403, 403), {"names": "matrix-person"}),
+    "people.choose_group": ((403, 403, 403), {"names": "outsider", "group": "class-b"}),
     "auth.logout": None,  # allowed to everyone signed in; tested in test_signin
 }
 

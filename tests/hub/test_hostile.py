@@ -334,7 +334,7 @@ READS = {
     "groups.suggest": ("q",),
     "groups.show": ("mq", "mlimit", "moffset"),
     "groups.properties": ("extra",),
-    "users.index": ("q", "state", "limit", "offset"),
+    "users.index": ("q", "state", "limit", "offset", "sort", "admin", "inactive_since"),
     "servers.running": ("limit", "offset", "idle", "unit", "sort"),
     "servers.stop_many": ("server",),
     "servers.stop_idle": ("idle", "unit"),
