@@ -68,6 +68,10 @@ GET = {
     "users.stop": (302, 404, 404, 404, 200),  # the question (the server need not exist)
     # "remove from which group?": none named, back to the user's page
     "users.change_groups": (302, 403, 403, 302, 302),
+    # the end of term: nothing chosen, where to choose; a job (none: no such job)
+    "people.end_of_term": (302, 403, 403, 403, 200),
+    "people.deletion_job": (302, 403, 403, 403, 404),
+    "people.cancel_deletion_job": (302, 403, 403, 403, 404),
 }
 POST = {
     "groups.create": ((403, 403, 403), {"name": "matrix-made"}),
@@ -96,6 +100,8 @@ POST = {
     "users.start": ((404, 404, 404), {"server": "labs", "profile": "small"}),
     "users.stop": ((404, 404, 404), {}),
     "users.remove": ((404, 404, 404), {}),
+    "people.end_of_term": ((403, 403, 403), {"user": "outsider", "confirm": "yes", "typed": "1"}),
+    "people.cancel_deletion_job": ((403, 403, 403), {}),
     "auth.logout": None,  # allowed to everyone signed in; tested in test_signin
 }
 
