@@ -32,6 +32,8 @@ log = logging.getLogger("hubdesk.audit")
 
 # who acts, for work done outside a request (a group action's threads)
 background_actor: contextvars.ContextVar[str] = contextvars.ContextVar("actor", default="")
+# the job whose work this is, named in the records of its hub calls ("": none said)
+background_job: contextvars.ContextVar[str] = contextvars.ContextVar("job", default="")
 
 MAX_NAMES = 50  # a record lists at most this many names (and counts them all)
 MAX_TARGET = 16_384  # characters of a record's target (JSON): a bigger one is cut, and says so
@@ -162,6 +164,8 @@ class AuditTrail:
         return self._write(*described)
 
     def _write(self, action: str, target: dict):
+        if background_job.get() and "job" not in target:
+            target = {**target, "job": background_job.get()}
         text, truncated = _capped(target)
         users = target.get("users") or ([target["user"]] if target.get("user") else [])
         entry = {

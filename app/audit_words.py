@@ -158,9 +158,8 @@ def details(action: str, target: dict) -> list[tuple[str, str | Link, bool]]:
         if key in SAID or key == "users":
             continue
         if key == "job" and value:
-            found.append(
-                ("Group action", Link("job", str(value), str(t.get("group") or "")), False)
-            )
+            label = "Group action" if t.get("group") else "Job"
+            found.append((label, Link("job", str(value), str(t.get("group") or "")), False))
         elif key == "due":
             found.append(("Due", str(value), True))
         elif key == "late":

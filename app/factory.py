@@ -48,10 +48,20 @@ from .groups.directory import GroupDirectory
 from .groups.membership import run_membership_change
 from .hub import HubClient, environ_verify, make_session
 from .hubfacts import HubFacts
-from .jobs import HubStopSpec, JobRunner, JobStore, MembersSpec, StartSpec, StopSpec
+from .jobs import (
+    DeleteUsersSpec,
+    HubStopSpec,
+    JobRunner,
+    JobStore,
+    MembersSpec,
+    StartSpec,
+    StopSpec,
+)
 from .lessons.runs import run_due
 from .lessons.store import LessonStore
 from .paging import page_url
+from .people.deletions import KIND as DELETE_USERS
+from .people.deletions import run_deletions
 from .roster.actions import run_group_action
 from .servers.stops import KIND as HUB_STOP
 from .servers.stops import run_hub_stop
@@ -234,6 +244,7 @@ def register_job_types(runner: JobRunner) -> None:
     runner.register("start", run_group_action, StartSpec)
     runner.register("stop", run_group_action, StopSpec)
     runner.register(HUB_STOP, run_hub_stop, HubStopSpec)
+    runner.register(DELETE_USERS, run_deletions, DeleteUsersSpec)
 
 
 def _db_ready():

@@ -13,6 +13,7 @@ hub-wide stops); the app factory registers each with the runner.
 from .model import PAUSED, PENDING, DamagedRecord, Item, Job
 from .runner import Context, JobRunner, Stopping, Work, pool_map, stop_all
 from .specs import (
+    DeleteUsersSpec,
     GroupActionSpec,
     HubStopSpec,
     MembersSpec,
@@ -29,6 +30,7 @@ __all__ = [
     "PENDING",
     "Context",
     "DamagedRecord",
+    "DeleteUsersSpec",
     "GroupActionSpec",
     "HubStopSpec",
     "Item",

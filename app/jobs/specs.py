@@ -203,3 +203,32 @@ class HubStopSpec(Spec):
             idle_amount=_number(data.get("idle_amount")),
             idle_unit=_text(data.get("idle_unit"), "hours"),
         )
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeleteUsersSpec(Spec):
+    """The end of term ("delete-users"): the accounts previewed and confirmed, one item each
+    (the item's name is the account's). Each is judged again at its turn: an account that
+    became a hub admin since is left alone unless it is in ``admins`` (ticked by name).
+    """
+
+    group: str = ""  # the group whose members were chosen ("": none): offered for deletion
+    inactive_since: str = ""  # YYYY-MM-DD: chosen for no activity since then ("": not so)
+    admins: tuple[str, ...] = ()  # hub admins (or the person) ticked by name on the preview
+    by_admin: bool = False  # the person was a hub admin (only they may delete an admin)
+
+    def to_json(self) -> dict:
+        return dict(super().to_json(), admins=list(self.admins))
+
+    @classmethod
+    def _fields(cls, data: Mapping) -> dict:
+        admins = data.get("admins") or ()
+        if not isinstance(admins, list | tuple):
+            raise ValueError("the admins of an end of term are not a list")
+        return dict(
+            super()._fields(data),
+            group=_text(data.get("group")),
+            inactive_since=_text(data.get("inactive_since")),
+            admins=tuple(_text(a) for a in admins),
+            by_admin=bool(data.get("by_admin")),
+        )

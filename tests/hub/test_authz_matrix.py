@@ -73,6 +73,10 @@ GET = {
     "users.admin_flag": (302, 403, 403, 403, 200),
     "users.delete": (302, 403, 403, 403, 200),
     "people.add": (302, 403, 403, 403, 200),
+    # the end of term: nothing chosen, where to choose; a job (none: no such job)
+    "people.end_of_term": (302, 403, 403, 403, 200),
+    "people.deletion_job": (302, 403, 403, 403, 404),
+    "people.cancel_deletion_job": (302, 403, 403, 403, 404),
 }
 POST = {
     "groups.create": ((403, 403, 403), {"name": "matrix-made"}),
@@ -106,6 +110,8 @@ POST = {
     "users.delete": ((403, 403, 403), {}),
     "people.add": ((403, 403, 403), {"names": "matrix-person"}),
     "people.choose_group": ((403, 403, 403), {"names": "outsider", "group": "class-b"}),
+    "people.end_of_term": ((403, 403, 403), {"user": "outsider", "confirm": "yes", "typed": "1"}),
+    "people.cancel_deletion_job": ((403, 403, 403), {}),
     "auth.logout": None,  # allowed to everyone signed in; tested in test_signin
 }
 
