@@ -13,7 +13,8 @@ Sources (each given one narrows the others: the accounts all of them name):
 Never included: hub admins and the person themselves, unless ticked by name on the preview
 (``also``). Left out, and said so: accounts the person may not delete (their ``!group=``
 filters resolved by the account's groups); a hub admin, for a person who is not one (the
-hub's "Only admins can modify other admins", which its delete does not check itself).
+hub's "Only admins can modify other admins": its rule for changes, which its delete does not
+check; hubdesk holds deletions to it, on a person's page too).
 """
 
 from __future__ import annotations
@@ -171,7 +172,7 @@ def judge(
         elif not may(name, model.get("groups") or ()):
             preview.not_allowed.append(name)
         elif model.get("admin") and not person_admin:
-            preview.not_allowed.append(name)  # the hub's rule: only admins touch admins
+            preview.not_allowed.append(name)  # only admins touch admins (see above)
         elif name in choice.also:
             preview.going.append(model)
         elif model.get("admin"):
