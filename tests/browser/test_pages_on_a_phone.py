@@ -64,6 +64,8 @@ class Things:
     group_job: str
     stop_job: str  # a finished hub-wide stop
     lesson: str  # a lesson of ``group``, once, years ahead
+    leaver: str  # an account an end of term deleted
+    deletion_job: str  # that end of term
 
 
 # name -> (endpoint, its arguments); a page is its URL as the admin opens it
@@ -112,6 +114,11 @@ PAGES = {
     "user-admin": lambda t: ("users.admin_flag", {"name": t.user}),
     "user-delete": lambda t: ("users.delete", {"name": t.user}),
     "people-add": lambda t: ("people.add", {}),
+    # the end of term: where to choose, a group's preview (nothing deleted), a finished job
+    "end-of-term-choose": lambda t: ("people.end_of_term", {}),
+    "end-of-term": lambda t: ("people.end_of_term", {"group": t.group}),
+    "deletion-job": lambda t: ("people.deletion_job", {"job": t.deletion_job}),
+    "deletion-job-cancel": lambda t: ("people.cancel_deletion_job", {"job": t.deletion_job}),
 }
 STATUS = {"group-not-found": 404}
 # more pages of the one confirmation layout (server-remove and server-stop are checked in
@@ -125,6 +132,8 @@ ONE_VARIANT = {
     "user-admin": ("phone", "light"),
     "user-delete": ("phone", "dark"),
     "people-add": ("phone", "light"),
+    "end-of-term-choose": ("phone", "dark"),
+    "deletion-job-cancel": ("phone", "light"),
 }
 
 
@@ -228,7 +237,8 @@ def things(stack):
     members = sorted([unique("ana"), unique("bo"), long_name])
     user = unique("phone-user")
     extra = unique("late")
-    stack.api.create_users([*members, user, extra])
+    leaver = unique("leaver")
+    stack.api.create_users([*members, user, extra, leaver])
     stack.api.create_group(group, [*members, user])
     stack.api.create_group(quiet_group, [members[0]])
     stack.api.set_group_properties(
@@ -278,6 +288,17 @@ def things(stack):
         )
         assert r.status_code == 200, r.status_code
         (lesson_id,) = [lesson.id for lesson in shared(app).lessons.active([group])]
+        # an end of term of one ticked account, confirmed by its count: its page
+        r = admin.post(
+            stack.url("people/end-of-term"),
+            data={"csrf_token": csrf_token(r.text), "user": leaver},
+        )
+        form = re.findall(r'<form method="post"[^>]*>(.*?)</form>', r.text, re.S)[-1]
+        fields = dict(re.findall(r'<input [^>]*name="([^"]+)"[^>]*value="([^"]*)"', form))
+        r = admin.post(stack.url("people/end-of-term"), data={**fields, "typed": "1"})
+        assert "/people/jobs/" in r.url, (r.status_code, r.url)
+        deletion_job = r.url.rstrip("/").rpartition("/")[2]
+        wait_for(lambda: shared(app).jobs.store.get(deletion_job).done)
         yield Things(
             group,
             members,
@@ -288,6 +309,8 @@ def things(stack):
             group_job,
             stop_job,
             lesson_id,
+            leaver,
+            deletion_job,
         )
     finally:
         for lesson in shared(stack.app).lessons.active([group]):
@@ -507,7 +530,7 @@ def _rules_of(app, endpoint_args):
 
 
 def test_every_get_route_is_checked(stack):
-    t = Things("g", ["a"], "a", "q", "u", "0" * 16, "0" * 16, "0" * 16, "0" * 16)
+    t = Things("g", ["a"], "a", "q", "u", "0" * 16, "0" * 16, "0" * 16, "0" * 16, "l", "0" * 16)
     checked = _rules_of(stack.app, [page(t) for page in PAGES.values()])
     for rule in stack.app.url_map.iter_rules():
         if "GET" not in rule.methods or rule.endpoint in NOT_PAGES:
