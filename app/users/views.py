@@ -12,7 +12,6 @@ from flask import (
     Blueprint,
     Response,
     abort,
-    current_app,
     flash,
     g,
     redirect,
@@ -89,12 +88,7 @@ def index():
         page=window(q.offset, q.limit, found.total or 0, next_offset),
         page_sizes=listing.PAGE_SIZES,
         bulk_form=ActionForm(),
-        links={e: e in current_app.view_functions for e in BULK_ENDPOINTS},
     )
-
-
-# the people area's pages the list links to (each shown only once its route exists)
-BULK_ENDPOINTS = ("people.add", "people.end_of_term", "people.choose_group")
 
 
 @bp.route("/<name>")
