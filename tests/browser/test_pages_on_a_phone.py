@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
+from helpers.accounts import form_fields
 from helpers.browser import ARTIFACTS, TIMEOUT_MS, save_artifacts, sign_in
 from helpers.stack import PREFIX, csrf_token, unique, wait_for
 from hubdesk.extensions import shared
@@ -293,9 +294,7 @@ def things(stack):
             stack.url("people/end-of-term"),
             data={"csrf_token": csrf_token(r.text), "user": leaver},
         )
-        form = re.findall(r'<form method="post"[^>]*>(.*?)</form>', r.text, re.S)[-1]
-        fields = dict(re.findall(r'<input [^>]*name="([^"]+)"[^>]*value="([^"]*)"', form))
-        r = admin.post(stack.url("people/end-of-term"), data={**fields, "typed": "1"})
+        r = admin.post(stack.url("people/end-of-term"), data={**form_fields(r.text), "typed": "1"})
         assert "/people/jobs/" in r.url, (r.status_code, r.url)
         deletion_job = r.url.rstrip("/").rpartition("/")[2]
         wait_for(lambda: shared(app).jobs.store.get(deletion_job).done)

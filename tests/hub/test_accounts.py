@@ -8,25 +8,10 @@ import re
 from urllib.parse import quote
 
 import pytest
+from helpers.accounts import exists, form_fields
 from helpers.servers import gone_or_stopped, running
 from helpers.stack import alert, csrf_token, unique, wait_for
 from hubdesk.hub import HubAPIError
-
-
-def confirm_fields(page: str) -> dict:
-    """The hidden fields of a confirmation page's form (its CSRF token included)."""
-    form = re.search(r'<form method="post"[^>]*>(.*?)</form>', page, re.S).group(1)
-    fields = re.findall(r'<input [^>]*name="([^"]+)"[^>]*value="([^"]*)"', form)
-    return {k: html.unescape(v) for k, v in fields}
-
-
-def exists(stack, name: str) -> bool:
-    try:
-        stack.api.get_user(name)
-    except HubAPIError as e:
-        assert e.status == 404
-        return False
-    return True
 
 
 @pytest.fixture
@@ -72,7 +57,7 @@ def test_adding_people_pasted_and_from_a_csv_into_a_group_and_as_admins(stack, a
     assert asked.status_code == 200
     assert "2</strong> new accounts" in asked.text and there in asked.text
     assert not exists(stack, a)  # the preview changes nothing
-    done = admin.post(stack.url("people/add"), data=confirm_fields(asked.text))
+    done = admin.post(stack.url("people/add"), data=form_fields(asked.text, index=0))
     said = alert(done.text)
     assert f"Created 2 accounts: {a}, {b}." in said, said
     assert "There already" in said and there in said
@@ -85,7 +70,7 @@ def test_adding_people_pasted_and_from_a_csv_into_a_group_and_as_admins(stack, a
     csv = f"username,email\n{boss},x@example.org\n{a},y@example.org\n".encode()
     asked = preview(admin, stack, admin=True, files={"csv": ("class.csv", csv, "text/csv")})
     assert "as hub admin" in asked.text
-    fields = confirm_fields(asked.text)
+    fields = form_fields(asked.text, index=0)
     assert json.loads(fields["names"]) == [boss] and json.loads(fields["existing"]) == [a]
     done = admin.post(stack.url("people/add"), data=fields, allow_redirects=False)
     assert done.status_code == 303
@@ -105,14 +90,14 @@ def test_hostile_names_are_escaped_and_refused_in_words(stack, admin, made):
     assert script not in asked.text and html.escape(script) in asked.text  # escaped
     invalid = re.findall(r'data-testid="invalid-name">([^<]*)<', asked.text)
     assert [html.unescape(n) for n in invalid] == ["../x", "a/b", ".."]
-    fields = confirm_fields(asked.text)
+    fields = form_fields(asked.text, index=0)
     assert json.loads(fields["names"]) == [script, accented]  # the invalid ones are not sent
 
     spaced = "jane doe-" + unique("s")  # a CSV cell keeps its inner spaces
     made["users"].append(spaced)
     csv = f"username\n{spaced}\n".encode()
     from_csv = preview(admin, stack, files={"csv": ("c.csv", csv, "text/csv")})
-    assert json.loads(confirm_fields(from_csv.text)["names"]) == [spaced]
+    assert json.loads(form_fields(from_csv.text, index=0)["names"]) == [spaced]
 
     # a crafted confirmation with a name the hub refuses: its reason, the others created
     fields["names"] = json.dumps([accented, "a/b", script, spaced])
@@ -175,7 +160,7 @@ def test_rename_keeps_groups_and_servers_then_delete_stops_them(stack, admin, ma
     assert page.count('data-testid="stopped-first"') == 1  # the default one runs
     assert group in page and "The hub cannot undo this" in page
     assert exists(stack, new)  # asking changes nothing
-    done = admin.post(asked.url, data=confirm_fields(asked.text))
+    done = admin.post(asked.url, data=form_fields(asked.text, index=0))
     assert done.url.endswith("/users/")
     assert f"Deleted the account of {new}." in alert(done.text)
     assert not exists(stack, new)
@@ -188,16 +173,16 @@ def test_admin_flag_granted_revoked_and_taken_from_oneself_after_a_warning(stack
     made["users"] += [u, boss]
     stack.api.create_users([u])
     asked = preview(admin, stack, boss, admin=True)  # a hub admin, made by one
-    admin.post(stack.url("people/add"), data=confirm_fields(asked.text))
+    admin.post(stack.url("people/add"), data=form_fields(asked.text, index=0))
     assert stack.api.get_user(boss)["admin"] is True
 
     asked = admin.get(stack.url(f"users/{u}/admin"))
     assert "holds every scope on the hub" in asked.text
-    admin.post(asked.url, data=confirm_fields(asked.text))
+    admin.post(asked.url, data=form_fields(asked.text, index=0))
     assert stack.api.get_user(u)["admin"] is True
     asked = admin.get(stack.url(f"users/{u}/admin"))
     assert "self-demotion" not in asked.text
-    admin.post(asked.url, data=confirm_fields(asked.text))
+    admin.post(asked.url, data=form_fields(asked.text, index=0))
     assert stack.api.get_user(u)["admin"] is False
 
     me = stack.signin(boss)
@@ -212,7 +197,7 @@ def test_admin_flag_granted_revoked_and_taken_from_oneself_after_a_warning(stack
     lost = html.unescape(asked.text)
     assert 'data-testid="self-demotion"' in asked.text
     assert "see hubdesk's status page" in lost and "see hubdesk's activity page" in lost
-    fields = confirm_fields(asked.text)
+    fields = form_fields(asked.text, index=0)
     fields.pop("understood", None)
     unticked = me.post(asked.url, data=fields)
     assert unticked.status_code == 400, alert(unticked.text) + unticked.text[-3000:]

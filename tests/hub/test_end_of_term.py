@@ -4,10 +4,10 @@ confirmation, the job that deletes exactly those previewed, its audit records, c
 The hub's own state is checked with the service token (``stack.api``)."""
 
 import html
-import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from helpers.accounts import exists, form_fields
 from helpers.servers import running
 from helpers.stack import PREFIX, csrf_token, unique, wait_for
 from hubdesk.extensions import shared
@@ -19,26 +19,8 @@ from hubdesk.users.removal import remove_account
 PAGE = "people/end-of-term"
 
 
-def exists(stack, name: str) -> bool:
-    try:
-        stack.api.get_user(name)
-    except HubAPIError as e:
-        assert e.status == 404
-        return False
-    return True
-
-
-def confirm_fields(page: str) -> dict:
-    """The confirmation form's fields (the last form of the page: the one with a typed field)."""
-    form = re.findall(r'<form method="post"[^>]*>(.*?)</form>', page, re.S)[-1]
-    found: dict[str, list[str]] = {}
-    for name, value in re.findall(r'<input [^>]*name="([^"]+)"[^>]*value="([^"]*)"', form):
-        found.setdefault(name, []).append(html.unescape(value))
-    return found
-
-
 def confirm(stack, s, page: str, typed: str, **changes):
-    data = dict(confirm_fields(page), typed=[typed], **changes)
+    data = dict(form_fields(page, many=True), typed=[typed], **changes)
     return s.post(stack.url(PAGE), data=data, allow_redirects=False)
 
 
@@ -179,7 +161,7 @@ def test_the_rest_is_cancelled_after_its_page_asks(stack, admin, made):
     asked = admin.get(stack.url(f"{page}/cancel"))
     assert asked.status_code == 200 and "Cancel the rest of this end of term?" in asked.text
     assert stack.signin("teacher").get(stack.url(f"{page}/cancel")).status_code == 403
-    token = confirm_fields(asked.text)
+    token = form_fields(asked.text, many=True)
     done = admin.post(asked.url, data=token, allow_redirects=False)
     assert done.status_code == 302
     runner.run_here(job)

@@ -7,6 +7,7 @@ import re
 import time
 
 import pytest
+from helpers.accounts import fresh_users
 from helpers.groups import confirm_form, members, post
 from helpers.stack import PREFIX, alert, csrf_token, unique
 from hubdesk.extensions import shared
@@ -23,17 +24,7 @@ def gone(stack, group):
 @pytest.fixture
 def users(stack):
     """Fresh users for one test."""
-    made = []
-
-    def make(n, prefix="u"):
-        names = [unique(prefix) for _ in range(n)]
-        stack.api.create_users(names)
-        made.extend(names)
-        return names
-
-    yield make
-    for name in made:
-        stack.api.request("DELETE", "users", name)
+    yield from fresh_users(stack)
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ import json
 import re
 
 import pytest
+from helpers.accounts import fresh_users
 from helpers.stack import alert, csrf_token, unique, wait_for
 from hubdesk.groups import views as group_views
 from hubdesk.hub import HubAPIError
@@ -19,20 +20,7 @@ from hubdesk.hub import HubAPIError
 
 @pytest.fixture
 def users(stack):
-    made = []
-
-    def make(n, prefix="u"):
-        names = [unique(prefix) for _ in range(n)]
-        stack.api.create_users(names)
-        made.extend(names)
-        return names
-
-    yield make
-    for name in made:
-        try:
-            stack.api.request("DELETE", "users", name)
-        except HubAPIError:
-            pass  # a test deleted it itself
+    yield from fresh_users(stack)
 
 
 @pytest.fixture

@@ -6,8 +6,8 @@ import re
 from datetime import UTC, datetime
 
 import pytest
+from helpers.accounts import fresh_users
 from helpers.stack import alert, csrf_token, unique, wait_for
-from hubdesk.hub import HubAPIError
 
 OLD, OLDER = "2020-03-01T00:00:00Z", "2020-02-01T00:00:00Z"
 
@@ -33,20 +33,7 @@ def hub_calls(stack, during) -> list[str]:
 @pytest.fixture
 def users(stack):
     """Fresh users without servers, deleted afterwards (at once: none has a server)."""
-    made = []
-
-    def make(n, prefix="u"):
-        names = [unique(prefix) for _ in range(n)]
-        stack.api.create_users(names)
-        made.extend(names)
-        return names
-
-    yield make
-    for name in made:
-        try:
-            stack.api.delete_user(name)
-        except HubAPIError:
-            pass
+    yield from fresh_users(stack)
 
 
 def activity(stack, name: str, when: str) -> None:

@@ -11,6 +11,7 @@ import re
 import signal
 from collections import Counter
 
+from helpers.accounts import form_fields
 from helpers.durability import browser, copy_session, hubdesk
 from helpers.stack import PREFIX, unique, wait_for
 
@@ -22,14 +23,6 @@ DELETE = r"/hub/api/users/[^/]+"
 def deletions(proxy) -> Counter:
     """The hub's answered deletions of users, by path."""
     return Counter(p for m, p in list(proxy.forwarded) if m == "DELETE" and re.fullmatch(DELETE, p))
-
-
-def confirm_fields(page: str) -> dict:
-    form = re.findall(r'<form method="post"[^>]*>(.*?)</form>', page, re.S)[-1]
-    found: dict[str, list[str]] = {}
-    for name, value in re.findall(r'<input [^>]*name="([^"]+)"[^>]*value="([^"]*)"', form):
-        found.setdefault(name, []).append(html.unescape(value))
-    return found
 
 
 def test_an_end_of_term_killed_midway_is_finished_with_one_delete_per_account(
@@ -46,7 +39,7 @@ def test_an_end_of_term_killed_midway_is_finished_with_one_delete_per_account(
         with hubdesk(stack, proxy, db_url, tmp_path / "first", **AT_ONCE) as (process, base):
             asked = s.get(f"{base}people/end-of-term?group={group}")
             assert "Delete 300 hub accounts?" in html.unescape(asked.text), asked.status_code
-            data = dict(confirm_fields(asked.text), typed=[group])
+            data = dict(form_fields(asked.text, many=True), typed=[group])
             r = s.post(f"{base}people/end-of-term", data=data, allow_redirects=False)
             assert r.status_code == 303, r.status_code
             job = r.headers["Location"].split(PREFIX, 1)[1]
