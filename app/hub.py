@@ -456,12 +456,6 @@ class HubClient:
         params = {"include_stopped_servers": "1"} if include_stopped_servers else None
         return self.get_json("users", name, params=params)
 
-    def create_user(self, name: str, *, admin: bool = False) -> dict:
-        """Create one user (201); 409 if it exists, 400 with the hub's reason for a bad name,
-        403 "Only admins can grant admin permissions" for ``admin`` from a non-admin."""
-        body = {"admin": True} if admin else None
-        return self.request("POST", "users", name, json=body).json()
-
     def update_user(self, name: str, /, **changes) -> dict:
         """PATCH a user: ``name`` renames (their servers and groups stay theirs), ``admin``
         sets the flag. The hub refuses a non-admin caller who touches an admin or grants it."""
@@ -592,7 +586,8 @@ class HubClient:
 
     def create_users(self, names: list[str], *, admin: bool = False) -> list[dict]:
         """Create users in one call (201); 409 if all exist, 400 for an invalid name (the
-        whole call is refused then: "Invalid usernames: a, b")."""
+        whole call is refused then: "Invalid usernames: a, b"). Never ``POST /users/{name}``:
+        it does not ask the authenticator whether the name is valid (5.5.4 and 6.1.1)."""
         body = {"usernames": list(names), **({"admin": True} if admin else {})}
         return self.request("POST", "users", json=body).json()
 
