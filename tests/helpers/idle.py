@@ -10,10 +10,12 @@ forwards, and never more than an hour ahead).
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from hubdesk.hub import HubAPIError
+from hubdesk.users.removal import remove_account
 
 from helpers.stack import unique, wait_for
 
@@ -61,19 +63,20 @@ def settled(stack, user) -> bool:
 
 
 def remove(stack, names):
-    """Stop every server of ``names`` (removing named ones), then delete the users."""
-    names = [n for n in names if stack.api.existing_users([n])]
-    for name in names:
-        wait_for(lambda n=name: settled(stack, n), seconds=60)
-        for server, model in servers_of(stack, name).items():
-            if server or model.get("ready") or model.get("pending"):
-                try:
-                    stack.api.stop_server(name, server, remove=bool(server))
-                except HubAPIError:
-                    pass
-    for name in names:
-        wait_for(lambda n=name: settled(stack, n), seconds=60)
-        stack.api.request("DELETE", "users", name)
+    """Delete the users, their servers stopped first, several at once: hubdesk's own way
+    (users/removal.py). One after another this was most of a crowd's teardown (~1 min)."""
+
+    def one(name):
+        try:
+            wait_for(lambda: settled(stack, name), seconds=60)  # a start still under way
+        except HubAPIError:
+            return None  # no such user (never created, or deleted by the test)
+        return remove_account(stack.api, name, lambda model: None)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = [r for r in pool.map(one, names) if r is not None]
+    failed = [r for r in results if r.outcome not in ("done", "unchanged")]
+    assert not failed, failed
 
 
 class Crowd:
