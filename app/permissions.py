@@ -138,6 +138,14 @@ def allowed_both(
     return allowed(service(), action, **target)
 
 
+def may_change_account(target: dict, *, admin: bool) -> bool:
+    """Only a hub admin renames or deletes a hub admin's account (``target``: a user model;
+    ``admin``: whether the person is a hub admin). The hub's own rule for every change to an
+    admin ("Only admins can modify other admins"); hubdesk holds deletions to it too, which
+    the hub's DELETE does not check: on a person's page, in the end of term and in its job."""
+    return admin or not target.get("admin")
+
+
 # The one rule for a group's lessons: whoever may read the group and start and stop servers
 # for it may schedule, change and cancel its lessons and see them (with their actions) on
 # its roster; nothing less does any of the four (a help-desk role with ``servers!group=``

@@ -16,6 +16,7 @@ import logging
 
 from .. import audit, metrics
 from ..jobs import Context, Item, Job, pool_map
+from ..permissions import may_change_account
 from ..states import OUTCOME_WORDS
 from ..users.removal import DELETED, DELETED_WORDS, remove_account
 
@@ -51,7 +52,7 @@ def check_for(context: Context, name: str):
             return "forbidden", NOT_ALLOWED
         if model.get("admin") and name not in spec.admins:
             return "skipped", BECAME_ADMIN
-        if model.get("admin") and not spec.by_admin:
+        if not may_change_account(model, admin=spec.by_admin):
             return "forbidden", ADMIN_RULE
         return None
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from ..hub import MAX_PAGE, HubClient
+from ..permissions import may_change_account
 from ..servers.model import state_of
 from ..words import as_time
 
@@ -171,7 +172,7 @@ def judge(
             preview.made_since.append(name)
         elif not may(name, model.get("groups") or ()):
             preview.not_allowed.append(name)
-        elif model.get("admin") and not person_admin:
+        elif not may_change_account(model, admin=person_admin):
             preview.not_allowed.append(name)  # only admins touch admins (see above)
         elif name in choice.also:
             preview.going.append(model)

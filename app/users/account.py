@@ -58,7 +58,7 @@ def refuse_if_admin(user: dict, what: str) -> None:
     """Only the hub's admins may change an admin's account: the hub's rule for changes
     ("Only admins can modify other admins"), refused here first. hubdesk holds deletion to it
     too, which the hub's DELETE does not check (the end of term does the same)."""
-    if user.get("admin") and not g.person.admin:
+    if not permissions.may_change_account(user, admin=g.person.admin):
         abort(
             403,
             description=f"{user['name']} is a hub admin: only the hub's admins may {what} "
@@ -69,7 +69,7 @@ def refuse_if_admin(user: dict, what: str) -> None:
 def admin_check(model: dict):
     """At the moment of deleting: an account that became a hub admin meanwhile is left alone
     unless the person is one too (:func:`refuse_if_admin`)."""
-    if model.get("admin") and not g.person.admin:
+    if not permissions.may_change_account(model, admin=g.person.admin):
         return "forbidden", "a hub admin now: only the hub's admins may delete an admin's account"
     return None
 
