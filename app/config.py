@@ -14,6 +14,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -59,6 +60,19 @@ def _number(env, name, default, *, kind=float, minimum=0):
     if value < minimum:
         raise ConfigError(f"{name}={raw!r}: must be at least {minimum}")
     return value
+
+
+def _usage_zone(env) -> str:
+    """HUBDESK_USAGE_TIMEZONE: an IANA zone name (``Europe/Paris``); its midnights divide usage
+    into days. Checked at start, so that a typo is one clear line, not a wrong chart."""
+    raw = env.get("HUBDESK_USAGE_TIMEZONE", "").strip() or "UTC"
+    try:
+        ZoneInfo(raw)
+    except (ValueError, OSError):
+        raise ConfigError(
+            f"HUBDESK_USAGE_TIMEZONE={raw!r}: not a time zone name (e.g. UTC, Europe/Paris)"
+        ) from None
+    return raw
 
 
 def _read_file(env, name):
@@ -133,6 +147,11 @@ class Settings:
     lesson_late_seconds: float = 60.0  # a lesson's run this much after its time is "late"
     lessons_per_group: int = 20  # lessons not cancelled, per group
     lessons_per_person: int = 50  # lessons not cancelled, saved last by one person
+    # usage (app/usage): how often the sampler reads the running servers, how long its
+    # record is kept, and the zone whose midnights divide its days
+    usage_sample_seconds: float = 300.0
+    usage_keep_days: float = 400.0
+    usage_timezone: str = "UTC"
     # sealed data (sign-ins, lesson tokens) written under the key before a rotation
     secret_key_previous: str = field(default="", repr=False)
     metrics_token: str = field(default="", repr=False)
@@ -282,6 +301,9 @@ class Settings:
             lesson_late_seconds=_number(env, "HUBDESK_LESSON_LATE_SECONDS", 60.0, minimum=1),
             lessons_per_group=_number(env, "HUBDESK_LESSONS_PER_GROUP", 20, kind=int, minimum=1),
             lessons_per_person=_number(env, "HUBDESK_LESSONS_PER_PERSON", 50, kind=int, minimum=1),
+            usage_sample_seconds=_number(env, "HUBDESK_USAGE_SAMPLE_SECONDS", 300.0, minimum=1),
+            usage_keep_days=_number(env, "HUBDESK_USAGE_KEEP_DAYS", 400.0, minimum=1),
+            usage_timezone=_usage_zone(env),
             secret_key_previous=previous_key,
             metrics_token=_secret(env, "HUBDESK_METRICS_TOKEN", "HUBDESK_METRICS_TOKEN_FILE"),
             proxy_hops=_number(env, "HUBDESK_PROXY_HOPS", 0, kind=int),

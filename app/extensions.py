@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # the getters name their types; importing them here would be 
     from .lessons.store import LessonStore
     from .sessions import SessionStore
     from .streams import StreamSlots
+    from .usage.recorder import UsageRecorder
 
 KEY = "hubdesk"
 
@@ -48,6 +49,7 @@ class Shared:
     hub_facts: HubFacts
     streams: StreamSlots  # each open progress stream holds a thread
     lessons: LessonStore
+    usage: UsageRecorder  # hubdesk's record of who used the hub
 
 
 def init_app(app: Flask, shared: Shared) -> None:

@@ -38,6 +38,7 @@ from . import (
     roster,
     servers,
     states,
+    usage,
     users,
     words,
 )
@@ -68,6 +69,7 @@ from .servers.stops import run_hub_stop
 from .sessions import SessionStore
 from .start_options import option_field
 from .streams import StreamSlots
+from .usage.recorder import UsageRecorder
 
 csrf = CSRFProtect()
 log = logging.getLogger(__name__)
@@ -149,6 +151,7 @@ def create_app(config: Settings | Mapping | None = None) -> Flask:
     app.register_blueprint(roster.bp, url_prefix="/groups")
     app.register_blueprint(servers.bp)
     app.register_blueprint(lessons.bp)
+    app.register_blueprint(usage.bp, url_prefix="/usage")
 
     # JupyterHub's proxy passes the full path (/services/hubdesk/...): mount the
     # app at the service prefix so that url_for() and cookies carry it.
@@ -190,15 +193,25 @@ def _shared(settings: Settings) -> extensions.Shared:
     hub_facts = HubFacts(hub)
     sessions = SessionStore(database, fernet, settings.session_hours)
 
+    recorder = UsageRecorder(
+        database,
+        sample_seconds=settings.usage_sample_seconds,
+        keep_days=settings.usage_keep_days,
+        zone=settings.usage_timezone,
+    )
+
     def housekeeping() -> None:
         trail.prune()
         sessions.prune()
         groups.prune()
+        recorder.prune()
 
     lessons = LessonStore(database, fernet)
 
-    def lessons_due(runner: JobRunner) -> None:
+    def due(runner: JobRunner) -> None:
+        """At every look of the runner: lessons' runs that are due, and usage's sweep."""
         run_due(runner, lessons, trail, late_after=settings.lesson_late_seconds)
+        recorder.sample_if_due(hub, owner=runner.owner)
 
     runner = JobRunner(
         JobStore(database, lease_seconds=settings.job_lease_seconds),
@@ -210,7 +223,7 @@ def _shared(settings: Settings) -> extensions.Shared:
         keep_days=settings.jobs_keep_days,
         housekeeping=housekeeping,
         on_group_change=groups.changed,
-        scheduler=lessons_due,
+        scheduler=due,
     )
     register_job_types(runner)
     return extensions.Shared(
@@ -235,6 +248,7 @@ def _shared(settings: Settings) -> extensions.Shared:
         hub_facts=hub_facts,
         streams=StreamSlots(settings.max_streams, settings.max_streams_per_person),
         lessons=lessons,
+        usage=recorder,
     )
 
 

@@ -65,6 +65,17 @@ ACTIONS: dict[str, Action] = {
     "raw_user_options": Action(
         ("admin:servers",), "hub", "start servers with user_options of your own (JSON)"
     ),
+    # Usage (app/usage) is hubdesk's own record, read from its database (service=False), and
+    # shown exactly to whom the hub would show the people in it: a group's usage to whoever
+    # may read its members as users (read:users for the group: a teacher's
+    # read:users!group=class-a), a person's to whoever may read that user (read_user), the
+    # whole hub's to whoever may list every user (list:users, unfiltered)
+    "group_usage": Action(
+        ("read:users",), "group", "see how a group's members use the hub", service=False
+    ),
+    "hub_usage": Action(
+        ("list:users",), "hub", "see how the whole hub is used (servers at the peak)", service=False
+    ),
     "admin_status": Action(("admin-ui",), "hub", "see hubdesk's status page", service=False),
     # the audit trail names users, groups, servers and user_options of the whole hub: only
     # for someone the hub lets read every user and every group (admin-ui alone shows nobody)

@@ -2,6 +2,7 @@
 
 from alembic import context
 from hubdesk.db import metadata
+from hubdesk.usage import tables  # noqa: F401  (its tables, on the one metadata)
 
 config = context.config
 
