@@ -6,8 +6,8 @@
   ``HUBDESK_USAGE_SAMPLE_SECONDS``, and writes only what changed: a session begun or ended,
   a ``last_activity`` that moved. The spans it sampled are kept (:mod:`.coverage`): outside
   them usage is *unknown*, never zero and never running.
-- **Reading**: a group's usage and a person's (:mod:`.people`), the whole hub's
-  (:mod:`.hubwide`), for a range of days (:mod:`.days`), from per-day numbers kept as sessions
+- **Reading**: a group's usage (:mod:`.group`), a person's (:mod:`.person`), the whole
+  hub's (:mod:`.hubwide`), for a range of days (:mod:`.days`), from per-day numbers kept as sessions
   change, so a page costs O(its rows) and a chart O(its days).
 - **Showing**: SVG charts drawn on the server (:mod:`.charts`), each with its numbers as a
   table; CSV downloads, streamed (:mod:`.export`).
@@ -16,7 +16,7 @@ Who sees what is the hub's answer for the person (``permissions``: ``group_usage
 ``read_user``, ``hub_usage``), asked before any of the record is read.
 """
 
-from . import hub_views, views  # noqa: F401  (their routes, on bp)
+from . import group_views, hub_views, person_views  # noqa: F401  (their routes, on bp)
 from .views import bp
 
 __all__ = ["bp"]

@@ -1,7 +1,5 @@
-"""The usage area's blueprint (``/usage/``): a group's usage and a person's.
-
-The hub-wide page's routes are in :mod:`.hub_views`, on the same blueprint.
-"""
+"""The usage area's blueprint (``/usage/``). Its routes: a group's usage in
+:mod:`.group_views`, a person's in :mod:`.person_views`, the whole hub's in :mod:`.hub_views`."""
 
 from __future__ import annotations
 
