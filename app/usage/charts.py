@@ -11,17 +11,44 @@ light and dark pages alike. pygal also writes a ``<script>`` (its tooltips) and 
 Every chart is drawn with its numbers beside it as a table (``templates/usage/_chart.html``):
 the table is what a screen reader reads and what a person copies; the SVG is ``role="img"``,
 named by its title.
+
+The look is hubdesk's stylesheet's (``static/hubdesk.css``, "charts"): text and guides in the
+page's colours (Bootstrap's variables, light and dark alike), series in a palette of their own
+(``.color-0`` … ``.color-7``: blues, purples, browns; never the green, red, yellow or cyan that
+mean states elsewhere). The SVG scales to its box (``viewBox``, width 100%), and its fonts are
+sized for a phone's 390 px as well as a desktop. A value not recorded (hubdesk was not
+sampling) is *unknown*: ``unknown=`` marks those labels with a grey hatched band behind the
+plot, so that a gap never looks like a zero (a zero is no bar at all, an unknown a band).
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import pygal
 from markupsafe import Markup
 from pygal.etree import etree
+from pygal.style import Style
 
-WIDTH, HEIGHT = 800, 320
+# the drawing's own units (the viewBox): it scales to its box, so these set its proportions and
+# how big its text is beside its plot (FONT units of WIDTH: readable on a phone's 390 px)
+WIDTH, HEIGHT = 640, 300
+FONT = 15
+MAX_MAJOR_LABELS = 6  # labels on the x axis at most: a phone has room for about this many
+# pygal lays out its text with these sizes; static/hubdesk.css draws it with the same ones
+_STYLE = Style(
+    font_family="inherit",
+    label_font_size=FONT,
+    major_label_font_size=FONT,
+    legend_font_size=FONT,
+    title_font_size=FONT + 2,
+    value_font_size=FONT,
+    tooltip_font_size=FONT,
+    no_data_font_size=FONT + 2,
+    legend_box_size=FONT - 3,
+)
+_serial = itertools.count(1)  # the hatch pattern's id: unique within a page
 
 _BASE = dict(
     js=[],  # no script (taken out below as well: pygal writes its config as one)
@@ -30,8 +57,11 @@ _BASE = dict(
     disable_xml_declaration=True,
     width=WIDTH,
     height=HEIGHT,
+    style=_STYLE,
     legend_at_bottom=True,
-    legend_at_bottom_columns=4,
+    legend_at_bottom_columns=3,
+    show_title=False,  # the figure's caption names it (and the SVG's <title>, aria-label)
+    no_data_text="Nothing recorded",
     show_y_guides=True,
     print_values=False,
     margin=12,
@@ -41,17 +71,29 @@ _BASE = dict(
 )
 
 
-def _svg(chart, title: str) -> Markup:
-    """The chart as inline SVG without script, style or style attributes, named ``title``."""
+def _tag(node) -> str:
+    return node.tag.rpartition("}")[2] if isinstance(node.tag, str) else ""  # comments: ""
+
+
+def _classes(node) -> list[str]:
+    return (node.get("class") or "").split()
+
+
+def _svg(chart, title: str, unknown: Sequence[int] = ()) -> Markup:
+    """The chart as inline SVG without script, style or style attributes, named ``title``;
+    the labels at the indexes ``unknown`` get a band that says "not recorded"."""
     root = chart.render_tree()
     for parent in list(root.iter()):
         for child in list(parent):
-            tag = child.tag if isinstance(child.tag, str) else ""  # comments: not a str
-            if not tag or tag.rpartition("}")[2] in ("script", "style"):
+            if not _tag(child) or _tag(child) in ("script", "style"):
+                parent.remove(child)
+            elif "tooltip-overlay" in _classes(child):  # pygal's tooltips need its script
                 parent.remove(child)
     for node in root.iter():
         node.attrib.pop("style", None)
-    root.attrib.pop("id", None)
+        node.attrib.pop("id", None)  # pygal's legends have ids: twice on a page with 2 charts
+    if unknown:
+        _unknown_bands(root, chart, sorted(set(unknown)))
     root.set("role", "img")
     root.set("aria-label", title)
     root.set("class", "pygal-chart hd-chart")
@@ -60,12 +102,101 @@ def _svg(chart, title: str) -> Markup:
     return Markup(etree.tostring(root, encoding="unicode"))  # noqa: S704
 
 
+def _unknown_bands(root, chart, unknown: list[int]) -> None:
+    """Hatched bands behind the plot at the labels not recorded, placed from the x axis'
+    guides that pygal drew (one per shown label, evenly spaced)."""
+    plot = next((n for n in root.iter() if _classes(n) == ["plot"]), None)
+    axis = next((n for n in root.iter() if {"axis", "x"} <= set(_classes(n))), None)
+    if plot is None or axis is None or not chart.x_labels:
+        return
+    xs = []
+    for guide in axis:
+        path = next((p for p in guide if _tag(p) == "path"), None)
+        if "guides" in _classes(guide) and path is not None:
+            xs.append(float(path.get("d", "M0").split()[0][1:]))
+    shown = _major_indexes(len(chart.x_labels))
+    if not xs or len(xs) != len(shown):
+        return
+    background = next(n for n in plot if _tag(n) == "rect")
+    width, height = float(background.get("width")), float(background.get("height"))
+    step = (xs[-1] - xs[0]) / (shown[-1] - shown[0]) if len(xs) > 1 else width
+    hatch = f"hd-hatch-{next(_serial)}"
+    defs = next((n for n in root if _tag(n) == "defs"), None)
+    if defs is None:
+        defs = etree.SubElement(root, "defs")
+    pattern = etree.SubElement(
+        defs,
+        "pattern",
+        id=hatch,
+        width="8",
+        height="8",
+        patternUnits="userSpaceOnUse",
+        patternTransform="rotate(45)",
+    )
+    etree.SubElement(pattern, "rect", width="8", height="8", attrib={"class": "hd-hatch-bg"})
+    etree.SubElement(pattern, "path", d="M0 0 v8", attrib={"class": "hd-hatch-line"})
+    where = list(plot).index(background) + 1
+    for run in _runs(unknown):
+        left = xs[0] + (run[0] - shown[0] - 0.5) * step
+        right = xs[0] + (run[-1] - shown[0] + 0.5) * step
+        left, right = max(0.0, left), min(width, right)
+        band = etree.Element(
+            "rect",
+            x=f"{left:.2f}",
+            y="0",
+            width=f"{max(0.0, right - left):.2f}",
+            height=f"{height:.2f}",
+            fill=f"url(#{hatch})",
+            attrib={"class": "hd-unknown"},
+        )
+        plot.insert(where, band)
+
+
+def _runs(indexes: list[int]) -> list[list[int]]:
+    """Consecutive indexes together: [1, 2, 3, 7] -> [[1, 2, 3], [7]] (one band each)."""
+    runs: list[list[int]] = []
+    for i in indexes:
+        if runs and runs[-1][-1] == i - 1:
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    return runs
+
+
+def _major_indexes(count: int) -> list[int]:
+    """The indexes of the labels shown on the x axis (all of them when few)."""
+    if count <= MAX_MAJOR_LABELS + 1:
+        return list(range(count))
+    step = -(-count // MAX_MAJOR_LABELS)  # ceil: at most MAX_MAJOR_LABELS labels
+    return list(range(0, count, step))
+
+
 def _labels(chart, labels: Sequence[str]) -> None:
     chart.x_labels = list(labels)
-    if len(labels) > 14:  # one label a week or so: never a wall of dates
-        step = max(1, len(labels) // 8)
-        chart.x_labels_major = list(labels)[::step]
+    shown = _major_indexes(len(labels))
+    if len(shown) < len(labels):  # a label every few days: never a wall of dates
+        chart.x_labels_major = [labels[i] for i in shown]
         chart.show_minor_x_labels = False
+
+
+def _whole_ticks(chart, series, stacked: bool) -> None:
+    """Whole-number ticks on the y axis (counts of servers: never "0.8 servers")."""
+    columns = [[v or 0 for v in values] for _, values in series]
+    if stacked:
+        top = max((sum(c) for c in zip(*columns, strict=False)), default=0)
+    else:
+        top = max((max(c, default=0) for c in columns), default=0)
+    step = max(1, -(-int(top) // 5))
+    chart.y_labels = list(range(0, int(top) + step + 1, step))
+
+
+def _unknown(series: Sequence[tuple[str, Sequence[float | None]]], unknown) -> list[int]:
+    """The indexes not recorded: those given, else those where every series is None."""
+    if unknown is not None:
+        return [i for i, u in enumerate(unknown) if u]
+    values = [list(v) for _, v in series]
+    count = max((len(v) for v in values), default=0)
+    return [i for i in range(count) if values and all(i >= len(v) or v[i] is None for v in values)]
 
 
 def bars(
@@ -75,14 +206,27 @@ def bars(
     *,
     stacked: bool = False,
     y_title: str = "",
+    unknown: Sequence[bool] | None = None,
+    whole: bool = False,
 ) -> Markup:
-    """A bar chart: one bar (or stack) per label; ``None`` values are unknown (not drawn)."""
+    """A bar chart: one bar (or stack) per label; ``None`` values are unknown (not drawn).
+    ``unknown``: per label, whether it was not recorded (a hatched band); by default the
+    labels where every series is ``None``. ``whole``: the values are counts (whole ticks)."""
     kind = pygal.StackedBar if stacked else pygal.Bar
-    chart = kind(title=title, y_title=y_title or None, show_legend=len(series) > 1, **_BASE)
+    chart = kind(
+        title=title,
+        y_title=y_title or None,
+        show_legend=len(series) > 1,
+        min_scale=2,
+        max_scale=6,
+        **_BASE,
+    )
     _labels(chart, labels)
+    if whole:  # counts: whole-number ticks
+        _whole_ticks(chart, series, stacked)
     for name, values in series:
         chart.add(name, list(values))
-    return _svg(chart, title)
+    return _svg(chart, title, _unknown(series, unknown))
 
 
 def lines(
@@ -92,8 +236,13 @@ def lines(
     *,
     stacked: bool = False,
     y_title: str = "",
+    unknown: Sequence[bool] | None = None,
+    whole: bool = False,
+    dots: bool = False,
 ) -> Markup:
-    """A line chart (stacked: areas); ``None`` values are unknown: the line breaks there."""
+    """A line chart (stacked: areas); ``None`` values are unknown: the line breaks there,
+    over a hatched band (``unknown`` as for :func:`bars`). ``dots``: a dot at each value
+    (a value between two unknowns is a dot, not a line)."""
     kind = pygal.StackedLine if stacked else pygal.Line
     chart = kind(
         title=title,
@@ -101,13 +250,18 @@ def lines(
         show_legend=len(series) > 1,
         allow_interruptions=True,
         fill=stacked,
-        show_dots=False,
+        show_dots=dots,
+        dots_size=3,
+        min_scale=2,
+        max_scale=6,
         **_BASE,
     )
     _labels(chart, labels)
+    if whole:  # counts: whole-number ticks
+        _whole_ticks(chart, series, stacked)
     for name, values in series:
         chart.add(name, list(values))
-    return _svg(chart, title)
+    return _svg(chart, title, _unknown(series, unknown))
 
 
 def timeline(
