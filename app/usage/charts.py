@@ -150,6 +150,7 @@ def _unknown_bands(root, chart, unknown: list[int]) -> None:
             attrib={"class": "hd-unknown"},
         )
         plot.insert(where, band)
+        where += 1  # in the labels' order
 
 
 def _runs(indexes: list[int]) -> list[list[int]]:

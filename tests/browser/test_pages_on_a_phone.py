@@ -49,6 +49,7 @@ NOT_PAGES = {
     "groups.suggest": "JSON for the group-name field",
     "users.progress_events": "an event stream",
     "roster.confirm_stop": "a confirmation: checked as the flow group-stop-confirm",
+    "usage.hub_csv": "a CSV download",
 }
 
 
@@ -120,6 +121,7 @@ PAGES = {
     "end-of-term": lambda t: ("people.end_of_term", {"group": t.group}),
     "deletion-job": lambda t: ("people.deletion_job", {"job": t.deletion_job}),
     "deletion-job-cancel": lambda t: ("people.cancel_deletion_job", {"job": t.deletion_job}),
+    "usage-hub": lambda t: ("usage.hub", {}),  # every variant: tests/browser/test_usage_browser
 }
 STATUS = {"group-not-found": 404}
 # more pages of the one confirmation layout (server-remove and server-stop are checked in
@@ -135,6 +137,7 @@ ONE_VARIANT = {
     "people-add": ("phone", "light"),
     "end-of-term-choose": ("phone", "dark"),
     "deletion-job-cancel": ("phone", "light"),
+    "usage-hub": ("phone", "dark"),
 }
 
 

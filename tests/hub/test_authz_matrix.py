@@ -77,6 +77,9 @@ GET = {
     "people.end_of_term": (302, 403, 403, 403, 200),
     "people.deletion_job": (302, 403, 403, 403, 404),
     "people.cancel_deletion_job": (302, 403, 403, 403, 404),
+    # the whole hub's usage: unfiltered list:users (the help desk's and teacher's are filtered)
+    "usage.hub": (302, 403, 403, 403, 200),
+    "usage.hub_csv": (302, 403, 403, 403, 400),  # admin: no ?table= chosen
 }
 POST = {
     "groups.create": ((403, 403, 403), {"name": "matrix-made"}),
