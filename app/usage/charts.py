@@ -24,6 +24,8 @@ plot, so that a gap never looks like a zero (a zero is no bar at all, an unknown
 from __future__ import annotations
 
 import itertools
+import math
+import re
 from collections.abc import Sequence
 
 import pygal
@@ -34,7 +36,7 @@ from pygal.style import Style
 # the drawing's own units (the viewBox): it scales to its box, so these set its proportions and
 # how big its text is beside its plot (FONT units of WIDTH: readable on a phone's 390 px)
 WIDTH, HEIGHT = 640, 300
-FONT = 15
+FONT = 18
 MAX_MAJOR_LABELS = 6  # labels on the x axis at most: a phone has room for about this many
 # pygal lays out its text with these sizes; static/hubdesk.css draws it with the same ones
 _STYLE = Style(
@@ -60,11 +62,11 @@ _BASE = dict(
     style=_STYLE,
     legend_at_bottom=True,
     legend_at_bottom_columns=3,
-    show_title=False,  # the figure's caption names it (and the SVG's <title>, aria-label)
     no_data_text="Nothing recorded",
     show_y_guides=True,
     print_values=False,
     margin=12,
+    margin_right=40,  # room for the last label, centred on the plot's right edge
     spacing=8,
     truncate_label=-1,
     x_label_rotation=0,
@@ -94,6 +96,13 @@ def _svg(chart, title: str, unknown: Sequence[int] = ()) -> Markup:
         node.attrib.pop("id", None)  # pygal's legends have ids: twice on a page with 2 charts
     if unknown:
         _unknown_bands(root, chart, sorted(set(unknown)))
+    _fit_legend(root)
+    # pygal draws no title (the figure's caption says it, above): the SVG is named by it
+    for old in [n for n in root if _tag(n) == "title"]:  # "Pygal", untitled
+        root.remove(old)
+    name = etree.Element("title")
+    name.text = title
+    root.insert(0, name)
     root.set("role", "img")
     root.set("aria-label", title)
     root.set("class", "pygal-chart hd-chart")
@@ -151,6 +160,21 @@ def _unknown_bands(root, chart, unknown: list[int]) -> None:
         )
         plot.insert(where, band)
         where += 1  # in the labels' order
+
+
+def _fit_legend(root) -> None:
+    """Make room for every row of the legend: pygal leaves one row's height under the plot,
+    so a second row would be cut off by the viewBox."""
+    legends = next((n for n in root.iter() if _classes(n) == ["legends"]), None)
+    if legends is None:
+        return
+    moved = re.match(r"translate\(([\d.]+),\s*([\d.]+)\)", legends.get("transform", ""))
+    boxes = [float(r.get("y", 0)) for r in legends.iter() if _tag(r) == "rect"]
+    if not moved or not boxes:
+        return
+    bottom = float(moved.group(2)) + max(boxes) + FONT + 6
+    if bottom > HEIGHT:
+        root.set("viewBox", f"0 0 {WIDTH} {math.ceil(bottom)}")
 
 
 def _runs(indexes: list[int]) -> list[list[int]]:
@@ -215,7 +239,6 @@ def bars(
     labels where every series is ``None``. ``whole``: the values are counts (whole ticks)."""
     kind = pygal.StackedBar if stacked else pygal.Bar
     chart = kind(
-        title=title,
         y_title=y_title or None,
         show_legend=len(series) > 1,
         min_scale=2,
@@ -246,7 +269,6 @@ def lines(
     (a value between two unknowns is a dot, not a line)."""
     kind = pygal.StackedLine if stacked else pygal.Line
     chart = kind(
-        title=title,
         y_title=y_title or None,
         show_legend=len(series) > 1,
         allow_interruptions=True,
@@ -275,7 +297,6 @@ def timeline(
     ``rows`` is [(label, [(start, end), ...])], times in any one unit (hours, epoch seconds);
     ``x_labels`` the ticks [(position, words)]."""
     chart = pygal.XY(
-        title=title,
         show_legend=True,
         allow_interruptions=True,
         show_dots=False,

@@ -6,10 +6,11 @@ once they exist (a 404 here: not merged yet, skipped)."""
 
 from __future__ import annotations
 
+import os
 from zoneinfo import ZoneInfo
 
 import pytest
-from helpers.browser import TIMEOUT_MS, sign_in
+from helpers.browser import ARTIFACTS, TIMEOUT_MS, sign_in
 from helpers.cleanup import _delete_group_quietly, _delete_users_quietly
 from helpers.stack import unique
 from helpers.usage_seed import Seeded, seed
@@ -138,6 +139,10 @@ def test_usage_charts_at_a_phone_and_a_desktop_in_light_and_dark(
                     week = page.get_by_role("table", name="Average running servers")
                     expect(week).to_be_visible()
                     assert page.locator("svg .hd-unknown").count() == 2  # the gap, in each
+                if os.environ.get("HUBDESK_SAVE_PAGES"):  # to look at them: test-artifacts/pages/
+                    name = path.split("/")[1] or "hub"
+                    shot = ARTIFACTS / "pages" / f"usage-{name}-{layout}-{scheme}.png"
+                    page.screenshot(path=str(shot), full_page=True)
                 if path != "usage/" and (layout, scheme) not in AXED:
                     continue  # the charts' own checks above; axe-core and the rest at two
                 problems = check_page(page, layout, scheme)
