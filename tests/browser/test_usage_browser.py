@@ -10,14 +10,14 @@ import os
 from zoneinfo import ZoneInfo
 
 import pytest
-from helpers.browser import ARTIFACTS, TIMEOUT_MS, sign_in
+from helpers.browser import ARTIFACTS, TIMEOUT_MS
 from helpers.cleanup import _delete_group_quietly, _delete_users_quietly
 from helpers.stack import unique
 from helpers.usage_seed import Seeded, seed
 from hubdesk.extensions import shared
 from hubdesk.usage.days import date_of, today
 from playwright.sync_api import expect
-from test_pages_on_a_phone import LAYOUTS, SCHEMES, check_page
+from test_pages_on_a_phone import LAYOUTS, SCHEMES, check_page, signed_in  # noqa: F401
 
 pytestmark = pytest.mark.browser
 
@@ -81,16 +81,6 @@ def seeded(stack):
         _delete_users_quietly(stack, [user, other])
 
 
-@pytest.fixture(scope="module")
-def admin_state(browser, stack):
-    context = browser.new_context(locale="en-US")
-    try:
-        sign_in(context.new_page(), stack, "admin")
-        return context.storage_state()
-    finally:
-        context.close()
-
-
 # the chart's text drawn in the page's own colour (light and dark alike), its box within the
 # window, and each chart's numbers as a table beside it
 CHARTS = """() => [...document.querySelectorAll("svg[role=img]")].map((svg) => {
@@ -108,10 +98,14 @@ CHARTS = """() => [...document.querySelectorAll("svg[role=img]")].map((svg) => {
 
 @pytest.mark.parametrize("path", USAGE_PAGES)
 def test_usage_charts_at_a_phone_and_a_desktop_in_light_and_dark(
-    stack, browser, admin_state, seeded, path
+    stack,
+    browser,
+    signed_in,  # noqa: F811 (the phone test's fixture, imported)
+    seeded,
+    path,
 ):
     url = stack.url(path.format(**seeded) + "?" + seeded["query"])
-    context = browser.new_context(storage_state=admin_state, locale="en-US")
+    context = browser.new_context(storage_state=signed_in, locale="en-US")
     context.set_default_timeout(TIMEOUT_MS)
     page = context.new_page()
     page.problems = []
