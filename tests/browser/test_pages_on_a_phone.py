@@ -49,6 +49,8 @@ NOT_PAGES = {
     "groups.suggest": "JSON for the group-name field",
     "users.progress_events": "an event stream",
     "roster.confirm_stop": "a confirmation: checked as the flow group-stop-confirm",
+    "main.activity_download": "a CSV download",
+    "usage.person_csv": "a CSV download",
 }
 
 
@@ -120,6 +122,7 @@ PAGES = {
     "end-of-term": lambda t: ("people.end_of_term", {"group": t.group}),
     "deletion-job": lambda t: ("people.deletion_job", {"job": t.deletion_job}),
     "deletion-job-cancel": lambda t: ("people.cancel_deletion_job", {"job": t.deletion_job}),
+    "usage-person": lambda t: ("usage.person", {"user": t.user}),
 }
 STATUS = {"group-not-found": 404}
 # more pages of the one confirmation layout (server-remove and server-stop are checked in
