@@ -138,6 +138,7 @@ ONE_VARIANT = {
     "people-add": ("phone", "light"),
     "end-of-term-choose": ("phone", "dark"),
     "deletion-job-cancel": ("phone", "light"),
+    "usage-person": ("phone", "dark"),  # no record for its user: the charts' pages are the hub's
 }
 
 
