@@ -59,11 +59,15 @@ def row(r: Record) -> list:
 
 
 def rows(trail: AuditTrail, filters: dict[str, str]) -> Iterator[list]:
-    """Every record ``filters`` match (the page's: person, group, user, action), newest first."""
-    before = None
-    while True:
-        records, before = trail.page(before=before, limit=BATCH, **filters)
-        for r in records:
-            yield row(r)
-        if before is None:
-            return
+    """Every record ``filters`` match (the page's: person, group, user, action), newest first.
+    The first batch is read now: a database that fails is the page's error (a 503 in words),
+    not a download cut short."""
+    records, before = trail.page(limit=BATCH, **filters)
+
+    def rest(records, before):
+        yield from map(row, records)
+        while before is not None:
+            records, before = trail.page(before=before, limit=BATCH, **filters)
+            yield from map(row, records)
+
+    return rest(records, before)

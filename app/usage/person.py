@@ -217,13 +217,17 @@ def sessions_page(
 
 def every_session(database: Database, user: str, rng: Range, zone: ZoneInfo) -> Iterator[Session]:
     """Every session of the person in ``rng``, newest first, read ``BATCH`` at a time (the CSV
-    holds one batch in memory, whatever the person's history)."""
-    before = None
-    while True:
-        page, before = sessions_page(database, user, rng, zone, before=before, limit=BATCH)
+    holds one batch in memory, whatever the person's history). The first batch is read now:
+    a database that fails is the page's error, not a download cut short."""
+    page, before = sessions_page(database, user, rng, zone, limit=BATCH)
+
+    def rest(page, before):
         yield from page
-        if before is None:
-            return
+        while before is not None:
+            page, before = sessions_page(database, user, rng, zone, before=before, limit=BATCH)
+            yield from page
+
+    return rest(page, before)
 
 
 # -- words ---------------------------------------------------------------------------------
