@@ -6,7 +6,7 @@ import time
 
 from flask import Blueprint, g, jsonify, render_template, request
 
-from . import audit_words, compat, permissions
+from . import activity_csv, audit_words, compat, permissions
 from . import home as home_parts
 from .access import can, require
 from .audit_words import say
@@ -14,6 +14,7 @@ from .db import StateUnavailable
 from .extensions import audit_trail, database, hub_version, service_client, service_scopes, settings
 from .hub import HubError, HubUnreachable
 from .paging import int_arg
+from .usage.export import csv_response, filename
 
 bp = Blueprint("main", __name__)
 
@@ -82,8 +83,7 @@ def activity():
     reading all of them needs on the hub (``read_activity``), not ``admin-ui`` alone.
     """
     require("read_activity")
-    filters = {k: request.args.get(k, "")[:255].strip() for k in ("person", "group", "user")}
-    filters["action"] = request.args.get("action", "")[:64].strip()
+    filters = activity_filters()
     before = int_arg("before", 0) or None
     records, older = audit_trail().page(before=before, **filters)
     return render_template(
@@ -91,10 +91,27 @@ def activity():
         entries=[(r, say(r.action, r.target, r.hub)) for r in records],
         actions=audit_words.ACTIONS,
         filters=filters,
+        csv_args={k: v for k, v in filters.items() if v},  # the download keeps the filter
         older=older,
         first_page=before is None,
         keep_days=settings().audit_keep_days,
     )
+
+
+@bp.route("/activity.csv")
+def activity_download():
+    """Every audit record the Activity page's filter matches (all its pages), as a CSV."""
+    require("read_activity")
+    filters = activity_filters()
+    name = filename("activity", *(f"{k}-{v}" for k, v in filters.items() if v))
+    return csv_response(name, activity_csv.header(), activity_csv.rows(audit_trail(), filters))
+
+
+def activity_filters() -> dict[str, str]:
+    """The Activity page's filter, from its address: whole names, and an action's code."""
+    filters = {k: request.args.get(k, "")[:255].strip() for k in ("person", "group", "user")}
+    filters["action"] = request.args.get("action", "")[:64].strip()
+    return filters
 
 
 @bp.route("/health/live")

@@ -49,6 +49,8 @@ NOT_PAGES = {
     "groups.suggest": "JSON for the group-name field",
     "users.progress_events": "an event stream",
     "roster.confirm_stop": "a confirmation: checked as the flow group-stop-confirm",
+    "main.activity_download": "a CSV download",
+    "usage.person_csv": "a CSV download",
     "usage.hub_csv": "a CSV download",
 }
 
@@ -121,6 +123,7 @@ PAGES = {
     "end-of-term": lambda t: ("people.end_of_term", {"group": t.group}),
     "deletion-job": lambda t: ("people.deletion_job", {"job": t.deletion_job}),
     "deletion-job-cancel": lambda t: ("people.cancel_deletion_job", {"job": t.deletion_job}),
+    "usage-person": lambda t: ("usage.person", {"user": t.user}),
     "usage-hub": lambda t: ("usage.hub", {}),  # every variant: tests/browser/test_usage_browser
 }
 STATUS = {"group-not-found": 404}
@@ -137,6 +140,7 @@ ONE_VARIANT = {
     "people-add": ("phone", "light"),
     "end-of-term-choose": ("phone", "dark"),
     "deletion-job-cancel": ("phone", "light"),
+    "usage-person": ("phone", "dark"),  # no record for its user: the charts' pages are the hub's
     "usage-hub": ("phone", "dark"),
 }
 

@@ -73,10 +73,12 @@ def seed(database, zone: str, sessions, *, coverage=(), sample_seconds: float = 
             if s.end is not None:
                 if s.failed:
                     days[s.user, day_of(s.end, tz)]["failed"] += 1
+                at = s.start
                 for day, secs in split_by_day(s.start, s.end, tz):
+                    at += secs  # the end of the session's part on that day
                     row = days[s.user, day]
                     row["server"] += secs
-                    row["seen"] = max(row["seen"] or 0, min(s.end, s.start + secs))
+                    row["seen"] = max(row["seen"] or 0, min(s.end, at))
                     for g in s.groups:
                         group_days[g, day]["server"] += secs
                 hour = int(s.start // 3600)

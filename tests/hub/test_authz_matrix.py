@@ -28,6 +28,7 @@ ARGS = {
 GET = {
     "main.home": (302, 200, 200, 200, 200),
     "main.activity": (302, 403, 403, 403, 200),
+    "main.activity_download": (302, 403, 403, 403, 200),  # the Activity page's CSV
     "main.status": (302, 403, 403, 403, 200),
     "main.health": (200, 200, 200, 200, 200),
     "main.live": (200, 200, 200, 200, 200),
@@ -77,6 +78,10 @@ GET = {
     "people.end_of_term": (302, 403, 403, 403, 200),
     "people.deletion_job": (302, 403, 403, 403, 404),
     "people.cancel_deletion_job": (302, 403, 403, 403, 404),
+    # a person's usage: whoever may read the user (outsider: class-b), else 403 (not 404: the
+    # same for a user the hub hides as for none, so that it tells nobody who exists)
+    "usage.person": (302, 403, 403, 403, 200),
+    "usage.person_csv": (302, 403, 403, 403, 200),
     # the whole hub's usage: unfiltered list:users (the help desk's and teacher's are filtered)
     "usage.hub": (302, 403, 403, 403, 200),
     "usage.hub_csv": (302, 403, 403, 403, 400),  # admin: no ?table= chosen
