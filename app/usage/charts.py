@@ -302,13 +302,19 @@ def timeline(
     ``rows`` is [(label, [(start, end), ...])], times in any one unit (hours, epoch seconds);
     ``x_labels`` the ticks [(position, words)]."""
     chart = pygal.XY(
-        show_legend=True,
-        allow_interruptions=True,
         show_dots=False,
-        stroke_style={"width": 10, "linecap": "butt"},
+        # pygal writes the stroke as a style attribute, which is taken out: the spans' width is
+        # static/hubdesk.css's (.xy-graph .series .line)
         range=(0, len(rows) + 1),
         show_y_labels=False,
-        **_BASE,
+        **{
+            **_BASE,
+            "show_legend": True,
+            "allow_interruptions": True,
+            "margin_left": 40,  # the first tick's words, centred on the plot's left edge
+            "legend_at_bottom_columns": 1,  # a row's name whole: "the default server, Small"
+            "truncate_legend": -1,
+        },
     )
     if x_labels:
         chart.x_labels = [pos for pos, _ in x_labels]
