@@ -7,6 +7,8 @@ the page when it arrives and reads without JavaScript. Its SVG names its parts w
 light and dark pages alike. pygal also writes a ``<script>`` (its tooltips) and a
 ``<style>`` into every chart: both are taken out here, so the page's strict CSP
 (``script-src 'self'``, ``style-src 'self'``) holds, with no inline code at all.
+Instead of its tooltips, each bar and dot gets its own ``<title>`` ("22 Nov, started: 3"),
+which the browser shows on hover without any script.
 
 Every chart is drawn with its numbers beside it as a table (``templates/usage/_chart.html``):
 the table is what a screen reader reads and what a person copies; the SVG is ``role="img"``,
@@ -86,7 +88,7 @@ def _classes(node) -> list[str]:
     return (node.get("class") or "").split()
 
 
-def _svg(chart, title: str, unknown: Sequence[int] = ()) -> Markup:
+def _svg(chart, title: str, unknown: Sequence[int] = (), names: Sequence[str] = ()) -> Markup:
     """The chart as inline SVG without script, style or style attributes, named ``title``;
     the labels at the indexes ``unknown`` get a band that says "not recorded"."""
     root = chart.render_tree()
@@ -102,6 +104,7 @@ def _svg(chart, title: str, unknown: Sequence[int] = ()) -> Markup:
     if unknown:
         _unknown_bands(root, chart, sorted(set(unknown)))
     _fit_legend(root)
+    _hover_titles(root, names)
     # pygal draws no title (the figure's caption says it, above): the SVG is named by it
     for old in [n for n in root if _tag(n) == "title"]:  # "Pygal", untitled
         root.remove(old)
@@ -165,6 +168,23 @@ def _unknown_bands(root, chart, unknown: list[int]) -> None:
         )
         plot.insert(where, band)
         where += 1  # in the labels' order
+
+
+def _hover_titles(root, names: Sequence[str]) -> None:
+    """A bar's or dot's own <title> ("22 Nov, started: 3"): the browser shows it on hover,
+    with no script (pygal's tooltips need its JavaScript); the table under the chart says it
+    too."""
+    for series in root.iter():
+        number = next((c[6:] for c in _classes(series) if c.startswith("serie-")), "")
+        if not number.isdigit() or int(number) >= len(names):
+            continue
+        for group in series.iter():
+            if not {"bar", "dots"} & set(_classes(group)):
+                continue
+            said = {(d.get("class") or ""): d.text or "" for d in group if _tag(d) == "desc"}
+            if said.get("value"):
+                where = ", ".join(w for w in (said.get("x_label"), names[int(number)]) if w)
+                etree.SubElement(group, "title").text = f"{where}: {said['value']}"
 
 
 def _fit_legend(root) -> None:
@@ -255,7 +275,7 @@ def bars(
         _whole_ticks(chart, series, stacked)
     for name, values in series:
         chart.add(name, list(values))
-    return _svg(chart, title, _unknown(series, unknown))
+    return _svg(chart, title, _unknown(series, unknown), [name for name, _ in series])
 
 
 def lines(
@@ -289,7 +309,7 @@ def lines(
         _whole_ticks(chart, series, stacked)
     for name, values in series:
         chart.add(name, list(values))
-    return _svg(chart, title, _unknown(series, unknown))
+    return _svg(chart, title, _unknown(series, unknown), [name for name, _ in series])
 
 
 def timeline(

@@ -107,3 +107,11 @@ def test_the_week_is_in_the_persons_zone_and_unknown_where_nothing_was_recorded(
     header, rows = hubwide.week_table(usage)
     assert header[1] == "Monday" and len(rows) == 24 and rows[18][1] == "2.5"
     assert rows[9][1] == "unknown" and rows[19][1] == "0"
+
+
+def test_bars_and_dots_say_their_value_on_hover_without_a_script():
+    svg = charts.bars("S", ["1 Dec", "2 Dec"], [("started", [2, 0]), ("failed", [1, None])])
+    assert "<title>1 Dec, started: 2</title>" in svg and "<title>1 Dec, failed: 1</title>" in svg
+    assert "<title>2 Dec, started: 0</title>" in svg and "2 Dec, failed" not in svg  # unknown
+    svg = charts.lines("L", ["a", "b"], [(HOSTILE, [1, 2])], dots=True)
+    assert "<title>a, &lt;script&gt;" in svg and "<script>" not in svg
