@@ -16,6 +16,7 @@ from .days import RangeError, parse_range
 from .export import csv_response, filename
 from .views import bp
 
+DOTS_UP_TO = 31  # days: past a month, dots cost more to draw (pygal: ~0.4 ms each) than they say
 PROFILES_DRAWN = 6  # lines on the peaks chart: every profile's and the 5 busiest (the table: all)
 TABLES = {  # the downloads: ?table= -> its rows (the page's tables, the same rows)
     "peaks": hubwide.peaks_table,
@@ -90,7 +91,7 @@ def _charts(usage: hubwide.HubUsage) -> dict:
             hubwide.chart_series(usage, PROFILES_DRAWN),
             unknown=unknown,
             whole=True,
-            dots=True,
+            dots=len(labels) <= DOTS_UP_TO,  # a day between two unknown ones: a dot
         ),
         "starts": charts.bars(
             "Servers started and failed per day",

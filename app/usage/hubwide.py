@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import Integer, case, func, literal, select
 
 from ..db import Database
 from . import coverage
@@ -68,11 +68,42 @@ def covered_hours(database: Database, first: int, last: int) -> set[int]:
     return found
 
 
-def hour_rows(database: Database, first: int, last: int) -> list:
+def all_rows(database: Database, first: int, last: int) -> list:
+    """The "*" (every profile) rows of the hours first..last: one per hour."""
     c = db.usage_hours.c
-    query = select(c.hour, c.profile, c.peak, c.running_sum, c.samples, c.started, c.failed)
+    query = select(c.hour, c.peak, c.running_sum, c.samples, c.started, c.failed)
     with database.read() as conn:
-        return conn.execute(query.where(c.hour >= first, c.hour <= last)).all()
+        return conn.execute(query.where(c.hour >= first, c.hour <= last, c.profile == ALL)).all()
+
+
+def profile_peaks(database: Database, first: int, last: int, zone: ZoneInfo) -> list:
+    """(profile, day, peak) over the hours first..last, each profile's peak per day of
+    ``zone`` computed by the database: O(days x profiles) rows back, not O(hours x profiles).
+    An hour's day is the one its start falls in: hour x 60 + the zone's offset in minutes,
+    over 1440 (integer division), with the offset taken piecewise between its changes."""
+    c = db.usage_hours.c
+    pieces: list[tuple[int, int]] = []  # (from hour, offset in minutes) where it changes
+    for hour in range(first, last + 1):
+        offset = datetime.fromtimestamp(hour * 3600, zone).utcoffset()
+        minutes = int(offset.total_seconds() // 60) if offset else 0
+        if not pieces or pieces[-1][1] != minutes:
+            pieces.append((hour, minutes))
+    days = [(c.hour * 60 + literal(m, Integer)).self_group().op("/")(1440) for _, m in pieces]
+    bucket = (
+        days[0]
+        if len(days) == 1
+        else case(
+            *[(c.hour < pieces[i + 1][0], days[i]) for i in range(len(days) - 1)], else_=days[-1]
+        )
+    )
+    day = bucket.label("day")
+    query = (
+        select(c.profile, day, func.max(c.peak))
+        .where(c.hour >= first, c.hour <= last, c.profile != ALL)
+        .group_by(c.profile, day)
+    )
+    with database.read() as conn:
+        return conn.execute(query).all()
 
 
 def read(database: Database, chosen: Range, zone: ZoneInfo, person: tzinfo) -> HubUsage:
@@ -80,24 +111,24 @@ def read(database: Database, chosen: Range, zone: ZoneInfo, person: tzinfo) -> H
     first = int(day_start(chosen.first, zone) // 3600)
     last = math.ceil(day_start(chosen.last + 1, zone) / 3600) - 1
     covered = covered_hours(database, first, last)
-    rows = hour_rows(database, first, last)
     days = {d: Day(d) for d in chosen}
     for hour in covered:
         day = days.get(day_of(hour * 3600, zone))
         if day is not None:
             day.hours_known += 1
-    busiest: dict[str, int] = defaultdict(int)
     averages: dict[int, float] = {}  # hour -> average running servers (the "*" row)
-    for hour, profile, peak, running_sum, samples, started, failed in rows:
+    for hour, peak, running_sum, samples, started, failed in all_rows(database, first, last):
         day = days.get(day_of(hour * 3600, zone))
         if day is None:
             continue
-        if profile == ALL:
-            day.peak = max(day.peak, peak)
-            day.started += started
-            day.failed += failed
-            averages[hour] = running_sum / samples if samples else 0.0
-        else:
+        day.peak = max(day.peak, peak)
+        day.started += started
+        day.failed += failed
+        averages[hour] = running_sum / samples if samples else 0.0
+    busiest: dict[str, int] = defaultdict(int)
+    for profile, number, peak in profile_peaks(database, first, last, zone):
+        day = days.get(number)
+        if day is not None:
             day.profiles[profile] = max(day.profiles.get(profile, 0), peak)
             busiest[profile] = max(busiest[profile], peak)
     profiles = sorted(busiest, key=lambda p: (-busiest[p], p))

@@ -3,11 +3,15 @@
 escaped; unknown values drawn as bands, never as zeros; the heatmap's buckets and its week."""
 
 import re
-from datetime import UTC
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from hubdesk.db import Database
 from hubdesk.usage import charts, hubwide
+from hubdesk.usage import tables as tables
+from hubdesk.usage.days import day_of
+from sqlalchemy import insert
 
 HOSTILE = '<script>alert("x")</script>"><img src=x onerror=alert(1)>'
 
@@ -115,3 +119,28 @@ def test_bars_and_dots_say_their_value_on_hover_without_a_script():
     assert "<title>2 Dec, started: 0</title>" in svg and "2 Dec, failed" not in svg  # unknown
     svg = charts.lines("L", ["a", "b"], [(HOSTILE, [1, 2])], dots=True)
     assert "<title>a, &lt;script&gt;" in svg and "<script>" not in svg
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Europe/Paris", "Asia/Kolkata", "America/St_Johns"])
+def test_each_profiles_daily_peak_is_summed_up_by_the_database_as_python_would(tmp_path, zone):
+    """profile_peaks: the day of each hour (its start's, in the usage zone, across a change of
+    summer time and with offsets of half an hour) worked out by SQL, as day_of does."""
+    database = Database(f"sqlite:///{tmp_path / 'state.sqlite'}")
+    database.upgrade()
+    tz = ZoneInfo(zone)
+    first = int(datetime(2026, 3, 27, tzinfo=UTC).timestamp() // 3600)  # Paris: 29 March
+    hours = range(first, first + 5 * 24)
+    with database.write() as conn:
+        conn.execute(
+            insert(tables.usage_hours),
+            [dict(hour=h, profile="small", peak=h % 7, running_sum=0, samples=1) for h in hours],
+        )
+    expected = {}
+    for h in hours:
+        day = day_of(h * 3600, tz)
+        expected[day] = max(expected.get(day, 0), h % 7)
+    got = {
+        day: peak for profile, day, peak in hubwide.profile_peaks(database, hours[0], hours[-1], tz)
+    }
+    assert got == expected
+    database.dispose()
