@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -75,6 +76,7 @@ c.Authenticator.allow_all = True
 c.JupyterHub.spawner_class = SharedSpawner
 c.JupyterHub.concurrent_spawn_limit = 0
 c.JupyterHub.last_activity_interval = 3600
+c.JupyterHub.cleanup_servers = False  # nothing to stop: every server is the shared one
 c.JupyterHub.services = [{{"name": "bench", "api_token": s["token"]}}]
 c.JupyterHub.load_roles = [{{
     "name": "bench", "services": ["bench"],
@@ -116,6 +118,16 @@ def start_hub(root: Path, token: str) -> tuple[subprocess.Popen, str]:
             raise SystemExit(f"the hub exited: see {root / 'jupyterhub.log'}")
         time.sleep(0.5)
     raise SystemExit("the hub did not answer within 120 s")
+
+
+def stop_hub(process: subprocess.Popen) -> None:
+    """SIGTERM to the hub's process group (it and its proxy); SIGKILL if it lingers."""
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
 
 
 def now_iso() -> str:
@@ -265,8 +277,7 @@ def main(argv=None) -> None:
 
         case(f"{changed} started + {changed} stopped", churn)
     finally:
-        process.terminate()
-        process.wait(timeout=60)
+        stop_hub(process)
 
     pages = math.ceil(n / MAX_PAGE)
 
