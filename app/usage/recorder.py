@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, delete, select, tuple_, update
@@ -97,12 +96,7 @@ class UsageRecorder:
         :meth:`record`; the changes."""
         now = time.time() if now is None else now
         seen, groups = read_hub(hub, now)
-
-        def more_groups(names):
-            models = hub.user_models(names, by_name=True)
-            return {n: tuple(sorted(m.get("groups") or ())) for n, m in models.items()}
-
-        return self.record(seen, groups, now=now, more_groups=more_groups)
+        return self.record(seen, groups, now=now)
 
     def record(
         self,
@@ -110,17 +104,14 @@ class UsageRecorder:
         groups: dict[str, tuple[str, ...]],
         *,
         now: float,
-        more_groups: Callable[[set[str]], dict] | None = None,
     ) -> Changes:
         """The listing against the open sessions; only the changes written, with the
-        sweep's coverage and hour rows, in one transaction. ``more_groups``: the groups of
-        people whose last server went (no longer in the listing), for their groups' days."""
+        sweep's coverage and hour rows, in one transaction. A session that ended counts for
+        the groups its person had when it started (kept with it): someone whose last server
+        went is no longer in the listing, and asking the hub for them would cost a call each."""
         with self.database.read() as conn:
             open_sessions, sweep = read_record(conn, now, self.sample_seconds)
         changes = compare(seen, open_sessions, sweep)
-        missing = {e.session.user for e in changes.ended} - set(groups)
-        if missing and more_groups is not None:
-            groups = {**groups, **more_groups(missing)}
         with self.database.write() as conn:
             write(conn, changes, groups, self.zone)
         return changes

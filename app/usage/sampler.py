@@ -59,6 +59,7 @@ class Open:
     last_activity: float | None
     active_until: float | None
     profile: str = ""
+    groups: tuple[str, ...] = ()  # the person's groups when it started
 
     @property
     def key(self) -> tuple[str, str, float]:
@@ -168,15 +169,24 @@ def read_record(conn, now: float, sample_seconds: float) -> tuple[list[Open], Sw
     s = t.usage_sessions.c
     rows = conn.execute(
         select(
-            s.id, s.user, s.server, s.started, s.ready, s.last_activity, s.active_until, s.profile
+            s.id,
+            s.user,
+            s.server,
+            s.started,
+            s.ready,
+            s.last_activity,
+            s.active_until,
+            s.profile,
+            s.groups,
         ).where(s.ended.is_(None))
     ).all()
+    opened = [Open(*r[:-1], groups=tuple(json.loads(r[-1] or "[]"))) for r in rows]
     c = t.usage_coverage.c
     latest = conn.execute(select(c.id, c.last).order_by(c.last.desc()).limit(1)).first()
     span, previous = latest if latest is not None else (None, None)
     if previous is not None and now - previous <= 2 * sample_seconds:
-        return [Open(*r) for r in rows], Sweep(now, previous, previous, span)
-    return [Open(*r) for r in rows], Sweep(now, previous, None)
+        return opened, Sweep(now, previous, previous, span)
+    return opened, Sweep(now, previous, None)
 
 
 # -- compare ------------------------------------------------------------------------------

@@ -53,7 +53,10 @@ usage_sessions = Table(
     Column("user", String(NAME), nullable=False),
     Column("server", String(NAME), nullable=False, server_default=""),  # "": the default one
     Column("profile", String(NAME), nullable=False, server_default=""),  # user_options' profile
-    Column("options", Text, nullable=False, server_default="{}"),  # user_options, JSON (capped)
+    Column("options", Text, nullable=False, server_default="{}"),
+    # the person's groups when it started (JSON list): its group days when it ends, without
+    # asking the hub about someone no longer in its listing of active servers
+    Column("groups", Text, nullable=False, server_default="[]"),  # user_options, JSON (capped)
     Column("started", Float, nullable=False),  # the hub's own ``started``
     Column("ready", Float),  # the first sweep that saw it ready (NULL: never: pending only)
     Column("last_seen", Float),  # the last sweep that saw it (NULL while open: the latest)

@@ -9,6 +9,7 @@ are update-then-insert: portable, and safe because the sampler's lease lets one 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from zoneinfo import ZoneInfo
 
@@ -141,6 +142,7 @@ def _started(conn, sweep: Sweep, seen, span, groups, zone) -> None:
             server=seen.server,
             profile=seen.profile,
             options=seen.options,
+            groups=json.dumps(list(groups)),
             started=seen.started,
             ready=ready,
             last_activity=seen.last_activity,
@@ -225,6 +227,6 @@ def write(conn, changes: Changes, groups: Mapping[str, tuple[str, ...]], zone: Z
                 conn, s.id, s.user, change.active, change.extend, groups.get(s.user, ()), zone
             )
     for gone in changes.ended:
-        _ended(conn, gone, groups.get(gone.session.user, ()), zone)
+        _ended(conn, gone, gone.session.groups, zone)
     _coverage(conn, sweep)
     _hour(conn, sweep, changes.running)

@@ -149,7 +149,7 @@ def test_a_session_from_first_sight_to_its_end(recorder):
     found.clear()
 
     recorder.record([seen(activity=1800.0)], {"ada": ("class-a",)}, now=1900.0)
-    recorder.record([], {}, now=2200.0, more_groups=lambda names: {"ada": ("class-a",)})
+    recorder.record([], {}, now=2200.0)  # gone: its group days from the groups kept with it
     s = sessions(db)["ada"]
     assert (s["ended"], s["last_seen"], s["ended_in_gap"], s["failed"]) == (
         2200.0,
@@ -188,7 +188,7 @@ def test_a_gap_leaves_unknown_not_zero_nor_running(recorder):
     db = recorder.database
     recorder.record([seen("ada", activity=950.0), seen("bob")], {}, now=1000.0)
     # no sweep for more than two intervals; ada stopped meanwhile, bob ran all along
-    recorder.record([seen("bob", activity=2500.0)], {}, now=3000.0, more_groups=lambda n: {})
+    recorder.record([seen("bob", activity=2500.0)], {}, now=3000.0)
     s = sessions(db)
     assert (s["ada"]["ended"], s["ada"]["last_seen"], s["ada"]["ended_in_gap"]) == (
         1000.0,

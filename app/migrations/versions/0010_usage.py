@@ -43,6 +43,7 @@ def upgrade() -> None:
         sa.Column("server", sa.String(NAME), nullable=False, server_default=""),
         sa.Column("profile", sa.String(NAME), nullable=False, server_default=""),
         sa.Column("options", sa.Text, nullable=False, server_default="{}"),
+        sa.Column("groups", sa.Text, nullable=False, server_default="[]"),
         sa.Column("started", sa.Float, nullable=False),
         sa.Column("ready", sa.Float),
         sa.Column("last_seen", sa.Float),
