@@ -210,13 +210,8 @@ def compare(seen: list[Seen], open_sessions: list[Open], sweep: Sweep) -> Change
             changes.running[server.profile] += 1
         session = by_key.pop(server.key, None)
         if session is None:
-            moved = (
-                server.ready
-                and server.last_activity is not None
-                and sweep.t0 is not None
-                and server.last_activity > sweep.t0
-            )
-            changes.new.append((server, _active_span(sweep, server.started, moved)))
+            # first sight: its last_activity is where it is, not a move (a start sets it)
+            changes.new.append((server, None))
             continue
         update = Update(session)
         if server.ready and session.ready is None:
@@ -224,7 +219,16 @@ def compare(seen: list[Seen], open_sessions: list[Open], sweep: Sweep) -> Change
         moved = server.last_activity is not None and server.last_activity != (session.last_activity)
         if moved:
             update.values["last_activity"] = server.last_activity
-        span = _active_span(sweep, session.started, moved and server.ready)
+        # activity is a move past the server's start-up: the hub sets last_activity when a
+        # server comes up (and the server reports its start), which is nobody working;
+        # only a server already seen ready, whose last_activity moved past that, counts
+        used = (
+            moved
+            and server.ready
+            and session.ready is not None
+            and server.last_activity > session.ready
+        )
+        span = _active_span(sweep, session.started, used)
         if span is not None:
             update.active = span
             update.extend = session.active_until is not None and session.active_until >= span[0]

@@ -36,7 +36,7 @@ def test_compare_new_ready_activity_ended_failed_and_gap():
     sweep = Sweep(now=1300.0, previous=1000.0, t0=1000.0, span=1)
     changes = compare(
         [
-            seen("new", started=1100.0, activity=1200.0),  # new, active since it began
+            seen("new", started=1100.0, activity=1200.0),  # new: its start set last_activity
             seen("idle", started=900.0, activity=950.0),  # open, last_activity unmoved
             seen("busy", started=900.0, activity=1250.0),  # moved: active [t0, now]
             seen("late", started=900.0, ready=True),  # ready for the first time
@@ -50,7 +50,7 @@ def test_compare_new_ready_activity_ended_failed_and_gap():
         ],
         sweep,
     )
-    assert [(s.user, span) for s, span in changes.new] == [("new", (1100.0, 1300.0))]
+    assert [(s.user, span) for s, span in changes.new] == [("new", None)]  # a start: not use
     updates = {u.session.user: u for u in changes.updates}
     assert set(updates) == {"busy", "late"}  # "idle" did not change: nothing to write
     assert updates["busy"].active == (1000.0, 1300.0) and updates["busy"].extend
@@ -140,8 +140,8 @@ def test_a_session_from_first_sight_to_its_end(recorder):
     recorder.record([seen(ready=False)], {"ada": ("class-a",)}, now=1000.0)
     assert sessions(db)["ada"]["ready"] is None
     recorder.record([seen(activity=1250.0)], {"ada": ("class-a",)}, now=1300.0)
-    s = sessions(db)["ada"]
-    assert (s["ready"], s["last_activity"], s["active_until"]) == (1300.0, 1250.0, 1300.0)
+    s = sessions(db)["ada"]  # ready now: its last_activity moved as it came up, not by use
+    assert (s["ready"], s["last_activity"], s["active_until"]) == (1300.0, 1250.0, None)
 
     found = writes_of(db)  # nothing changed: only the coverage and the hour's rows
     recorder.record([seen(activity=1250.0)], {"ada": ("class-a",)}, now=1600.0)
@@ -158,10 +158,10 @@ def test_a_session_from_first_sight_to_its_end(recorder):
         False,
     )
     activity = rows(db, t.usage_activity)
-    assert sorted((a["start"], a["end"]) for a in activity) == [(1000.0, 1300.0), (1600.0, 1900.0)]
+    assert sorted((a["start"], a["end"]) for a in activity) == [(1600.0, 1900.0)]
     day = day_row(db, "ada", 0)
-    assert day["server_seconds"] == 2200.0 - 900.0 and day["active_seconds"] == 600.0
-    assert (day["started"], day["failed"], day["cum_days"], day["cum_active"]) == (1, 0, 1, 600)
+    assert day["server_seconds"] == 2200.0 - 900.0 and day["active_seconds"] == 300.0
+    assert (day["started"], day["failed"], day["cum_days"], day["cum_active"]) == (1, 0, 1, 300)
     assert day["last_seen"] == 2200.0
     (group,) = rows(db, t.usage_group_days)
     assert (group["active_members"], group["server_seconds"], group["started"]) == (1, 1300, 1)
