@@ -83,6 +83,9 @@ def build_hub(root: Path, port: int) -> LocalHub:
                     # own environment, and the Activity page reads this database
                     "HUBDESK_STATE_DIR": str(state_dir(root)),
                     "HUBDESK_DB_URL": default_url(str(state_dir(root))),
+                    # a minute, not five: a server started while trying the demo shows on
+                    # the usage pages soon after
+                    "HUBDESK_USAGE_SAMPLE_SECONDS": "60",
                 },
                 "oauth_no_confirm": True,
                 "oauth_client_allowed_scopes": OAUTH_CLIENT_ALLOWED_SCOPES,
