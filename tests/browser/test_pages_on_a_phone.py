@@ -49,6 +49,8 @@ NOT_PAGES = {
     "groups.suggest": "JSON for the group-name field",
     "users.progress_events": "an event stream",
     "roster.confirm_stop": "a confirmation: checked as the flow group-stop-confirm",
+    "usage.group_members_csv": "a CSV download",
+    "usage.group_days_csv": "a CSV download",
 }
 
 
@@ -120,6 +122,7 @@ PAGES = {
     "end-of-term": lambda t: ("people.end_of_term", {"group": t.group}),
     "deletion-job": lambda t: ("people.deletion_job", {"job": t.deletion_job}),
     "deletion-job-cancel": lambda t: ("people.cancel_deletion_job", {"job": t.deletion_job}),
+    "group-usage": lambda t: ("usage.group", {"group": t.group}),
 }
 STATUS = {"group-not-found": 404}
 # more pages of the one confirmation layout (server-remove and server-stop are checked in
@@ -133,6 +136,7 @@ ONE_VARIANT = {
     "user-admin": ("phone", "light"),
     "user-delete": ("phone", "dark"),
     "people-add": ("phone", "light"),
+    "group-usage": ("phone", "dark"),  # its charts in every variant: tests/browser (usage)
     "end-of-term-choose": ("phone", "dark"),
     "deletion-job-cancel": ("phone", "light"),
 }

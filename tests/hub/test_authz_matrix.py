@@ -77,6 +77,10 @@ GET = {
     "people.end_of_term": (302, 403, 403, 403, 200),
     "people.deletion_job": (302, 403, 403, 403, 404),
     "people.cancel_deletion_job": (302, 403, 403, 403, 404),
+    # a group's usage: read:users for the group (helpdesk and teacher: class-a only)
+    "usage.group": (302, 403, 403, 403, 200),
+    "usage.group_members_csv": (302, 403, 403, 403, 200),
+    "usage.group_days_csv": (302, 403, 403, 403, 200),
 }
 POST = {
     "groups.create": ((403, 403, 403), {"name": "matrix-made"}),
