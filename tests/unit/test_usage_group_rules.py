@@ -82,7 +82,9 @@ def test_members_from_the_running_totals(db_url):
     weeks = (Range(DAY - 4, DAY), Range(DAY - 11, DAY - 5))  # DAY is a Friday
     rows = {
         r.name: r
-        for r in reading.member_usage(database, ["ann", "ben", "cat", "dan"], rng, weeks, UTC)
+        for r in reading.with_weeks(
+            database, reading.member_usage(database, ["ann", "ben", "cat", "dan"], rng, UTC), weeks
+        )
     }
     ann = rows["ann"]
     assert (ann.days_active, ann.server_seconds, ann.active_seconds) == (1, 2 * H, H)
