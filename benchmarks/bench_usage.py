@@ -75,6 +75,14 @@ DAY_COLUMNS = (
     "cum_days", "cum_server", "cum_active",
 )  # fmt: skip
 PROFILES = ("", "small", "gpu")
+NOTES = [
+    "How to read it: a first view is the hub's `GET /groups/<name>` (the members: the row",
+    "beside it) plus hubdesk's own work: one statement for every member's running totals",
+    "(two bounds each), the open sessions, the group's days, the weeks of the page's 50 rows,",
+    "two pygal charts and the template. hubdesk's own share is about the first view's median",
+    "minus the hub call's. A view within 30 s of the same group and range (sorting, paging,",
+    "the CSV) reuses the table and its charts: only the page is sorted and drawn again.",
+]
 
 
 # -- seeding the record ---------------------------------------------------------------------
@@ -291,7 +299,7 @@ def markdown(report: dict) -> list[str]:
                     times = [fmt(x[k]) for k in ("median_ms", "p95_ms", "max_ms")]
                     rows.append([run["database"], p["page"], x["label"], x["n"], *times])
     lines += table(["database", "page", "series", "n", "median", "p95", "max"], rows)
-    lines += ["", f"The run took {report['run_seconds'] / 60:.1f} min."]
+    lines += ["", *NOTES, "", f"The run took {report['run_seconds'] / 60:.1f} min."]
     return lines
 
 

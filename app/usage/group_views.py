@@ -185,7 +185,7 @@ def recorded_words(day: reading.DayUsage) -> str:
 
 def drawn(group: str, rng: Range, usage: reading.GroupUsage) -> dict:
     """The two charts (pygal: ~20 ms each for 90 days), kept as long as the table is."""
-    key = (group, rng.first, rng.last, "charts", id(usage))
+    key = (group, rng.first, rng.last, "charts")
     hit = reading.tables.get(key)
     if hit is None:
         hit = {"active_chart": active_chart(usage.days), "server_chart": server_chart(usage.days)}
