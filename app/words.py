@@ -240,9 +240,9 @@ def init_app(app) -> None:
     app.jinja_env.filters["plural"] = plural
     app.jinja_env.filters["duration"] = duration_words
     app.jinja_env.filters["breakable"] = breakable
+    app.jinja_env.filters["when"] = when  # usage/_record_note.html: since|when
     app.jinja_env.globals["server_words"] = server_words
     app.jinja_env.globals["when"] = when
-    app.jinja_env.filters["when"] = when  # {{ t|when }}, as usage's templates write it
     app.jinja_env.globals["lesson_next"] = lesson_next
     app.jinja_env.globals["local_text"] = local_text
     app.jinja_env.globals["person_zone"] = person_zone
