@@ -52,6 +52,8 @@ NOT_PAGES = {
     "main.activity_download": "a CSV download",
     "usage.person_csv": "a CSV download",
     "usage.hub_csv": "a CSV download",
+    "usage.group_members_csv": "a CSV download",
+    "usage.group_days_csv": "a CSV download",
 }
 
 
@@ -125,6 +127,7 @@ PAGES = {
     "deletion-job-cancel": lambda t: ("people.cancel_deletion_job", {"job": t.deletion_job}),
     "usage-person": lambda t: ("usage.person", {"user": t.user}),
     "usage-hub": lambda t: ("usage.hub", {}),  # every variant: tests/browser/test_usage_browser
+    "group-usage": lambda t: ("usage.group", {"group": t.group}),
 }
 STATUS = {"group-not-found": 404}
 # more pages of the one confirmation layout (server-remove and server-stop are checked in
@@ -138,6 +141,7 @@ ONE_VARIANT = {
     "user-admin": ("phone", "light"),
     "user-delete": ("phone", "dark"),
     "people-add": ("phone", "light"),
+    "group-usage": ("phone", "dark"),  # its charts in every variant: tests/browser (usage)
     "end-of-term-choose": ("phone", "dark"),
     "deletion-job-cancel": ("phone", "light"),
     "usage-person": ("phone", "dark"),  # no record for its user: the charts' pages are the hub's

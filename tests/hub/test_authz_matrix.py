@@ -85,6 +85,10 @@ GET = {
     # the whole hub's usage: unfiltered list:users (the help desk's and teacher's are filtered)
     "usage.hub": (302, 403, 403, 403, 200),
     "usage.hub_csv": (302, 403, 403, 403, 400),  # admin: no ?table= chosen
+    # a group's usage: read:users for the group (helpdesk and teacher: class-a only)
+    "usage.group": (302, 403, 403, 403, 200),
+    "usage.group_members_csv": (302, 403, 403, 403, 200),
+    "usage.group_days_csv": (302, 403, 403, 403, 200),
 }
 POST = {
     "groups.create": ((403, 403, 403), {"name": "matrix-made"}),
