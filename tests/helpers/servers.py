@@ -2,6 +2,7 @@
 whose servers are stopped and removed with them (a plugin: tests/conftest.py loads it)."""
 
 import re
+from datetime import UTC, datetime
 
 import pytest
 from hubdesk.hub import HubAPIError
@@ -21,6 +22,18 @@ def running(stack, user, name):
 def gone_or_stopped(stack, user, name):
     s = server(stack, user, name)
     return s is None or (not s.get("ready") and not s.get("pending"))
+
+
+def move_activity(stack, user, name) -> None:
+    """The hub's own activity endpoint, as a server's activity report would call it."""
+    now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    stack.api.request(
+        "POST",
+        "users",
+        user,
+        "activity",
+        json={"last_activity": now, "servers": {name: {"last_activity": now}}},
+    )
 
 
 def post(session, stack, path, data, page=""):

@@ -5,10 +5,9 @@ its own so that the stack's own sampler does not interfere."""
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 
 import pytest
-from helpers.servers import gone_or_stopped, running, server
+from helpers.servers import gone_or_stopped, move_activity, running, server
 from helpers.stack import wait_for
 from hubdesk.db import Database
 from hubdesk.servers.model import parse_time
@@ -35,18 +34,6 @@ def rows(recorder, table, user):
 
 def hub_started(stack, user, name) -> float:
     return parse_time(server(stack, user, name)["started"]).timestamp()
-
-
-def move_activity(stack, user, name) -> None:
-    """The hub's own activity endpoint, as a server's activity report would call it."""
-    now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
-    stack.api.request(
-        "POST",
-        "users",
-        user,
-        "activity",
-        json={"last_activity": now, "servers": {name: {"last_activity": now}}},
-    )
 
 
 def test_a_named_server_with_a_profile_becomes_one_session_with_its_activity(
