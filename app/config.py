@@ -62,6 +62,17 @@ def _number(env, name, default, *, kind=float, minimum=0):
     return value
 
 
+def _sample_seconds(env) -> float:
+    """HUBDESK_USAGE_SAMPLE_SECONDS: seconds between usage sweeps, at least 1; 0 turns the
+    recording off (the usage pages then show what was recorded before, and say so)."""
+    value = _number(env, "HUBDESK_USAGE_SAMPLE_SECONDS", 300.0)
+    if 0 < value < 1:
+        raise ConfigError(
+            f"HUBDESK_USAGE_SAMPLE_SECONDS={value!r}: at least 1, or 0 to record no usage"
+        )
+    return value
+
+
 def _usage_zone(env) -> str:
     """HUBDESK_USAGE_TIMEZONE: an IANA zone name (``Europe/Paris``); its midnights divide usage
     into days. Checked at start, so that a typo is one clear line, not a wrong chart."""
@@ -301,7 +312,7 @@ class Settings:
             lesson_late_seconds=_number(env, "HUBDESK_LESSON_LATE_SECONDS", 60.0, minimum=1),
             lessons_per_group=_number(env, "HUBDESK_LESSONS_PER_GROUP", 20, kind=int, minimum=1),
             lessons_per_person=_number(env, "HUBDESK_LESSONS_PER_PERSON", 50, kind=int, minimum=1),
-            usage_sample_seconds=_number(env, "HUBDESK_USAGE_SAMPLE_SECONDS", 300.0, minimum=1),
+            usage_sample_seconds=_sample_seconds(env),
             usage_keep_days=_number(env, "HUBDESK_USAGE_KEEP_DAYS", 400.0, minimum=1),
             usage_timezone=_usage_zone(env),
             secret_key_previous=previous_key,

@@ -76,6 +76,14 @@ class Range:
             return f"the last {self.days} days"
         return f"{date_of(self.first).isoformat()} to {date_of(self.last).isoformat()}"
 
+    @property
+    def first_text(self) -> str:
+        return date_of(self.first).isoformat()
+
+    @property
+    def last_text(self) -> str:
+        return date_of(self.last).isoformat()
+
     def query(self) -> dict:
         """The range as URL arguments (for links that keep it)."""
         if self.days:

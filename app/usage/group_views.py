@@ -164,8 +164,6 @@ def page_basics(group: str, rng: Range | None, zone: ZoneInfo) -> dict:
         "since": recording_since(database()),
         "sample_seconds": settings().usage_sample_seconds,
         "zone_name": zone.key,
-        "start_arg": request.args.get("start", "")[:32],
-        "end_arg": request.args.get("end", "")[:32],
         "sorts": reading.SORTS,
         "who_words": reading.WHO,
         "hours": reading.hours,

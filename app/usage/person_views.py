@@ -25,7 +25,7 @@ from ..words import duration_words, local_text
 from . import coverage
 from . import person as usage
 from .charts import timeline as timeline_chart
-from .days import CHOICES, RangeError, date_of, parse_range
+from .days import CHOICES, RangeError, parse_range
 from .export import csv_response, filename, iso, zone_name
 from .views import bp
 
@@ -48,8 +48,6 @@ def person(user):
         gone=model is None,
         rng=rng,
         choices=CHOICES,
-        first_date=date_of(rng.first).isoformat(),
-        last_date=date_of(rng.last).isoformat(),
         numbers=usage.numbers(database(), user, rng, zone),
         sessions=page,
         older=older,

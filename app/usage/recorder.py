@@ -37,6 +37,7 @@ class UsageRecorder:
         self.keep_days = keep_days
         self.zone = ZoneInfo(zone)
         self.lease_seconds = max(LEASE_MIN_SECONDS, 2 * sample_seconds)
+        self.on = sample_seconds > 0  # HUBDESK_USAGE_SAMPLE_SECONDS=0: no recording
 
     # -- the clock ---------------------------------------------------------------------
 
@@ -67,7 +68,10 @@ class UsageRecorder:
 
     def sample_if_due(self, hub: HubClient, *, owner: str, now: float | None = None) -> bool:
         """At each look of the job runner (every worker): sweep if one is due and no other
-        worker holds the sampler's lease; whether this worker swept."""
+        worker holds the sampler's lease; whether this worker swept. Never when recording
+        is off (``HUBDESK_USAGE_SAMPLE_SECONDS=0``)."""
+        if not self.on:
+            return False
         now = time.time() if now is None else now
         try:
             if not self.claim(owner, now):

@@ -206,9 +206,10 @@ def csrf_token(text: str) -> str:
 
 def settings_env(hub: LocalHub, token: str, secret_key: str, **extra) -> dict:
     """The environment a JupyterHub service gets, plus hubdesk's own settings."""
-    # usage's sampler sweeps once at start, then not again for a day: pages' tests seed their
-    # own usage record, and no sweep lands in a test that counts the hub's calls
-    defaults = {"HUBDESK_LOG_LEVEL": "DEBUG", "HUBDESK_USAGE_SAMPLE_SECONDS": "86400"}
+    # no usage sampler (0: recording off): pages' tests seed their own usage record, the
+    # sampler's tests sweep on databases of their own, and no sweep lands in a test that
+    # counts the hub's calls
+    defaults = {"HUBDESK_LOG_LEVEL": "DEBUG", "HUBDESK_USAGE_SAMPLE_SECONDS": "0"}
     return external_service_env(hub, token, secret_key, **{**defaults, **extra})
 
 

@@ -17,6 +17,7 @@ from helpers.durability import copy_session
 from helpers.servers import gone_or_stopped, move_activity, running
 from helpers.stack import PREFIX, another_app, unique, wait_for
 from hubdesk.extensions import shared
+from hubdesk.usage.recorder import UsageRecorder
 
 
 @pytest.fixture
@@ -32,7 +33,12 @@ def class_and_app(stack, users, tmp_path):
         with another_app(env) as app:
             client = app.test_client()
             client.set_cookie("hubdesk-session", cookie, path=PREFIX)
-            yield group, ada, bea, shared(app).usage, client
+            # its own runner does not sample (the stack's HUBDESK_USAGE_SAMPLE_SECONDS=0):
+            # this test's sweeps, at five-minute intervals, are the whole record
+            recorder = UsageRecorder(
+                shared(app).database, sample_seconds=300, keep_days=30, zone="UTC"
+            )
+            yield group, ada, bea, recorder, client
     finally:
         stack.api.delete_group(group)
 
