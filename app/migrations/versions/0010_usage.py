@@ -86,6 +86,11 @@ def upgrade() -> None:
         sa.Column("cum_active", sa.Float, nullable=False, server_default="0"),
     )
     op.create_index("ix_usage_days_day", "usage_days", ["day"])
+    op.create_index(
+        "ix_usage_days_totals",
+        "usage_days",
+        ["user", "day", "cum_days", "cum_server", "cum_active", "last_seen"],
+    )
     op.create_table(
         "usage_group_days",
         sa.Column("group_name", sa.String(NAME), primary_key=True),
