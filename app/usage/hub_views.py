@@ -35,7 +35,7 @@ def hub():
     except RangeError as e:
         return _page(problem=str(e)), 400
     usage = hubwide.read(database(), chosen, zone, person_zone().info)
-    return _page(chosen=chosen, usage=usage, drawn=_charts(usage))
+    return _page(chosen=chosen, usage=usage, drawn=drawn(usage))
 
 
 @bp.route("/hub.csv")
@@ -80,7 +80,7 @@ def _page(**shown):
     )
 
 
-def _charts(usage: hubwide.HubUsage) -> dict:
+def drawn(usage: hubwide.HubUsage) -> dict:
     """The two charts' SVG (the week is its own table)."""
     labels = [hubwide.short_day(d.day) for d in usage.days]
     unknown = [not d.known for d in usage.days]
