@@ -190,6 +190,11 @@ def counted(database: Database) -> list[str]:
 def main(argv=None) -> None:
     ap = arguments(__doc__, repeat=5, quick_repeat=3)
     ap.add_argument("--servers", type=int, help="running servers (2,000; quick 200)")
+    ap.add_argument(
+        "--db-url",
+        help="hubdesk's database for the record (an empty one: e.g. PostgreSQL); default: "
+        "an SQLite file in the run's folder",
+    )
     args = parse(ap, argv)
     n = args.servers or (200 if args.quick else 2000)
     changed = max(1, n // 20)  # started, and as many stopped (100 of 2,000)
@@ -208,7 +213,7 @@ def main(argv=None) -> None:
         wait_active(hub, n)
         say(f"{n} servers running in {time.perf_counter() - t0:.0f} s")
 
-        database = Database(f"sqlite:///{root / 'usage.sqlite'}")
+        database = Database(args.db_url or f"sqlite:///{root / 'usage.sqlite'}")
         database.upgrade()
         recorder = UsageRecorder(database, sample_seconds=3600, keep_days=400, zone="UTC")
         writes = counted(database)
@@ -280,13 +285,14 @@ def main(argv=None) -> None:
         stop_hub(process)
 
     pages = math.ceil(n / MAX_PAGE)
+    kind = "PostgreSQL" if (args.db_url or "").startswith("postgresql") else "SQLite"
 
     def render(report):
         return [
             f"A sweep of hubdesk's usage sampler with **{n:,} running servers** "
             f"(one user each, profile `small`) on a real JupyterHub whose spawner starts no "
             f"process (every server is one shared HTTP server in the hub's process), "
-            f"hubdesk's record on SQLite. The listing is {pages} pages of {MAX_PAGE}.",
+            f"hubdesk's record on {kind}. The listing is {pages} pages of {MAX_PAGE}.",
             "",
             f"The first sweep (all {n:,} sessions new): {first_ms:.0f} ms, "
             f"{first_writes:,} statements written.",
@@ -311,7 +317,7 @@ def main(argv=None) -> None:
 
     write_report(
         args,
-        "usage_sweep",
+        "usage_sweep" if kind == "SQLite" else "usage_sweep-postgresql",
         {"servers": n, "pages": pages, "first": [first_ms, first_writes], "rows": rows},
         render,
     )
