@@ -263,19 +263,7 @@ def bars(
     ``unknown``: per label, whether it was not recorded (a hatched band); by default the
     labels where every series is ``None``. ``whole``: the values are counts (whole ticks)."""
     kind = pygal.StackedBar if stacked else pygal.Bar
-    chart = kind(
-        y_title=y_title or None,
-        show_legend=len(series) > 1,
-        min_scale=2,
-        max_scale=6,
-        **_BASE,
-    )
-    _labels(chart, labels)
-    if whole:  # counts: whole-number ticks
-        _whole_ticks(chart, series, stacked)
-    for name, values in series:
-        chart.add(name, list(values))
-    return _svg(chart, title, _unknown(series, unknown), [name for name, _ in series])
+    return _series_chart(kind, title, labels, series, y_title, unknown, whole, stacked)
 
 
 def lines(
@@ -293,15 +281,30 @@ def lines(
     over a hatched band (``unknown`` as for :func:`bars`). ``dots``: a dot at each value
     (a value between two unknowns is a dot, not a line)."""
     kind = pygal.StackedLine if stacked else pygal.Line
-    chart = kind(
-        y_title=y_title or None,
-        show_legend=len(series) > 1,
+    return _series_chart(
+        kind,
+        title,
+        labels,
+        series,
+        y_title,
+        unknown,
+        whole,
+        stacked,
         allow_interruptions=True,
         fill=stacked,
         show_dots=dots,
         dots_size=3,
+    )
+
+
+def _series_chart(kind, title, labels, series, y_title, unknown, whole, stacked, **options):
+    """One value per label and series (bars or lines), drawn and cleaned (:func:`_svg`)."""
+    chart = kind(
+        y_title=y_title or None,
+        show_legend=len(series) > 1,
         min_scale=2,
         max_scale=6,
+        **options,
         **_BASE,
     )
     _labels(chart, labels)

@@ -62,12 +62,7 @@ def group(group):
 @bp.route("/groups/<group>/members.csv")
 def group_members_csv(group):
     """Every member's row, in the page's range and sort (and filter)."""
-    require("group_usage", group=group)
-    zone = usage_zone()
-    rng, error = chosen_range(zone)
-    if error:
-        abort(400, description=error)
-    usage = read_usage(group, rng, zone)
+    zone, rng, usage = download_reading(group)
     weeks = week_ranges(zone)
     q = reading.question(request.args, offset=0, limit=0)
     header = [
@@ -100,12 +95,7 @@ def group_members_csv(group):
 @bp.route("/groups/<group>/days.csv")
 def group_days_csv(group):
     """The group's days: active members and server hours ("unknown" outside the record)."""
-    require("group_usage", group=group)
-    zone = usage_zone()
-    rng, error = chosen_range(zone)
-    if error:
-        abort(400, description=error)
-    usage = read_usage(group, rng, zone)
+    zone, rng, usage = download_reading(group)
     header = [f"day ({zone.key})", "active members", "server hours", "recorded"]
     rows = (
         [
@@ -121,6 +111,16 @@ def group_days_csv(group):
 
 
 # -- the steps ---------------------------------------------------------------------------------
+
+
+def download_reading(group: str) -> tuple[ZoneInfo, Range, reading.GroupUsage]:
+    """A CSV's first steps: who may (403), the range (400 in words), the reading (404)."""
+    require("group_usage", group=group)
+    zone = usage_zone()
+    rng, error = chosen_range(zone)
+    if error:
+        abort(400, description=error)
+    return zone, rng, read_usage(group, rng, zone)
 
 
 def usage_zone() -> ZoneInfo:
