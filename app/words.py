@@ -240,7 +240,6 @@ def init_app(app) -> None:
     app.jinja_env.filters["plural"] = plural
     app.jinja_env.filters["duration"] = duration_words
     app.jinja_env.filters["breakable"] = breakable
-    app.jinja_env.filters["when"] = when  # usage/_record_note.html: since|when
     app.jinja_env.globals["server_words"] = server_words
     app.jinja_env.globals["when"] = when
     app.jinja_env.globals["lesson_next"] = lesson_next
