@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 from .audit import AuditTrail, Record
 from .audit_words import Link, say
-from .usage.export import iso, zone_name
+from .downloads import iso, zone_name
 
 BATCH = 500
 

@@ -11,10 +11,10 @@ from . import home as home_parts
 from .access import can, require
 from .audit_words import say
 from .db import StateUnavailable
+from .downloads import csv_response, filename
 from .extensions import audit_trail, database, hub_version, service_client, service_scopes, settings
 from .hub import HubError, HubUnreachable
 from .paging import int_arg
-from .usage.export import csv_response, filename
 
 bp = Blueprint("main", __name__)
 

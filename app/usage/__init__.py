@@ -10,7 +10,7 @@
   hub's (:mod:`.hubwide`), for a range of days (:mod:`.days`), from per-day numbers kept as sessions
   change, so a page costs O(its rows) and a chart O(its days).
 - **Showing**: SVG charts drawn on the server (:mod:`.charts`), each with its numbers as a
-  table; CSV downloads, streamed (:mod:`.export`).
+  table; CSV downloads, streamed (:mod:`hubdesk.downloads`, shared with the Activity page).
 
 Who sees what is the hub's answer for the person (``permissions``: ``group_usage``,
 ``read_user``, ``hub_usage``), asked before any of the record is read.

@@ -13,10 +13,11 @@ from zoneinfo import ZoneInfo
 
 from flask import abort, render_template, request
 
+from .. import downloads as export
 from ..access import require
 from ..extensions import database, service_client, settings
 from ..paging import int_arg, window
-from . import charts, export
+from . import charts
 from . import group as reading
 from .coverage import recording_since
 from .days import CHOICES, Range, RangeError, parse_range, week_ranges

@@ -9,11 +9,11 @@ from zoneinfo import ZoneInfo
 from flask import abort, render_template, request
 
 from ..access import require
+from ..downloads import csv_response, filename
 from ..extensions import database, settings
 from ..words import person_zone
 from . import charts, coverage, hubwide
 from .days import RangeError, parse_range
-from .export import csv_response, filename
 from .views import bp
 
 DOTS_UP_TO = 31  # days: past a month, dots cost more to draw (pygal: ~0.4 ms each) than they say

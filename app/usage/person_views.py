@@ -18,6 +18,7 @@ import time
 from flask import abort, render_template, request
 
 from ..access import can, person_client, require
+from ..downloads import csv_response, filename, iso, zone_name
 from ..extensions import database, settings, shared
 from ..hub import HubAPIError
 from ..paging import int_arg
@@ -26,7 +27,6 @@ from . import coverage
 from . import person as usage
 from .charts import timeline as timeline_chart
 from .days import CHOICES, RangeError, parse_range
-from .export import csv_response, filename, iso, zone_name
 from .views import bp
 
 

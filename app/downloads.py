@@ -1,4 +1,5 @@
-"""CSV downloads, streamed: every usage table and the Activity page's current filter.
+"""CSV downloads, streamed: every usage table (hubdesk.usage) and the Activity page's current
+filter (hubdesk.activity_csv).
 
 Rows are written as they are read (``stream_with_context``), so a 5,000-row download holds
 one row at a time. Times are ISO 8601 in the person's zone, with its offset
@@ -17,7 +18,7 @@ from datetime import datetime
 
 from flask import Response, stream_with_context
 
-from ..words import as_time, person_zone
+from .words import as_time, person_zone
 
 FORMULA = ("=", "+", "-", "@", "\t", "\r")
 _SAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
